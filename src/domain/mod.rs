@@ -1,0 +1,10 @@
+//! The functional core's vocabulary: money, indicators, projects, panels, scoring and the
+//! working-day calendar. Nothing here does I/O; everything is tested with tables of cases.
+
+pub mod indicator;
+pub mod money;
+pub mod project;
+
+pub use indicator::{Basis, FieldError, Indicator, Level1, Operator, TargetValue};
+pub use money::Fen;
+pub use project::{FundingSource, ProjectInput, SECTORS};
