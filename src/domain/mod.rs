@@ -1,9 +1,12 @@
 //! The functional core's vocabulary: money, indicators, projects, panels, scoring and the
 //! working-day calendar. Nothing here does I/O; everything is tested with tables of cases.
 
+pub mod calendar;
 pub mod indicator;
 pub mod money;
+pub mod panel;
 pub mod project;
+pub mod scoring;
 
 pub use indicator::{Basis, FieldError, Indicator, Level1, Operator, TargetValue};
 pub use money::Fen;

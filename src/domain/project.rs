@@ -90,3 +90,20 @@ impl ProjectInput {
         errs
     }
 }
+
+/// A stored project as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub department_id: i64,
+    pub department_code: String,
+    pub sector: String,
+    pub amount: Fen,
+    pub fiscal_year: i32,
+    pub is_new: bool,
+    pub funding_source: FundingSource,
+    pub indicators: Vec<Indicator>,
+}
+

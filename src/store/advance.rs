@@ -1,0 +1,303 @@
+//! Applying the engine: for each case with pending inputs, read its state, run `engine::step`
+//! on each input in order, carry out the effects (tasks, panels, events) and save the new state,
+//! all in one transaction per batch of cases. An input is marked applied in the same
+//! transaction, so a job delivered twice finds nothing left to do.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::{Row, SqliteConnection};
+
+use super::cases::append_event;
+use super::projects::{Project, load_project};
+use super::workflows::Registry;
+use super::{Result, Store, StoreError};
+use crate::domain::calendar::{Calendar, WorkDuration};
+use crate::domain::panel::{self, Candidate, Need, Seat};
+use crate::engine::{self, CaseState, Effect, Input, Status};
+use crate::workflow::{Role, Workflow};
+
+/// What one batch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AdvanceReport {
+    pub cases: u64,
+    pub inputs_applied: u64,
+    pub tasks_opened: u64,
+}
+
+/// The panel candidates, loaded once per batch.
+struct Pool {
+    candidates: Vec<Candidate>,
+}
+
+async fn load_pool(conn: &mut SqliteConnection) -> Result<Pool> {
+    let mut candidates = Vec::new();
+    let rows = sqlx::query("SELECT id, role, department_id FROM users WHERE active = 1 AND role IN ('finance', 'department')").fetch_all(&mut *conn).await?;
+    for r in rows {
+        let role: String = r.try_get("role")?;
+        candidates.push(Candidate {
+            user_id: r.try_get("id")?,
+            seat: if role == "finance" { Seat::Finance } else { Seat::Department },
+            sectors: Vec::new(),
+            department_id: r.try_get("department_id")?,
+            employment: Vec::new(),
+        });
+    }
+    let mut employment: HashMap<i64, Vec<(i64, i32, i32)>> = HashMap::new();
+    for r in sqlx::query("SELECT expert_user_id, department_id, from_year, to_year FROM expert_employment").fetch_all(&mut *conn).await? {
+        employment.entry(r.try_get("expert_user_id")?).or_default().push((r.try_get("department_id")?, r.try_get("from_year")?, r.try_get("to_year")?));
+    }
+    for r in sqlx::query("SELECT u.id, e.sectors FROM users u JOIN experts e ON e.user_id = u.id WHERE u.active = 1").fetch_all(&mut *conn).await? {
+        let id: i64 = r.try_get("id")?;
+        let sectors: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("sectors")?)?;
+        candidates.push(Candidate { user_id: id, seat: Seat::Expert, sectors, department_id: None, employment: employment.remove(&id).unwrap_or_default() });
+    }
+    Ok(Pool { candidates })
+}
+
+/// The seed of a panel draw: derived from the case, stage and round so a redraw of the same
+/// panel is reproducible, and stored with the draw.
+pub fn draw_seed(case_id: i64, stage: &str, round: u32) -> u64 {
+    let h = Sha256::digest(format!("jixiao-panel:{case_id}:{stage}:{round}").as_bytes());
+    u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
+}
+
+fn due_ms(cal: &Calendar, wf: &Workflow, now_ms: i64, within: &WorkDuration) -> i64 {
+    let now: DateTime<Utc> = Utc.timestamp_millis_opt(now_ms).single().unwrap_or_else(Utc::now);
+    cal.deadline(now, wf.timezone, *within).timestamp_millis()
+}
+
+struct CaseRow {
+    id: i64,
+    project_id: i64,
+    department_id: i64,
+    workflow_id: String,
+    workflow_version: u32,
+    state: CaseState,
+    version: i64,
+}
+
+impl Store {
+    /// Applies every pending input of the given cases. Cases without pending inputs are left
+    /// alone, so duplicated or redelivered jobs change nothing.
+    pub async fn advance_cases(&self, reg: &Registry, cal: &Calendar, case_ids: &[i64], now_ms: i64) -> Result<AdvanceReport> {
+        let mut report = AdvanceReport::default();
+        let mut tx = self.write().await?;
+        let mut pool: Option<Pool> = None;
+        for &case_id in case_ids {
+            let inputs = sqlx::query("SELECT id, input FROM case_inputs WHERE case_id = $1 AND applied_ms IS NULL ORDER BY id").bind(case_id).fetch_all(&mut *tx).await?;
+            if inputs.is_empty() {
+                continue;
+            }
+            let row = sqlx::query("SELECT id, project_id, department_id, workflow_id, workflow_version, state, version FROM cases WHERE id = $1")
+                .bind(case_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("no case {case_id}")))?;
+            let case = CaseRow {
+                id: row.try_get("id")?,
+                project_id: row.try_get("project_id")?,
+                department_id: row.try_get("department_id")?,
+                workflow_id: row.try_get("workflow_id")?,
+                workflow_version: row.try_get::<i64, _>("workflow_version")? as u32,
+                state: serde_json::from_str(&row.try_get::<String, _>("state")?)?,
+                version: row.try_get("version")?,
+            };
+            let wf = self.workflow(reg, &case.workflow_id, case.workflow_version).await?;
+            let project = load_project(&mut tx, case.project_id).await?;
+            let mut state = case.state.clone();
+            let mut queue: Vec<Input> = Vec::new();
+            for r in &inputs {
+                let text: String = r.try_get("input")?;
+                match serde_json::from_str::<Input>(&text) {
+                    Ok(i) => queue.push(i),
+                    Err(e) => {
+                        append_event(&mut tx, case.id, "input_ignored", &serde_json::json!({"reason": format!("unreadable input: {e}")}), None, now_ms).await?;
+                    }
+                }
+            }
+            // Inputs the store itself produces while applying effects (panel drawn) are applied
+            // at once, after the input that caused them.
+            let mut i = 0;
+            while i < queue.len() {
+                let input = queue[i].clone();
+                i += 1;
+                let (next, effects) = match engine::step(&wf, &state, &engine::project_vars(&project), &input) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        let mut blocked = state.clone();
+                        blocked.status = Status::Blocked;
+                        (blocked, vec![Effect::Blocked { reason: format!("the engine could not apply {input:?}: {e}") }])
+                    }
+                };
+                state = next;
+                for fx in effects {
+                    if let Some(more) = self.apply_effect(&mut tx, &mut pool, cal, &wf, &case, &project, fx, now_ms, &mut report).await? {
+                        queue.push(more);
+                    }
+                }
+            }
+            let stage = state.stage.and_then(|i| wf.stages.get(i)).map(|s| s.id.clone());
+            let phase = serde_json::to_value(state.phase)?.as_str().unwrap_or_default().to_string();
+            let updated = sqlx::query("UPDATE cases SET state = $1, stage = $2, phase = $3, status = $4, version = version + 1, updated_ms = $5 WHERE id = $6 AND version = $7")
+                .bind(serde_json::to_string(&state)?)
+                .bind(stage)
+                .bind(phase)
+                .bind(state.status.as_str())
+                .bind(now_ms)
+                .bind(case.id)
+                .bind(case.version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated != 1 {
+                return Err(StoreError::Conflict(format!("case {} changed while it was being advanced", case.id)));
+            }
+            let ids: Vec<i64> = inputs.iter().map(|r| r.try_get("id")).collect::<std::result::Result<_, _>>()?;
+            for id in &ids {
+                sqlx::query("UPDATE case_inputs SET applied_ms = $1 WHERE id = $2").bind(now_ms).bind(id).execute(&mut *tx).await?;
+            }
+            report.cases += 1;
+            report.inputs_applied += ids.len() as u64;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn apply_effect(
+        &self,
+        tx: &mut SqliteConnection,
+        pool: &mut Option<Pool>,
+        cal: &Calendar,
+        wf: &Workflow,
+        case: &CaseRow,
+        project: &Project,
+        fx: Effect,
+        now_ms: i64,
+        report: &mut AdvanceReport,
+    ) -> Result<Option<Input>> {
+        let data = serde_json::to_value(&fx)?;
+        let kind = data.get("type").and_then(|t| t.as_str()).unwrap_or("effect").to_string();
+        match &fx {
+            Effect::OpenSubmission { stage, round, by, form, within } => {
+                let due = due_ms(cal, wf, now_ms, within);
+                let dept = (*by == Role::Department).then_some(case.department_id);
+                let task_id = insert_task(tx, case.id, stage, *round, "submission", form.as_str(), by.as_str(), dept, None, None, due, now_ms).await?;
+                report.tasks_opened += 1;
+                let mut d = data.clone();
+                d["task_id"] = task_id.into();
+                d["due_ms"] = due.into();
+                let kind = if *round > 0 { "revision_requested" } else { "submission_opened" };
+                append_event(tx, case.id, kind, &d, None, now_ms).await?;
+                Ok(None)
+            }
+            Effect::OpenApproval { stage, by, within } => {
+                let due = due_ms(cal, wf, now_ms, within);
+                let form = wf.stage_index(stage).map(|i| wf.stages[i].kind.as_str()).unwrap_or("approval");
+                let task_id = insert_task(tx, case.id, stage, 0, "approval", form, by.as_str(), Some(case.department_id), None, None, due, now_ms).await?;
+                report.tasks_opened += 1;
+                let mut d = data.clone();
+                d["task_id"] = task_id.into();
+                d["due_ms"] = due.into();
+                append_event(tx, case.id, "approval_opened", &d, None, now_ms).await?;
+                Ok(None)
+            }
+            Effect::DrawPanel { stage, round, department, finance, expert, form, within } => {
+                if pool.is_none() {
+                    *pool = Some(load_pool(tx).await?);
+                }
+                let candidates = &pool.as_ref().map(|p| &p.candidates[..]).unwrap_or(&[]);
+                let need = Need {
+                    department: *department,
+                    finance: *finance,
+                    expert: *expert,
+                    sector: project.sector.clone(),
+                    project_department_id: case.department_id,
+                    fiscal_year: project.fiscal_year,
+                };
+                let seed = draw_seed(case.id, stage, *round);
+                match panel::draw(seed, candidates, &need) {
+                    Ok(draw) => {
+                        let due = due_ms(cal, wf, now_ms, within);
+                        let mut task_ids = Vec::new();
+                        for m in &draw.members {
+                            let seat = if m.leader { "leader" } else { seat_name(m.seat) };
+                            let role = match m.seat {
+                                Seat::Department => "department",
+                                Seat::Finance => "finance",
+                                Seat::Expert => "expert",
+                            };
+                            task_ids.push(insert_task(tx, case.id, stage, *round, "review", form.as_str(), role, None, Some(m.user_id), Some(seat), due, now_ms).await?);
+                        }
+                        report.tasks_opened += task_ids.len() as u64;
+                        append_event(
+                            tx,
+                            case.id,
+                            "panel_drawn",
+                            &serde_json::json!({"stage": stage, "round": round, "seed": draw.seed.to_string(), "members": draw.members, "exclusions": draw.exclusions, "task_ids": task_ids, "due_ms": due}),
+                            None,
+                            now_ms,
+                        )
+                        .await?;
+                        Ok(Some(Input::PanelDrawn { stage: stage.clone(), round: *round, size: draw.members.len() as u32 }))
+                    }
+                    Err(reason) => {
+                        append_event(tx, case.id, "panel_infeasible", &serde_json::json!({"stage": stage, "round": round, "seed": seed.to_string(), "reason": reason}), None, now_ms).await?;
+                        Ok(Some(Input::PanelInfeasible { stage: stage.clone(), round: *round, reason }))
+                    }
+                }
+            }
+            Effect::Finished { .. } => {
+                sqlx::query("UPDATE tasks SET status = 'cancelled', completed_ms = $1 WHERE case_id = $2 AND status = 'open'").bind(now_ms).bind(case.id).execute(&mut *tx).await?;
+                append_event(tx, case.id, "case_finished", &data, None, now_ms).await?;
+                Ok(None)
+            }
+            _ => {
+                append_event(tx, case.id, &kind, &data, None, now_ms).await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+fn seat_name(s: Seat) -> &'static str {
+    match s {
+        Seat::Department => "department",
+        Seat::Finance => "finance",
+        Seat::Expert => "expert",
+    }
+}
+
+async fn insert_task(
+    conn: &mut SqliteConnection,
+    case_id: i64,
+    stage: &str,
+    round: u32,
+    kind: &str,
+    form: &str,
+    role: &str,
+    department_id: Option<i64>,
+    assignee_id: Option<i64>,
+    panel_role: Option<&str>,
+    due_ms: i64,
+    now_ms: i64,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO tasks (case_id, stage, round, kind, form, role, department_id, assignee_id, panel_role, status, due_ms, created_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11) RETURNING id",
+    )
+    .bind(case_id)
+    .bind(stage)
+    .bind(i64::from(round))
+    .bind(kind)
+    .bind(form)
+    .bind(role)
+    .bind(department_id)
+    .bind(assignee_id)
+    .bind(panel_role)
+    .bind(due_ms)
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await?)
+}

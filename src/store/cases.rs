@@ -1,0 +1,292 @@
+//! Cycles and cases: starting a cycle, the history of a case, and the views the API shows.
+
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection};
+
+use super::tasks::{TASK_COLUMNS, Task, task_from_row};
+use super::{Result, Store, StoreError};
+use crate::engine::{CaseState, Input};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseSummary {
+    pub id: i64,
+    pub cycle_id: i64,
+    pub project_id: i64,
+    pub project_code: String,
+    pub project_name: String,
+    pub department_id: i64,
+    pub workflow_id: String,
+    pub workflow_version: u32,
+    pub stage: Option<String>,
+    pub phase: String,
+    pub status: String,
+    pub version: i64,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub seq: i64,
+    pub kind: String,
+    pub data: serde_json::Value,
+    pub actor_id: Option<i64>,
+    pub at_ms: i64,
+}
+
+/// A case with its state, open tasks and whole history.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseView {
+    #[serde(flatten)]
+    pub summary: CaseSummary,
+    pub state: CaseState,
+    pub open_tasks: Vec<Task>,
+    pub history: Vec<Event>,
+    /// Inputs recorded but not yet applied by a worker.
+    pub pending_inputs: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cycle {
+    pub id: i64,
+    pub fiscal_year: i32,
+    pub workflow_id: String,
+    pub workflow_version: u32,
+    pub cases_created: i64,
+    pub projects_skipped: i64,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct CaseFilter {
+    pub department_id: Option<i64>,
+    pub cycle_id: Option<i64>,
+    pub stage: Option<String>,
+    pub status: Option<String>,
+}
+
+const CASE_COLUMNS: &str = "c.id, c.cycle_id, c.project_id, p.code AS project_code, p.name AS project_name, c.department_id, c.workflow_id, c.workflow_version, c.stage, c.phase, c.status, c.version, c.updated_ms";
+
+fn summary_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<CaseSummary> {
+    Ok(CaseSummary {
+        id: r.try_get("id")?,
+        cycle_id: r.try_get("cycle_id")?,
+        project_id: r.try_get("project_id")?,
+        project_code: r.try_get("project_code")?,
+        project_name: r.try_get("project_name")?,
+        department_id: r.try_get("department_id")?,
+        workflow_id: r.try_get("workflow_id")?,
+        workflow_version: r.try_get::<i64, _>("workflow_version")? as u32,
+        stage: r.try_get("stage")?,
+        phase: r.try_get("phase")?,
+        status: r.try_get("status")?,
+        version: r.try_get("version")?,
+        updated_ms: r.try_get("updated_ms")?,
+    })
+}
+
+impl Store {
+    /// Starts a cycle: one case per project of the fiscal year (optionally only the listed
+    /// project codes) on the given workflow version, each with a `start` input for the workers.
+    /// Projects that already have an active case on this workflow are skipped.
+    pub async fn start_cycle(&self, workflow_id: &str, version: u32, fiscal_year: i32, project_codes: Option<&[String]>, actor: Option<i64>, now_ms: i64) -> Result<Cycle> {
+        let mut tx = self.write().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM workflow_versions WHERE workflow_id = $1 AND version = $2")
+            .bind(workflow_id)
+            .bind(i64::from(version))
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("workflow '{workflow_id}' has no version {version}")));
+        }
+        let cycle_id: i64 = sqlx::query_scalar("INSERT INTO cycles (fiscal_year, workflow_id, workflow_version, started_ms, started_by) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+            .bind(fiscal_year)
+            .bind(workflow_id)
+            .bind(i64::from(version))
+            .bind(now_ms)
+            .bind(actor)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query("CREATE TEMP TABLE IF NOT EXISTS cycle_codes (code TEXT PRIMARY KEY)").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM cycle_codes").execute(&mut *tx).await?;
+        if let Some(codes) = project_codes {
+            for code in codes {
+                sqlx::query("INSERT OR IGNORE INTO cycle_codes (code) VALUES ($1)").bind(code).execute(&mut *tx).await?;
+            }
+            let unknown: Option<String> = sqlx::query_scalar("SELECT code FROM cycle_codes WHERE code NOT IN (SELECT code FROM projects WHERE fiscal_year = $1) LIMIT 1")
+                .bind(fiscal_year)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(code) = unknown {
+                return Err(StoreError::Invalid {
+                    message: "the cycle cannot start".into(),
+                    details: vec![crate::domain::FieldError { path: "project_codes".into(), message: format!("no project '{code}' in fiscal year {fiscal_year}") }],
+                });
+            }
+        }
+        let only_listed = project_codes.is_some();
+        let candidates: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE fiscal_year = $1 AND ($2 = 0 OR code IN (SELECT code FROM cycle_codes))")
+            .bind(fiscal_year)
+            .bind(i64::from(only_listed))
+            .fetch_one(&mut *tx)
+            .await?;
+        let state = serde_json::to_string(&CaseState::default())?;
+        let created = sqlx::query(
+            "INSERT INTO cases (cycle_id, project_id, department_id, workflow_id, workflow_version, stage, phase, status, state, version, created_ms, updated_ms) \
+             SELECT $1, p.id, p.department_id, $2, $3, NULL, 'not_started', 'active', $4, 0, $5, $5 FROM projects p \
+             WHERE p.fiscal_year = $6 AND ($7 = 0 OR p.code IN (SELECT code FROM cycle_codes)) \
+             AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.project_id = p.id AND c.workflow_id = $2 AND c.status IN ('active', 'blocked')) \
+             ORDER BY p.id",
+        )
+        .bind(cycle_id)
+        .bind(workflow_id)
+        .bind(i64::from(version))
+        .bind(&state)
+        .bind(now_ms)
+        .bind(fiscal_year)
+        .bind(i64::from(only_listed))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i64;
+        let start = serde_json::to_string(&Input::Start)?;
+        sqlx::query("INSERT INTO case_inputs (case_id, input, created_ms) SELECT id, $1, $2 FROM cases WHERE cycle_id = $3 ORDER BY id")
+            .bind(&start)
+            .bind(now_ms)
+            .bind(cycle_id)
+            .execute(&mut *tx)
+            .await?;
+        let data = serde_json::json!({"cycle_id": cycle_id, "workflow_id": workflow_id, "workflow_version": version}).to_string();
+        sqlx::query("INSERT INTO events (case_id, seq, kind, data, actor_id, at_ms) SELECT id, 1, 'case_created', $1, $2, $3 FROM cases WHERE cycle_id = $4")
+            .bind(&data)
+            .bind(actor)
+            .bind(now_ms)
+            .bind(cycle_id)
+            .execute(&mut *tx)
+            .await?;
+        super::people::audit(&mut tx, "cycle_started", &serde_json::json!({"cycle_id": cycle_id, "fiscal_year": fiscal_year, "workflow_id": workflow_id, "version": version, "cases": created}), actor, now_ms).await?;
+        tx.commit().await?;
+        Ok(Cycle { id: cycle_id, fiscal_year, workflow_id: workflow_id.into(), workflow_version: version, cases_created: created, projects_skipped: candidates - created })
+    }
+
+    pub async fn case_summary(&self, id: i64) -> Result<CaseSummary> {
+        let row = sqlx::query(super::sql(format!("SELECT {CASE_COLUMNS} FROM cases c JOIN projects p ON p.id = c.project_id WHERE c.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no case {id}")))?;
+        summary_from_row(&row)
+    }
+
+    /// The whole case: state, open tasks, history.
+    pub async fn case_view(&self, id: i64) -> Result<CaseView> {
+        let summary = self.case_summary(id).await?;
+        let state: String = sqlx::query_scalar("SELECT state FROM cases WHERE id = $1").bind(id).fetch_one(&self.pool).await?;
+        let tasks = sqlx::query(super::sql(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.case_id = $1 AND t.status = 'open' ORDER BY t.id")))
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let events = sqlx::query("SELECT seq, kind, data, actor_id, at_ms FROM events WHERE case_id = $1 ORDER BY seq").bind(id).fetch_all(&self.pool).await?;
+        let pending_inputs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM case_inputs WHERE case_id = $1 AND applied_ms IS NULL").bind(id).fetch_one(&self.pool).await?;
+        Ok(CaseView {
+            summary,
+            state: serde_json::from_str(&state)?,
+            open_tasks: tasks.iter().map(task_from_row).collect::<Result<_>>()?,
+            history: events
+                .iter()
+                .map(|r| {
+                    Ok(Event {
+                        seq: r.try_get("seq")?,
+                        kind: r.try_get("kind")?,
+                        data: serde_json::from_str(&r.try_get::<String, _>("data")?)?,
+                        actor_id: r.try_get("actor_id")?,
+                        at_ms: r.try_get("at_ms")?,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            pending_inputs,
+        })
+    }
+
+    pub async fn cases(&self, f: &CaseFilter, limit: i64, offset: i64) -> Result<(Vec<CaseSummary>, i64)> {
+        let where_sql = "($1 IS NULL OR c.department_id = $1) AND ($2 IS NULL OR c.cycle_id = $2) AND ($3 IS NULL OR c.stage = $3) AND ($4 IS NULL OR c.status = $4)";
+        let rows = sqlx::query(super::sql(format!("SELECT {CASE_COLUMNS} FROM cases c JOIN projects p ON p.id = c.project_id WHERE {where_sql} ORDER BY c.id LIMIT $5 OFFSET $6")))
+            .bind(f.department_id)
+            .bind(f.cycle_id)
+            .bind(&f.stage)
+            .bind(&f.status)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let total: i64 = sqlx::query_scalar(super::sql(format!("SELECT COUNT(*) FROM cases c WHERE {where_sql}")))
+            .bind(f.department_id)
+            .bind(f.cycle_id)
+            .bind(&f.stage)
+            .bind(&f.status)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows.iter().map(summary_from_row).collect::<Result<_>>()?, total))
+    }
+
+    /// Cases per (stage, status), for the dashboard and /metrics.
+    pub async fn cases_per_stage(&self) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query("SELECT COALESCE(stage, '-') AS stage, status, COUNT(*) AS n FROM cases GROUP BY 1, 2 ORDER BY 1, 2").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("stage")?, r.try_get("status")?, r.try_get("n")?))).collect()
+    }
+
+    /// Records an input for a case (the bureau's retry of a blocked case, for example).
+    pub async fn add_case_input(&self, case_id: i64, input: &Input, actor: Option<i64>, now_ms: i64) -> Result<()> {
+        let mut tx = self.write().await?;
+        add_input(&mut tx, case_id, input, now_ms).await?;
+        append_event(&mut tx, case_id, "input_recorded", &serde_json::to_value(input)?, actor, now_ms).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Hands up to `limit` cases with pending inputs to the caller (the dispatcher), marking their
+    /// inputs dispatched. Inputs dispatched longer than `redispatch_after_ms` ago and still not
+    /// applied are handed out again: their job was lost (a crashed worker, a flushed queue).
+    pub async fn claim_pending_cases(&self, now_ms: i64, redispatch_after_ms: i64, limit: i64) -> Result<Vec<i64>> {
+        let mut tx = self.write().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE case_inputs SET dispatched_ms = $1 WHERE id IN ( \
+               SELECT id FROM case_inputs WHERE applied_ms IS NULL AND (dispatched_ms IS NULL OR dispatched_ms < $2) ORDER BY id LIMIT $3) \
+             RETURNING case_id",
+        )
+        .bind(now_ms)
+        .bind(now_ms - redispatch_after_ms)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut ids = ids;
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    pub async fn pending_input_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL").fetch_one(&self.pool).await?)
+    }
+}
+
+pub(crate) async fn add_input(conn: &mut SqliteConnection, case_id: i64, input: &Input, now_ms: i64) -> Result<()> {
+    sqlx::query("INSERT INTO case_inputs (case_id, input, created_ms) VALUES ($1, $2, $3)")
+        .bind(case_id)
+        .bind(serde_json::to_string(input)?)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends an event to a case's history with the next sequence number.
+pub(crate) async fn append_event(conn: &mut SqliteConnection, case_id: i64, kind: &str, data: &serde_json::Value, actor: Option<i64>, now_ms: i64) -> Result<()> {
+    sqlx::query("INSERT INTO events (case_id, seq, kind, data, actor_id, at_ms) VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE case_id = $1), $2, $3, $4, $5)")
+        .bind(case_id)
+        .bind(kind)
+        .bind(data.to_string())
+        .bind(actor)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Human tasks: submissions by departments, reviews by panel members, approvals by the bureau.
+//! Completing a task records the result and an input for the case in one transaction.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::cases::{add_input, append_event};
+use super::people::User;
+use super::projects::{load_project, write_indicators};
+use super::{Result, Store, StoreError};
+use crate::engine::Input;
+use crate::engine::forms::{self, FormOutcome};
+use crate::workflow::Role;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    pub id: i64,
+    pub case_id: i64,
+    pub stage: String,
+    pub round: u32,
+    pub kind: String,
+    pub form: String,
+    pub role: String,
+    pub department_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub panel_role: Option<String>,
+    pub status: String,
+    pub due_ms: i64,
+    pub created_ms: i64,
+    pub completed_ms: Option<i64>,
+    pub result: Option<serde_json::Value>,
+}
+
+pub(crate) const TASK_COLUMNS: &str =
+    "t.id, t.case_id, t.stage, t.round, t.kind, t.form, t.role, t.department_id, t.assignee_id, t.panel_role, t.status, t.due_ms, t.created_ms, t.completed_ms, t.result";
+
+pub(crate) fn task_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Task> {
+    let result: Option<String> = r.try_get("result")?;
+    Ok(Task {
+        id: r.try_get("id")?,
+        case_id: r.try_get("case_id")?,
+        stage: r.try_get("stage")?,
+        round: r.try_get::<i64, _>("round")? as u32,
+        kind: r.try_get("kind")?,
+        form: r.try_get("form")?,
+        role: r.try_get("role")?,
+        department_id: r.try_get("department_id")?,
+        assignee_id: r.try_get("assignee_id")?,
+        panel_role: r.try_get("panel_role")?,
+        status: r.try_get("status")?,
+        due_ms: r.try_get("due_ms")?,
+        created_ms: r.try_get("created_ms")?,
+        completed_ms: r.try_get("completed_ms")?,
+        result: result.map(|s| serde_json::from_str(&s)).transpose()?,
+    })
+}
+
+/// Which tasks a user may see: a department its department's tasks, a panel member the reviews
+/// assigned to them, finance and admin every task.
+#[derive(Debug, Clone)]
+pub enum TaskScope {
+    All,
+    Department(i64),
+    Assignee(i64),
+}
+
+impl TaskScope {
+    pub fn for_user(u: &User) -> TaskScope {
+        match (u.role, u.department_id) {
+            (Role::Admin | Role::Finance, _) => TaskScope::All,
+            (Role::Department, Some(d)) => TaskScope::Department(d),
+            _ => TaskScope::Assignee(u.id),
+        }
+    }
+
+    /// Whether the user may act on (complete) this task.
+    pub fn may_act(u: &User, t: &Task) -> bool {
+        match t.kind.as_str() {
+            "submission" => u.role == Role::Department && u.department_id.is_some() && u.department_id == t.department_id,
+            "review" => t.assignee_id == Some(u.id),
+            "approval" => u.role == Role::Admin || u.role.as_str() == t.role,
+            _ => false,
+        }
+    }
+
+    pub fn may_see(&self, t: &Task) -> bool {
+        match self {
+            TaskScope::All => true,
+            TaskScope::Department(d) => t.department_id == Some(*d) && t.kind == "submission",
+            TaskScope::Assignee(u) => t.assignee_id == Some(*u),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct TaskFilter {
+    pub status: Option<String>,
+    pub case_id: Option<i64>,
+    pub kind: Option<String>,
+}
+
+impl Store {
+    pub async fn task(&self, id: i64) -> Result<Task> {
+        let row = sqlx::query(super::sql(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no task {id}")))?;
+        task_from_row(&row)
+    }
+
+    pub async fn tasks(&self, scope: &TaskScope, f: &TaskFilter, limit: i64, offset: i64) -> Result<(Vec<Task>, i64)> {
+        let (dept, assignee) = match scope {
+            TaskScope::All => (None, None),
+            TaskScope::Department(d) => (Some(*d), None),
+            TaskScope::Assignee(u) => (None, Some(*u)),
+        };
+        let where_sql = "($1 IS NULL OR (t.department_id = $1 AND t.kind = 'submission')) AND ($2 IS NULL OR t.assignee_id = $2) \
+             AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.case_id = $4) AND ($5 IS NULL OR t.kind = $5)";
+        let rows = sqlx::query(super::sql(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE {where_sql} ORDER BY t.due_ms, t.id LIMIT $6 OFFSET $7")))
+            .bind(dept)
+            .bind(assignee)
+            .bind(&f.status)
+            .bind(f.case_id)
+            .bind(&f.kind)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let total: i64 = sqlx::query_scalar(super::sql(format!("SELECT COUNT(*) FROM tasks t WHERE {where_sql}")))
+            .bind(dept)
+            .bind(assignee)
+            .bind(&f.status)
+            .bind(f.case_id)
+            .bind(&f.kind)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows.iter().map(task_from_row).collect::<Result<_>>()?, total))
+    }
+
+    /// Completes a task with a form. The form is checked against the task's form kind; the task,
+    /// the project (for target declarations), the case's input and its history change together.
+    pub async fn complete_task(&self, reg: &super::workflows::Registry, task_id: i64, user: &User, body: &serde_json::Value, now_ms: i64) -> Result<Task> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query(super::sql(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = $1")))
+            .bind(task_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no task {task_id}")))?;
+        let task = task_from_row(&row)?;
+        if !TaskScope::may_act(user, &task) {
+            // The API checks visibility first; this guards every other caller.
+            return Err(StoreError::NotFound(format!("no task {task_id}")));
+        }
+        if task.status != "open" {
+            return Err(StoreError::Conflict(format!("task {task_id} is already {}", task.status)));
+        }
+        let case = sqlx::query("SELECT project_id, workflow_id, workflow_version FROM cases WHERE id = $1").bind(task.case_id).fetch_one(&mut *tx).await?;
+        let project = load_project(&mut tx, case.try_get("project_id")?).await?;
+        let wf = self.workflow(reg, &case.try_get::<String, _>("workflow_id")?, case.try_get::<i64, _>("workflow_version")? as u32).await?;
+        let scheme = wf.stage_index(&task.stage).and_then(|i| wf.stages[i].scoring.clone());
+        let outcome = forms::check(&task.form, &project, scheme.as_deref(), body).map_err(|details| StoreError::Invalid { message: format!("the {} form is invalid", task.form), details })?;
+        let (input, result) = match outcome {
+            FormOutcome::Targets { indicators, result } => {
+                write_indicators(&mut tx, project.id, &indicators).await?;
+                sqlx::query("UPDATE projects SET updated_ms = $1 WHERE id = $2").bind(now_ms).bind(project.id).execute(&mut *tx).await?;
+                (Input::Submitted { stage: task.stage.clone(), round: task.round, task_id, score: None, grade: None }, result)
+            }
+            FormOutcome::Submission { score, grade, result } => (Input::Submitted { stage: task.stage.clone(), round: task.round, task_id, score, grade }, result),
+            FormOutcome::Review { score, result } => (Input::Reviewed { stage: task.stage.clone(), round: task.round, task_id, score }, result),
+            FormOutcome::Approval { result } => (Input::Approved { stage: task.stage.clone(), task_id }, result),
+        };
+        let updated = sqlx::query("UPDATE tasks SET status = 'completed', completed_ms = $1, completed_by = $2, result = $3 WHERE id = $4 AND status = 'open'")
+            .bind(now_ms)
+            .bind(user.id)
+            .bind(result.to_string())
+            .bind(task_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if updated != 1 {
+            return Err(StoreError::Conflict(format!("task {task_id} is no longer open")));
+        }
+        add_input(&mut tx, task.case_id, &input, now_ms).await?;
+        append_event(
+            &mut tx,
+            task.case_id,
+            "task_completed",
+            &serde_json::json!({"task_id": task_id, "stage": task.stage, "round": task.round, "kind": task.kind, "form": task.form, "result": result}),
+            Some(user.id),
+            now_ms,
+        )
+        .await?;
+        tx.commit().await?;
+        self.task(task_id).await
+    }
+}

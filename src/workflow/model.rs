@@ -1,0 +1,324 @@
+//! The validated, compiled form of a workflow definition: what the engine reads. Built only by
+//! `workflow::parse`, so every value here has been checked (stage references resolved to
+//! indices, expressions compiled, cron strings and durations parsed).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::expr::Expr;
+use crate::domain::calendar::WorkDuration;
+
+/// A role a person acts in. Departments are bound to one department; panel members are
+/// department, finance or expert users drawn for a review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Finance,
+    Department,
+    Expert,
+    ThirdParty,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Admin, Role::Finance, Role::Department, Role::Expert, Role::ThirdParty];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Finance => "finance",
+            Role::Department => "department",
+            Role::Expert => "expert",
+            Role::ThirdParty => "third_party",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("'{s}' is not a role (expected admin, finance, department, expert or third_party)"))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a stage is for; decides which forms it uses and what the bureau sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageKind {
+    PreAssessment,
+    TargetReview,
+    Monitoring,
+    SelfEvaluation,
+    ResultApplication,
+    Disclosure,
+}
+
+impl StageKind {
+    pub const ALL: [StageKind; 6] = [
+        StageKind::PreAssessment,
+        StageKind::TargetReview,
+        StageKind::Monitoring,
+        StageKind::SelfEvaluation,
+        StageKind::ResultApplication,
+        StageKind::Disclosure,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageKind::PreAssessment => "pre_assessment",
+            StageKind::TargetReview => "target_review",
+            StageKind::Monitoring => "monitoring",
+            StageKind::SelfEvaluation => "self_evaluation",
+            StageKind::ResultApplication => "result_application",
+            StageKind::Disclosure => "disclosure",
+        }
+    }
+}
+
+/// The form a submission task asks for; each has its own validation in `engine::forms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubmitForm {
+    /// 事前绩效评估报告: the department's ex-ante assessment report.
+    ExAnteReport,
+    /// 绩效目标申报: the project's indicators.
+    Targets,
+    /// 监控表: executed amount and per-indicator progress.
+    Monitoring,
+    /// 自评表: executed amount and actual values.
+    SelfEvaluation,
+}
+
+impl SubmitForm {
+    pub const ALL: [SubmitForm; 4] =
+        [SubmitForm::ExAnteReport, SubmitForm::Targets, SubmitForm::Monitoring, SubmitForm::SelfEvaluation];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubmitForm::ExAnteReport => "ex_ante_report",
+            SubmitForm::Targets => "targets",
+            SubmitForm::Monitoring => "monitoring",
+            SubmitForm::SelfEvaluation => "self_evaluation",
+        }
+    }
+}
+
+/// The score sheet panel members fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewForm {
+    /// Five dimensions × 20 points (DOMAIN.md §1).
+    ExAnteAssessment,
+    /// 完整性, 相关性, 适当性, 可行性 × 25 points (DOMAIN.md §3).
+    TargetReview,
+}
+
+impl ReviewForm {
+    pub const ALL: [ReviewForm; 2] = [ReviewForm::ExAnteAssessment, ReviewForm::TargetReview];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewForm::ExAnteAssessment => "ex_ante_assessment",
+            ReviewForm::TargetReview => "target_review",
+        }
+    }
+    /// The criteria of the form with the points each carries.
+    pub fn criteria(self) -> &'static [(&'static str, u32)] {
+        match self {
+            ReviewForm::ExAnteAssessment => &[
+                ("立项必要性", 20),
+                ("投入经济性", 20),
+                ("绩效目标合理性", 20),
+                ("实施方案可行性", 20),
+                ("筹资合规性", 20),
+            ],
+            ReviewForm::TargetReview => &[("完整性", 25), ("相关性", 25), ("适当性", 25), ("可行性", 25)],
+        }
+    }
+}
+
+/// How a panel's member scores become the panel's score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    Mean,
+    /// Drops the highest and the lowest score when there are at least three.
+    TrimmedMean,
+}
+
+/// What happens to a fire time that passed while no server was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissedPolicy {
+    /// Fire once on start-up for the latest missed time; earlier ones are recorded as skipped.
+    RunOnce,
+    /// Record every missed time as skipped.
+    Skip,
+}
+
+/// A cron schedule in the workflow's time zone.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub source: String,
+    pub cron: cron::Schedule,
+    /// How many fires a case takes part in before the stage is done.
+    pub runs: u32,
+    pub missed: MissedPolicy,
+}
+
+impl Schedule {
+    /// The fire times strictly after `after` and at or before `until`, in UTC.
+    pub fn fires_between(&self, tz: Tz, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let local = after.with_timezone(&tz);
+        self.cron
+            .after(&local)
+            .map(|t| t.with_timezone(&Utc))
+            .take_while(|t| *t <= until)
+            .take(10_000)
+            .collect()
+    }
+
+    pub fn next_after(&self, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron.after(&after.with_timezone(&tz)).next().map(|t| t.with_timezone(&Utc))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Submit {
+    pub by: Role,
+    pub form: SubmitForm,
+    pub within: WorkDuration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Panel {
+    pub department: u32,
+    pub finance: u32,
+    pub expert: u32,
+    pub form: ReviewForm,
+    pub within: WorkDuration,
+    pub aggregate: Aggregate,
+}
+
+impl Panel {
+    pub fn size(&self) -> u32 {
+        self.department + self.finance + self.expert
+    }
+}
+
+/// The outcome of a decision rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Go on to the next stage whose condition holds (or finish the case).
+    Next,
+    /// Return the submission to the department for another round, at most `max_rounds`
+    /// revisions; one more ends the case rejected.
+    Revise { max_rounds: u32 },
+    /// End the case rejected.
+    Reject,
+    /// Jump to the stage with this index.
+    Goto(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// `None` is the `else` rule.
+    pub when: Option<Expr>,
+    pub outcome: Outcome,
+}
+
+/// A result action the bureau may take (DOMAIN.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Commend,
+    Keep,
+    Rectify,
+    Cut,
+    Suspend,
+    Recover,
+    Cancel,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 7] = [
+        ActionKind::Commend,
+        ActionKind::Keep,
+        ActionKind::Rectify,
+        ActionKind::Cut,
+        ActionKind::Suspend,
+        ActionKind::Recover,
+        ActionKind::Cancel,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Commend => "commend",
+            ActionKind::Keep => "keep",
+            ActionKind::Rectify => "rectify",
+            ActionKind::Cut => "cut",
+            ActionKind::Suspend => "suspend",
+            ActionKind::Recover => "recover",
+            ActionKind::Cancel => "cancel",
+        }
+    }
+}
+
+/// Proposes an action when its condition holds.
+#[derive(Debug, Clone)]
+pub struct ActionRule {
+    pub when: Option<Expr>,
+    pub kind: ActionKind,
+    /// For `cut`: the share of next year's budget to cut, in percent.
+    pub percent: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Approve {
+    pub by: Role,
+    pub within: WorkDuration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub id: String,
+    pub kind: StageKind,
+    pub title: String,
+    pub when: Option<Expr>,
+    pub schedule: Option<Schedule>,
+    pub submit: Option<Submit>,
+    pub panel: Option<Panel>,
+    /// The self-evaluation scoring scheme's id (e.g. `mof_2020_10`).
+    pub scoring: Option<String>,
+    pub decide: Vec<Rule>,
+    pub actions: Vec<ActionRule>,
+    pub approve: Option<Approve>,
+}
+
+/// A published, immutable workflow version.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub id: String,
+    pub version: u32,
+    pub title: String,
+    pub timezone: Tz,
+    pub stages: Vec<Stage>,
+    /// The definition as written; stored so the exact text of every version is kept.
+    pub source: String,
+}
+
+impl Workflow {
+    pub fn stage_index(&self, id: &str) -> Option<usize> {
+        self.stages.iter().position(|s| s.id == id)
+    }
+}

@@ -1,0 +1,591 @@
+//! Reading a workflow definition: YAML → checked `Workflow`. Every problem is a `Diagnostic`
+//! with the line and column where it was written and what was expected; all problems found are
+//! reported together.
+
+use std::collections::{BTreeMap, HashSet};
+use std::str::FromStr;
+
+use marked_yaml::{Span, Spanned};
+use serde::{Deserialize, Serialize};
+
+use super::expr::{Expr, VarValue, Vars};
+use super::model::*;
+use crate::domain::calendar::WorkDuration;
+
+/// One problem in a definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+/// Definitions larger than this are refused before parsing.
+pub const MAX_DEFINITION_BYTES: usize = 256 * 1024;
+const MAX_STAGES: usize = 64;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkflow {
+    id: Spanned<String>,
+    version: Spanned<u32>,
+    title: Spanned<String>,
+    timezone: Spanned<String>,
+    #[serde(default)]
+    description: Option<String>,
+    stages: Spanned<Vec<RawStage>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    id: Spanned<String>,
+    kind: Spanned<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    when: Option<Spanned<String>>,
+    #[serde(default)]
+    schedule: Option<RawSchedule>,
+    #[serde(default)]
+    submit: Option<RawSubmit>,
+    #[serde(default)]
+    panel: Option<RawPanel>,
+    #[serde(default)]
+    scoring: Option<Spanned<String>>,
+    #[serde(default)]
+    decide: Option<Vec<RawRule>>,
+    #[serde(default)]
+    actions: Option<Vec<RawAction>>,
+    #[serde(default)]
+    approve: Option<RawApprove>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    cron: Spanned<String>,
+    #[serde(default)]
+    runs: Option<Spanned<u32>>,
+    #[serde(default)]
+    missed: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubmit {
+    by: Spanned<String>,
+    form: Spanned<String>,
+    within: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPanel {
+    #[serde(default)]
+    department: Option<Spanned<u32>>,
+    #[serde(default)]
+    finance: Option<Spanned<u32>>,
+    #[serde(default)]
+    expert: Option<Spanned<u32>>,
+    form: Spanned<String>,
+    within: Spanned<String>,
+    #[serde(default)]
+    aggregate: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    #[serde(default)]
+    when: Option<Spanned<String>>,
+    #[serde(default)]
+    then: Option<Spanned<String>>,
+    #[serde(default, rename = "else")]
+    otherwise: Option<Spanned<String>>,
+    #[serde(default)]
+    goto: Option<Spanned<String>>,
+    #[serde(default)]
+    max_rounds: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAction {
+    #[serde(default)]
+    when: Option<Spanned<String>>,
+    propose: Spanned<String>,
+    #[serde(default)]
+    percent: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApprove {
+    by: Spanned<String>,
+    within: Spanned<String>,
+}
+
+/// The variables a stage's `when` may use: the project.
+pub fn project_sample() -> VarValue {
+    let mut p = BTreeMap::new();
+    p.insert("code".into(), VarValue::Text("XY2023-D001-0001".into()));
+    p.insert("name".into(), VarValue::Text("示例项目".into()));
+    p.insert("department".into(), VarValue::Text("D001".into()));
+    p.insert("sector".into(), VarValue::Text("education".into()));
+    p.insert("amount_yuan".into(), VarValue::Int(1_000_000));
+    p.insert("amount_fen".into(), VarValue::Int(100_000_000));
+    p.insert("fiscal_year".into(), VarValue::Int(2023));
+    p.insert("is_new".into(), VarValue::Bool(true));
+    p.insert("funding_source".into(), VarValue::Text("general_budget".into()));
+    p.insert("indicator_count".into(), VarValue::Int(8));
+    VarValue::Map(p)
+}
+
+fn entry_sample() -> Vars {
+    let mut v = Vars::default();
+    v.set("project", project_sample());
+    v
+}
+
+/// The variables a decision or action rule may use: the project, the stage's score and grade
+/// (from the panel or the self-evaluation), and the revision round (0 for the first review).
+fn decision_sample() -> Vars {
+    let mut v = entry_sample();
+    v.set("score", VarValue::Decimal(rust_decimal::Decimal::new(8550, 2)));
+    v.set("grade", VarValue::Text("良".into()));
+    v.set("round", VarValue::Int(0));
+    v
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn at(&mut self, span: &Span, message: impl Into<String>) {
+        let (line, column) = span.start().map(|m| (m.line(), m.column())).unwrap_or((1, 1));
+        self.diags.push(Diagnostic { file: self.file.to_string(), line, column, message: message.into() });
+    }
+
+    /// Compiles an expression written at `span`; positions inside the expression are added to
+    /// the position of the YAML value (exact for single-line plain and quoted scalars).
+    fn expr(&mut self, s: &Spanned<String>, sample: &Vars, what: &str) -> Option<Expr> {
+        match Expr::compile(s, sample) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                let (line, column) = s.span().start().map(|m| (m.line(), m.column())).unwrap_or((1, 1));
+                let quoted = usize::from(matches!(self.source_char(line, column), Some('"') | Some('\'')));
+                let (l, c) = if e.line <= 1 { (line, column + quoted + e.column - 1) } else { (line + e.line - 1, e.column) };
+                self.diags.push(Diagnostic {
+                    file: self.file.to_string(),
+                    line: l,
+                    column: c,
+                    message: format!("bad expression in {what}: {}", e.message),
+                });
+                None
+            }
+        }
+    }
+
+    /// The character at a 1-based line and column of the definition (to see whether a value
+    /// was quoted, which shifts positions inside it by one).
+    fn source_char(&self, line: usize, column: usize) -> Option<char> {
+        self.text.lines().nth(line.checked_sub(1)?)?.chars().nth(column.checked_sub(1)?)
+    }
+
+    fn duration(&mut self, s: &Spanned<String>) -> Option<WorkDuration> {
+        match WorkDuration::from_str(s) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.at(s.span(), format!("bad duration: {e}"));
+                None
+            }
+        }
+    }
+
+    fn role(&mut self, s: &Spanned<String>, allowed: &[Role]) -> Option<Role> {
+        match Role::from_str(s) {
+            Ok(r) if allowed.contains(&r) => Some(r),
+            _ => {
+                let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+                self.at(s.span(), format!("'{}' cannot do this (expected one of: {})", s.as_str(), names.join(", ")));
+                None
+            }
+        }
+    }
+
+    fn one_of<T: Copy>(&mut self, s: &Spanned<String>, what: &str, options: &[(&str, T)]) -> Option<T> {
+        match options.iter().find(|(n, _)| *n == s.as_str()) {
+            Some((_, v)) => Some(*v),
+            None => {
+                let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+                self.at(s.span(), format!("unknown {what} '{}' (expected one of: {})", s.as_str(), names.join(", ")));
+                None
+            }
+        }
+    }
+}
+
+/// Parses and checks a definition. `file` names the source in diagnostics.
+pub fn parse(file: &str, text: &str) -> Result<Workflow, Vec<Diagnostic>> {
+    let mut ctx = Ctx { file, text, diags: Vec::new() };
+    if text.len() > MAX_DEFINITION_BYTES {
+        ctx.diags.push(Diagnostic {
+            file: file.into(),
+            line: 1,
+            column: 1,
+            message: format!("the definition is {} bytes; at most {MAX_DEFINITION_BYTES} are accepted", text.len()),
+        });
+        return Err(ctx.diags);
+    }
+    let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true).toplevel_mapping();
+    let node = match marked_yaml::parse_yaml_with_options(0, text, options) {
+        Ok(n) => n,
+        Err(e) => {
+            let (line, column, message) = load_error_position(&e);
+            ctx.diags.push(Diagnostic { file: file.into(), line, column, message });
+            return Err(ctx.diags);
+        }
+    };
+    let raw: RawWorkflow = match marked_yaml::from_node(&node) {
+        Ok(r) => r,
+        Err(e) => {
+            let (line, column) = e.start_mark().map(|m| (m.line(), m.column())).unwrap_or((1, 1));
+            let message = describe_serde_error(&e);
+            ctx.diags.push(Diagnostic { file: file.into(), line, column, message });
+            return Err(ctx.diags);
+        }
+    };
+    let wf = check(&mut ctx, raw, text);
+    if ctx.diags.is_empty() {
+        wf.ok_or_else(Vec::new)
+    } else {
+        ctx.diags.sort_by_key(|d| (d.line, d.column));
+        Err(ctx.diags)
+    }
+}
+
+fn load_error_position(e: &marked_yaml::LoadError) -> (usize, usize, String) {
+    use marked_yaml::LoadError as L;
+    match e {
+        L::TopLevelMustBeMapping(m) => (m.line(), m.column(), "a workflow definition must be a mapping (id, version, title, timezone, stages)".into()),
+        L::DuplicateKey(d) => {
+            let m = d.key.span().start().copied();
+            let (l, c) = m.map(|m| (m.line(), m.column())).unwrap_or((1, 1));
+            (l, c, format!("the key '{}' appears twice", d.key.as_str()))
+        }
+        L::ScanError(m, err) => (m.line(), m.column(), format!("not valid YAML: {err}")),
+        other => (1, 1, format!("not valid YAML: {other}")),
+    }
+}
+
+fn describe_serde_error(e: &marked_yaml::FromNodeError) -> String {
+    use marked_yaml::Error as E;
+    let at = e.path().filter(|p| !p.is_empty() && *p != ".").map(|p| format!(" at {p}")).unwrap_or_default();
+    match &**e {
+        E::UnknownFieldError(field, expected, _) => {
+            format!("unknown key '{field}'{at} (expected one of: {})", expected.join(", "))
+        }
+        E::IntegerParseFailure(_, _) => format!("expected a whole number{at}"),
+        E::NotBoolean(_) => format!("expected true or false{at}"),
+        E::FloatParseFailure(_, _) => format!("expected a number{at}"),
+        E::Other(msg, _) => format!("{msg}{at}"),
+    }
+}
+
+fn check(ctx: &mut Ctx<'_>, raw: RawWorkflow, text: &str) -> Option<Workflow> {
+    let id_ok = !raw.id.is_empty()
+        && raw.id.len() <= 64
+        && raw.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !id_ok {
+        ctx.at(raw.id.span(), format!("'{}' is not a workflow id (expected 1–64 lowercase letters, digits, '-' or '_')", raw.id.as_str()));
+    }
+    if *raw.version == 0 {
+        ctx.at(raw.version.span(), "version must be 1 or more");
+    }
+    let _ = &raw.description;
+    let timezone = match chrono_tz::Tz::from_str(&raw.timezone) {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            ctx.at(raw.timezone.span(), format!("unknown time zone '{}' (expected an IANA name such as Asia/Shanghai)", raw.timezone.as_str()));
+            None
+        }
+    };
+    if raw.stages.is_empty() {
+        ctx.at(raw.stages.span(), "a workflow needs at least one stage");
+    }
+    if raw.stages.len() > MAX_STAGES {
+        ctx.at(raw.stages.span(), format!("at most {MAX_STAGES} stages"));
+    }
+    let mut seen = HashSet::new();
+    let stage_ids: Vec<String> = raw.stages.iter().map(|s| s.id.to_string()).collect();
+    for s in raw.stages.iter() {
+        let ok = !s.id.is_empty() && s.id.len() <= 64 && s.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            ctx.at(s.id.span(), format!("'{}' is not a stage id (expected lowercase letters, digits and '_')", s.id.as_str()));
+        }
+        if !seen.insert(s.id.as_str()) {
+            ctx.at(s.id.span(), format!("the stage id '{}' is used twice", s.id.as_str()));
+        }
+    }
+    let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
+    let stages: Vec<Option<Stage>> =
+        raw.stages.iter().enumerate().map(|(i, s)| check_stage(ctx, s, i, &stage_ids, tz)).collect();
+    let stages: Vec<Stage> = stages.into_iter().collect::<Option<Vec<_>>>()?;
+    for (i, s) in stages.iter().enumerate() {
+        if let Some(reason) = never_finishes(&stages, i) {
+            ctx.at(raw.stages[i].id.span(), format!("stage '{}' can never finish: {reason}", s.id));
+        }
+    }
+    Some(Workflow {
+        id: raw.id.to_string(),
+        version: *raw.version,
+        title: raw.title.to_string(),
+        timezone: timezone?,
+        stages,
+        source: text.to_string(),
+    })
+}
+
+fn check_stage(ctx: &mut Ctx<'_>, s: &RawStage, index: usize, stage_ids: &[String], tz: chrono_tz::Tz) -> Option<Stage> {
+    let before = ctx.diags.len();
+    let kinds: Vec<(&str, StageKind)> = StageKind::ALL.iter().map(|k| (k.as_str(), *k)).collect();
+    let kind = ctx.one_of(&s.kind, "stage kind", &kinds);
+    let when = s.when.as_ref().and_then(|w| ctx.expr(w, &entry_sample(), "when"));
+    let schedule = s.schedule.as_ref().and_then(|sch| {
+        let cron = match cron::Schedule::from_str(&sch.cron) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                ctx.at(sch.cron.span(), format!(
+                    "bad cron string '{}': {e} (expected 6 or 7 fields, seconds first, e.g. \"0 0 9 1 May,Aug,Nov *\"; use day names, since numeric day-of-week 1 means Sunday)",
+                    sch.cron.as_str()
+                ));
+                None
+            }
+        }?;
+        let probe = chrono::Utc::now().with_timezone(&tz);
+        if cron.after(&probe).next().is_none() {
+            ctx.at(sch.cron.span(), format!("the cron string '{}' never fires, so the stage could never finish", sch.cron.as_str()));
+        }
+        let runs = sch.runs.as_ref().map(|r| **r).unwrap_or(1);
+        if runs == 0 {
+            if let Some(r) = &sch.runs {
+                ctx.at(r.span(), "runs must be 1 or more");
+            }
+        }
+        let missed = match &sch.missed {
+            None => Some(MissedPolicy::RunOnce),
+            Some(m) => ctx.one_of(m, "missed-fire policy", &[("run_once", MissedPolicy::RunOnce), ("skip", MissedPolicy::Skip)]),
+        }?;
+        Some(Schedule { source: sch.cron.to_string(), cron, runs, missed })
+    });
+    let forms: Vec<(&str, SubmitForm)> = SubmitForm::ALL.iter().map(|f| (f.as_str(), *f)).collect();
+    let submit = s.submit.as_ref().and_then(|sub| {
+        let by = ctx.role(&sub.by, &[Role::Department, Role::ThirdParty]);
+        let form = ctx.one_of(&sub.form, "submission form", &forms);
+        let within = ctx.duration(&sub.within);
+        Some(Submit { by: by?, form: form?, within: within? })
+    });
+    let review_forms: Vec<(&str, ReviewForm)> = ReviewForm::ALL.iter().map(|f| (f.as_str(), *f)).collect();
+    let panel = s.panel.as_ref().and_then(|p| {
+        let get = |v: &Option<Spanned<u32>>| v.as_ref().map(|x| **x).unwrap_or(0);
+        let (department, finance, expert) = (get(&p.department), get(&p.finance), get(&p.expert));
+        let form = ctx.one_of(&p.form, "review form", &review_forms);
+        let within = ctx.duration(&p.within);
+        let aggregate = match &p.aggregate {
+            None => Some(Aggregate::Mean),
+            Some(a) => ctx.one_of(a, "aggregation", &[("mean", Aggregate::Mean), ("trimmed_mean", Aggregate::TrimmedMean)]),
+        };
+        if department + finance + expert == 0 {
+            ctx.at(p.form.span(), "a panel needs at least one member (department, finance or expert), otherwise its stage could never finish");
+        }
+        if let Some(e) = &p.expert {
+            if **e > 0 && (**e < 3 || **e % 2 == 0) {
+                ctx.at(e.span(), format!("{} experts: a panel's experts must be an odd number of at least 3", **e));
+            }
+        }
+        if department + finance + expert > 25 {
+            ctx.at(p.form.span(), "a panel may have at most 25 members");
+        }
+        Some(Panel { department, finance, expert, form: form?, within: within?, aggregate: aggregate? })
+    });
+    let scoring = s.scoring.as_ref().and_then(|sc| {
+        if crate::domain::scoring::Scheme::builtin(sc).is_some() {
+            Some(sc.to_string())
+        } else {
+            ctx.at(sc.span(), format!("unknown scoring scheme '{}' (expected mof_2020_10 or mof_2021_101)", sc.as_str()));
+            None
+        }
+    });
+    let produces_score = s.panel.is_some() || s.scoring.is_some();
+    let mut decide = Vec::new();
+    if let Some(rules) = &s.decide {
+        if !produces_score {
+            if let Some(first) = rules.first() {
+                let span = first.when.as_ref().or(first.then.as_ref()).or(first.otherwise.as_ref()).map(|x| *x.span());
+                ctx.at(&span.unwrap_or_else(|| *s.id.span()), "decide needs a panel or a scoring scheme in the same stage to produce the score it decides on");
+            }
+        }
+        for (ri, r) in rules.iter().enumerate() {
+            let outcome_src = match (&r.then, &r.otherwise, &r.goto) {
+                (Some(t), None, None) => Some(t),
+                (None, Some(e), None) => Some(e),
+                (None, None, Some(_)) => None,
+                _ => {
+                    ctx.at(r.when.as_ref().map(|w| w.span()).unwrap_or(s.id.span()), "a decision rule needs exactly one of 'then', 'else' or 'goto'");
+                    continue;
+                }
+            };
+            if r.otherwise.is_some() && r.when.is_some() {
+                ctx.at(r.when.as_ref().map(|w| w.span()).unwrap_or(s.id.span()), "an 'else' rule has no 'when'");
+            }
+            if r.then.is_some() && r.when.is_none() {
+                ctx.at(r.then.as_ref().map(|t| t.span()).unwrap_or(s.id.span()), "a 'then' rule needs a 'when' (use 'else' for the last rule)");
+            }
+            if r.otherwise.is_some() && ri + 1 != rules.len() {
+                ctx.at(r.otherwise.as_ref().map(|t| t.span()).unwrap_or(s.id.span()), "'else' must be the last rule");
+            }
+            let when = r.when.as_ref().and_then(|w| ctx.expr(w, &decision_sample(), "decide"));
+            let outcome = if let Some(g) = &r.goto {
+                match stage_ids.iter().position(|id| id == g.as_str()) {
+                    Some(j) => Some(Outcome::Goto(j)),
+                    None => {
+                        ctx.at(g.span(), format!("unknown stage '{}' (expected one of: {})", g.as_str(), stage_ids.join(", ")));
+                        None
+                    }
+                }
+            } else {
+                let src = outcome_src?;
+                match src.as_str() {
+                    "next" => Some(Outcome::Next),
+                    "reject" => Some(Outcome::Reject),
+                    "revise" => match &r.max_rounds {
+                        Some(m) if **m >= 1 => Some(Outcome::Revise { max_rounds: **m }),
+                        Some(m) => {
+                            ctx.at(m.span(), "max_rounds must be 1 or more");
+                            None
+                        }
+                        None => {
+                            ctx.at(src.span(), "'revise' needs max_rounds, otherwise a case could be sent back for ever");
+                            None
+                        }
+                    },
+                    other => {
+                        ctx.at(src.span(), format!("unknown outcome '{other}' (expected next, revise or reject, or use goto: STAGE)"));
+                        None
+                    }
+                }
+            };
+            if r.max_rounds.is_some() && !matches!(outcome, Some(Outcome::Revise { .. }) | None) {
+                ctx.at(r.max_rounds.as_ref().map(|m| m.span()).unwrap_or(s.id.span()), "max_rounds only applies to 'revise'");
+            }
+            if let Some(outcome) = outcome {
+                if r.when.is_none() || when.is_some() {
+                    decide.push(Rule { when, outcome });
+                }
+            }
+        }
+        if let Some(last) = rules.last() {
+            if last.when.is_some() {
+                let span = last.when.as_ref().map(|w| *w.span()).unwrap_or(*s.id.span());
+                ctx.at(&span, "the last decision rule must be 'else' so that every score leads somewhere; otherwise the stage could never finish");
+            }
+        }
+        if rules.is_empty() {
+            ctx.at(s.id.span(), "decide is empty");
+        }
+    }
+    let action_kinds: Vec<(&str, ActionKind)> = ActionKind::ALL.iter().map(|k| (k.as_str(), *k)).collect();
+    let mut actions = Vec::new();
+    for a in s.actions.iter().flatten() {
+        let when = a.when.as_ref().and_then(|w| ctx.expr(w, &decision_sample(), "actions"));
+        let Some(kind) = ctx.one_of(&a.propose, "action", &action_kinds) else { continue };
+        if kind == ActionKind::Cut {
+            match &a.percent {
+                Some(p) if (1..=100).contains(&**p) => {}
+                Some(p) => ctx.at(p.span(), "percent must be between 1 and 100"),
+                None => ctx.at(a.propose.span(), "'cut' needs percent (the share of the budget to cut)"),
+            }
+        } else if let Some(p) = &a.percent {
+            ctx.at(p.span(), "percent only applies to 'cut'");
+        }
+        actions.push(ActionRule { when, kind, percent: a.percent.as_ref().map(|p| **p) });
+    }
+    let approve = s.approve.as_ref().and_then(|a| {
+        let by = ctx.role(&a.by, &[Role::Finance, Role::Admin]);
+        let within = ctx.duration(&a.within);
+        Some(Approve { by: by?, within: within? })
+    });
+    if s.submit.is_none() && s.panel.is_none() && s.approve.is_none() && s.schedule.is_none() && s.actions.is_none() {
+        ctx.at(s.id.span(), "the stage has nothing to do (expected at least one of submit, panel, schedule, actions, approve)");
+    }
+    if s.panel.is_some() && s.submit.is_none() {
+        ctx.at(s.id.span(), "a panel reviews a submission: add 'submit' to the stage");
+    }
+    if s.schedule.is_some() && s.submit.is_none() {
+        ctx.at(s.id.span(), "a scheduled stage issues a task at each fire: add 'submit'");
+    }
+    if s.scoring.is_some() && !matches!(s.submit.as_ref().map(|x| x.form.as_str()), Some("self_evaluation")) {
+        ctx.at(s.scoring.as_ref().map(|x| x.span()).unwrap_or(s.id.span()), "scoring needs a self_evaluation submission in the same stage");
+    }
+    if !s.actions.as_ref().map(|a| a.is_empty()).unwrap_or(true) && s.approve.is_none() {
+        ctx.at(s.id.span(), "proposed actions need 'approve' so the bureau can approve or amend them");
+    }
+    let _ = index;
+    if ctx.diags.len() > before {
+        return None;
+    }
+    Some(Stage {
+        id: s.id.to_string(),
+        kind: kind?,
+        title: s.title.clone().unwrap_or_else(|| s.id.to_string()),
+        when,
+        schedule,
+        submit,
+        panel,
+        scoring,
+        decide,
+        actions,
+        approve,
+    })
+}
+
+/// Whether a stage can reach the end of the workflow by some outcome. Stages without decision
+/// rules always go on; a stage whose every outcome leads back into a loop never finishes.
+fn never_finishes(stages: &[Stage], start: usize) -> Option<String> {
+    let mut visited = vec![false; stages.len()];
+    let mut stack = vec![start];
+    while let Some(i) = stack.pop() {
+        if i >= stages.len() {
+            return None;
+        }
+        if std::mem::replace(&mut visited[i], true) {
+            continue;
+        }
+        let s = &stages[i];
+        if s.decide.is_empty() {
+            stack.push(i + 1);
+            continue;
+        }
+        for r in &s.decide {
+            match r.outcome {
+                Outcome::Next => stack.push(i + 1),
+                Outcome::Reject => return None,
+                // A revision ends rejected once its rounds are used up.
+                Outcome::Revise { .. } => return None,
+                Outcome::Goto(j) => stack.push(j),
+            }
+        }
+    }
+    Some("every outcome of its decision rules leads back into a loop of stages".into())
+}
