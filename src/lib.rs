@@ -7,14 +7,25 @@
 //! - `domain`: money, indicators, projects, panels, scoring, the working-day calendar (pure).
 //! - `workflow`: the definition language and its condition expressions (pure).
 //! - `engine`: the case state machine and the forms people fill (pure).
-//! - `store`: all SQL: state, history, tasks, schedules.
+//! - `store`: all SQL: state, history, tasks, schedules, the job table.
 //! - `queue`: jobs, workers, the dispatcher and the scheduler.
-//! - `api`: the HTTP API (axum), authentication, errors, OpenAPI, metrics.
+//! - `api`: the HTTP API (axum), authentication, errors, OpenAPI.
+//! - `metrics`: Prometheus metrics.
 //! - `config`: typed settings from a file and `JIXIAO_` variables.
+//! - `clock`: system and manual clocks.
 //! - `app`: wiring: start-up, the serve loop, graceful shutdown.
-//! - `demo`, `bench`: the demo county and the benchmarks.
+//! - `demo`, `demo_setup`: the demo county; `bench`: the benchmarks.
 
+pub mod api;
+pub mod app;
+pub mod bench;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod demo_setup;
 pub mod domain;
 pub mod engine;
+pub mod metrics;
+pub mod queue;
 pub mod store;
 pub mod workflow;

@@ -1,1 +1,171 @@
-fn main() {}
+//! The `jixiao` command: parse the command line, load settings, run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use jixiao::app::{self, Roles};
+use jixiao::clock::SystemClock;
+use jixiao::config::{Overrides, Settings};
+
+#[derive(Parser)]
+#[command(name = "jixiao", version, about = "Whole-process budget performance management (全过程预算绩效管理)")]
+struct Cli {
+    /// A TOML settings file (default: ./jixiao.toml if present). Also JIXIAO_CONFIG.
+    #[arg(long, global = true, env = "JIXIAO_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API, the job workers and the scheduler in one process.
+    Serve {
+        /// Address to listen on (JIXIAO_LISTEN), e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Data folder (JIXIAO_DATA_DIR); the database defaults to DIR/jixiao.db.
+        #[arg(long)]
+        data_dir: Option<String>,
+        /// Database URL (JIXIAO_DATABASE_URL).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Fill an empty instance with the demo county and start its cycle.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Fill an empty instance with the demo county and start its cycle, then exit.
+    Demo {
+        #[arg(long)]
+        data_dir: Option<String>,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Workflow definitions.
+    Workflow {
+        #[command(subcommand)]
+        command: WorkflowCommand,
+    },
+    /// Benchmarks; each prints its figures as one JSON object on its last line.
+    Bench {
+        #[command(subcommand)]
+        command: jixiao::bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkflowCommand {
+    /// Check definitions offline; prints each problem as FILE:LINE:COLUMN: message.
+    Check { files: Vec<PathBuf> },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(config: Option<&PathBuf>, overrides: Overrides) -> anyhow::Result<Settings> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let (s, warnings) = Settings::load(config.map(|p| p.as_path()), &env, &overrides)?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&s.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(s)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command {
+        Command::Serve { listen, data_dir, database_url, demo } => {
+            let s = settings(cli.config.as_ref(), Overrides { listen, data_dir, database_url })?;
+            let listen = s.listen;
+            let started = app::start(s, Arc::new(SystemClock)).await?;
+            if let Some(token) = &started.new_admin_token {
+                println!("admin token (shown once; keep it): {token}");
+            }
+            if demo {
+                jixiao::demo_setup::fill(&started.runtime, true).await?;
+            }
+            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+            println!("jixiao listening on http://{}", listener.local_addr()?);
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = tx.send(true);
+            });
+            app::serve(started.runtime, listener, Roles::ALL, rx).await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Demo { data_dir, database_url } => {
+            let s = settings(cli.config.as_ref(), Overrides { listen: None, data_dir, database_url })?;
+            let started = app::start(s, Arc::new(SystemClock)).await?;
+            if let Some(token) = &started.new_admin_token {
+                println!("admin token (shown once; keep it): {token}");
+            }
+            jixiao::demo_setup::fill(&started.runtime, true).await?;
+            println!("the cycle's jobs run when `jixiao serve` starts");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Workflow { command: WorkflowCommand::Check { files } } => {
+            if files.is_empty() {
+                anyhow::bail!("name at least one workflow file");
+            }
+            let mut failed = false;
+            for f in files {
+                let text = std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+                match jixiao::workflow::parse(&f.display().to_string(), &text) {
+                    Ok(wf) => println!("{}: ok ({} version {}, {} stages)", f.display(), wf.id, wf.version, wf.stages.len()),
+                    Err(diags) => {
+                        failed = true;
+                        for d in diags {
+                            println!("{d}");
+                        }
+                    }
+                }
+            }
+            Ok(if failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS })
+        }
+        Command::Bench { command } => {
+            let filter = std::env::var("JIXIAO_LOG").unwrap_or_else(|_| "warn".into());
+            let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))).try_init();
+            jixiao::bench::run(command).await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -241,28 +241,6 @@ impl Store {
         Ok(())
     }
 
-    /// Hands up to `limit` cases with pending inputs to the caller (the dispatcher), marking their
-    /// inputs dispatched. Inputs dispatched longer than `redispatch_after_ms` ago and still not
-    /// applied are handed out again: their job was lost (a crashed worker, a flushed queue).
-    pub async fn claim_pending_cases(&self, now_ms: i64, redispatch_after_ms: i64, limit: i64) -> Result<Vec<i64>> {
-        let mut tx = self.write().await?;
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE case_inputs SET dispatched_ms = $1 WHERE id IN ( \
-               SELECT id FROM case_inputs WHERE applied_ms IS NULL AND (dispatched_ms IS NULL OR dispatched_ms < $2) ORDER BY id LIMIT $3) \
-             RETURNING case_id",
-        )
-        .bind(now_ms)
-        .bind(now_ms - redispatch_after_ms)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let mut ids = ids;
-        ids.sort_unstable();
-        ids.dedup();
-        Ok(ids)
-    }
-
     pub async fn pending_input_count(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL").fetch_one(&self.pool).await?)
     }

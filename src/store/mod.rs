@@ -11,7 +11,9 @@
 //! - `schedules`: once-only cron fires.
 
 pub mod advance;
+pub mod bulk;
 pub mod cases;
+pub mod jobs;
 pub mod people;
 pub mod projects;
 pub mod schedules;

@@ -351,3 +351,10 @@ pub(crate) async fn audit(conn: &mut SqliteConnection, kind: &str, data: &serde_
         .await?;
     Ok(())
 }
+
+impl Store {
+    pub async fn has_tokens(&self, user_id: i64) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE user_id = $1").bind(user_id).fetch_one(&self.pool).await?;
+        Ok(n > 0)
+    }
+}

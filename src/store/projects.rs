@@ -135,37 +135,55 @@ pub(crate) async fn insert_project(conn: &mut SqliteConnection, p: &ProjectInput
     .fetch_one(&mut *conn)
     .await
     .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict(format!("a project with code '{}' already exists", p.code)) } else { e.into() })?;
-    write_indicators(conn, id, &p.indicators).await?;
+    insert_indicators(conn, id, &p.indicators).await?;
     Ok(id)
 }
 
 /// Replaces a project's indicators (a target declaration or revision).
 pub(crate) async fn write_indicators(conn: &mut SqliteConnection, project_id: i64, indicators: &[Indicator]) -> Result<()> {
     sqlx::query("DELETE FROM indicators WHERE project_id = $1").bind(project_id).execute(&mut *conn).await?;
-    for (i, ind) in indicators.iter().enumerate() {
-        let (value, kind) = match &ind.value {
-            TargetValue::Number(d) => (d.to_string(), "number"),
-            TargetValue::Text(t) => (t.clone(), "text"),
-        };
-        sqlx::query(
-            "INSERT INTO indicators (project_id, position, level1, level2, name, operator, value, value_kind, unit, weight, basis, explanation, core) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(project_id)
-        .bind(i as i64)
-        .bind(enum_str(&ind.level1))
-        .bind(&ind.level2)
-        .bind(&ind.name)
-        .bind(enum_str(&ind.operator))
-        .bind(value)
-        .bind(kind)
-        .bind(&ind.unit)
-        .bind(ind.weight.to_string())
-        .bind(enum_str(&ind.basis))
-        .bind(&ind.explanation)
-        .bind(i64::from(ind.core))
-        .execute(&mut *conn)
-        .await?;
+    insert_indicators(conn, project_id, indicators).await
+}
+
+/// Inserts indicators in one statement per 64 rows (a statement per row costs a round trip to
+/// SQLite's worker thread each).
+async fn insert_indicators(conn: &mut SqliteConnection, project_id: i64, indicators: &[Indicator]) -> Result<()> {
+    const COLS: usize = 13;
+    for (chunk_no, chunk) in indicators.chunks(64).enumerate() {
+        let mut text = String::from(
+            "INSERT INTO indicators (project_id, position, level1, level2, name, operator, value, value_kind, unit, weight, basis, explanation, core) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            let params: Vec<String> = (1..=COLS).map(|c| format!("${}", i * COLS + c)).collect();
+            text.push('(');
+            text.push_str(&params.join(", "));
+            text.push(')');
+        }
+        let mut q = sqlx::query(super::sql(text));
+        for (i, ind) in chunk.iter().enumerate() {
+            let (value, kind) = match &ind.value {
+                TargetValue::Number(d) => (d.to_string(), "number"),
+                TargetValue::Text(t) => (t.clone(), "text"),
+            };
+            q = q
+                .bind(project_id)
+                .bind((chunk_no * 64 + i) as i64)
+                .bind(enum_str(&ind.level1))
+                .bind(ind.level2.clone())
+                .bind(ind.name.clone())
+                .bind(enum_str(&ind.operator))
+                .bind(value)
+                .bind(kind)
+                .bind(ind.unit.clone())
+                .bind(ind.weight.to_string())
+                .bind(enum_str(&ind.basis))
+                .bind(ind.explanation.clone())
+                .bind(i64::from(ind.core));
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -162,8 +162,11 @@ impl Store {
         let outcome = forms::check(&task.form, &project, scheme.as_deref(), body).map_err(|details| StoreError::Invalid { message: format!("the {} form is invalid", task.form), details })?;
         let (input, result) = match outcome {
             FormOutcome::Targets { indicators, result } => {
-                write_indicators(&mut tx, project.id, &indicators).await?;
-                sqlx::query("UPDATE projects SET updated_ms = $1 WHERE id = $2").bind(now_ms).bind(project.id).execute(&mut *tx).await?;
+                // A resubmission of the declared targets as they stand changes nothing.
+                if indicators != project.indicators {
+                    write_indicators(&mut tx, project.id, &indicators).await?;
+                    sqlx::query("UPDATE projects SET updated_ms = $1 WHERE id = $2").bind(now_ms).bind(project.id).execute(&mut *tx).await?;
+                }
                 (Input::Submitted { stage: task.stage.clone(), round: task.round, task_id, score: None, grade: None }, result)
             }
             FormOutcome::Submission { score, grade, result } => (Input::Submitted { stage: task.stage.clone(), round: task.round, task_id, score, grade }, result),
@@ -193,5 +196,23 @@ impl Store {
         .await?;
         tx.commit().await?;
         self.task(task_id).await
+    }
+}
+
+impl Store {
+    /// Whether the user has (or had) a task assigned to them in the case.
+    pub async fn is_assigned_to_case(&self, user_id: i64, case_id: i64) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE case_id = $1 AND assignee_id = $2").bind(case_id).bind(user_id).fetch_one(&self.pool).await?;
+        Ok(n > 0)
+    }
+
+    /// Whether the user has a task in any case of the project.
+    pub async fn is_assigned_to_project(&self, user_id: i64, project_id: i64) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks t JOIN cases c ON c.id = t.case_id WHERE c.project_id = $1 AND t.assignee_id = $2")
+            .bind(project_id)
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
     }
 }

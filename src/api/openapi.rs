@@ -1,0 +1,104 @@
+//! The OpenAPI 3.1 document at `/api/openapi.json`, built from one table of routes that also
+//! names the roles allowed on each.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+/// One documented endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDoc {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// Roles allowed; empty means no authentication.
+    pub roles: &'static [&'static str],
+    pub body: Option<&'static str>,
+}
+
+const ALL: &[&str] = &["admin", "finance", "department", "expert", "third_party"];
+const BUREAU: &[&str] = &["admin", "finance"];
+
+pub const ROUTES: &[RouteDoc] = &[
+    RouteDoc { method: "get", path: "/healthz", summary: "Liveness: the process answers", roles: &[], body: None },
+    RouteDoc { method: "get", path: "/readyz", summary: "Readiness: the database answers", roles: &[], body: None },
+    RouteDoc { method: "get", path: "/metrics", summary: "Prometheus metrics", roles: &[], body: None },
+    RouteDoc { method: "get", path: "/api/openapi.json", summary: "This document", roles: &[], body: None },
+    RouteDoc { method: "get", path: "/api/v1/me", summary: "The caller's user record", roles: ALL, body: None },
+    RouteDoc { method: "get", path: "/api/v1/admin/users", summary: "List users", roles: &["admin"], body: None },
+    RouteDoc { method: "post", path: "/api/v1/admin/users", summary: "Create a user (experts with their profile)", roles: &["admin"], body: Some("NewUser") },
+    RouteDoc { method: "post", path: "/api/v1/admin/users/{id}/tokens", summary: "Issue an API token (shown once)", roles: &["admin"], body: Some("TokenRequest") },
+    RouteDoc { method: "delete", path: "/api/v1/admin/users/{id}/tokens", summary: "Revoke a user's tokens", roles: &["admin"], body: None },
+    RouteDoc { method: "get", path: "/api/v1/departments", summary: "List departments", roles: ALL, body: None },
+    RouteDoc { method: "post", path: "/api/v1/departments", summary: "Create a department", roles: BUREAU, body: Some("NewDepartment") },
+    RouteDoc { method: "get", path: "/api/v1/projects", summary: "List projects (a department sees its own)", roles: &["admin", "finance", "department"], body: None },
+    RouteDoc { method: "post", path: "/api/v1/projects", summary: "Create a project with its indicators", roles: &["admin", "finance", "department"], body: Some("ProjectInput") },
+    RouteDoc { method: "get", path: "/api/v1/projects/{id}", summary: "A project with its indicators", roles: ALL, body: None },
+    RouteDoc { method: "get", path: "/api/v1/workflows", summary: "Published workflow versions", roles: ALL, body: None },
+    RouteDoc { method: "post", path: "/api/v1/workflows", summary: "Publish a workflow version (YAML body)", roles: &["admin"], body: Some("WorkflowYaml") },
+    RouteDoc { method: "post", path: "/api/v1/workflows/check", summary: "Check a definition without publishing it", roles: BUREAU, body: Some("WorkflowYaml") },
+    RouteDoc { method: "get", path: "/api/v1/workflows/{id}/versions/{version}", summary: "One version: stages and source", roles: ALL, body: None },
+    RouteDoc { method: "post", path: "/api/v1/cycles", summary: "Start a cycle: one case per project of the fiscal year", roles: BUREAU, body: Some("CycleRequest") },
+    RouteDoc { method: "get", path: "/api/v1/cases", summary: "List cases (a department sees its own)", roles: &["admin", "finance", "department"], body: None },
+    RouteDoc { method: "get", path: "/api/v1/cases/{id}", summary: "A case: stage, open tasks, history", roles: ALL, body: None },
+    RouteDoc { method: "post", path: "/api/v1/cases/{id}/retry", summary: "Retry a blocked case", roles: BUREAU, body: None },
+    RouteDoc { method: "get", path: "/api/v1/tasks", summary: "The caller's tasks (inbox), with overdue flags", roles: ALL, body: None },
+    RouteDoc { method: "get", path: "/api/v1/tasks/{id}", summary: "One task", roles: ALL, body: None },
+    RouteDoc { method: "post", path: "/api/v1/tasks/{id}/complete", summary: "Complete a task with its form", roles: ALL, body: Some("TaskForm") },
+    RouteDoc { method: "get", path: "/api/v1/schedules/fires", summary: "Recorded schedule fires", roles: BUREAU, body: None },
+];
+
+pub async fn document() -> Json<Value> {
+    Json(build())
+}
+
+pub fn build() -> Value {
+    let mut paths = serde_json::Map::new();
+    for r in ROUTES {
+        let params: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": if name == "id" || name == "version" { "integer" } else { "string" }}}))
+            .collect();
+        let mut op = json!({
+            "summary": r.summary,
+            "operationId": format!("{}_{}", r.method, r.path.trim_start_matches('/').replace(['/', '{', '}', '.'], "_")),
+            "parameters": params,
+            "x-roles": r.roles,
+            "responses": {
+                "200": {"description": "OK"},
+                "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+        });
+        if r.roles.is_empty() {
+            op["security"] = json!([]);
+        }
+        if let Some(body) = r.body {
+            let media = if body == "WorkflowYaml" { "application/yaml" } else { "application/json" };
+            op["requestBody"] = json!({"required": true, "content": {media: {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
+        }
+        paths.entry(r.path.to_string()).or_insert_with(|| json!({})).as_object_mut().map(|m| m.insert(r.method.to_string(), op));
+    }
+    let object = |desc: &str| json!({"type": "object", "description": desc});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "jixiao", "version": env!("CARGO_PKG_VERSION"), "description": "Whole-process budget performance management (全过程预算绩效管理)"},
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["code", "message", "details"], "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"},
+                    "details": {"type": "array", "items": {"type": "object", "description": "{path, message} for fields; {file, line, column, message} for workflow definitions"}}}},
+                "NewUser": object("username, display_name, role, department_code (department users), email, language (zh|en), expert {sectors, title, organisation}"),
+                "TokenRequest": object("label"),
+                "NewDepartment": object("code, name, sector, head"),
+                "ProjectInput": object("code, name, department_code, sector, amount (yuan as a decimal string), fiscal_year, is_new, funding_source, indicators[] {level1, level2, name, operator (≥ ≤ = 定性), value, unit, weight, basis, explanation, core}"),
+                "WorkflowYaml": {"type": "string", "description": "A workflow definition in YAML (see workflows/county-annual-cycle.yaml)"},
+                "CycleRequest": object("workflow_id, version (default: latest), fiscal_year, project_codes (default: every project of the year)"),
+                "TaskForm": object("The form of the task's kind: ex_ante_report, targets, monitoring, self_evaluation, ex_ante_assessment, target_review, result_application, disclosure (see README)")
+            }
+        }
+    })
+}

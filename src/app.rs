@@ -1,0 +1,170 @@
+//! Wiring: open the store, publish the shipped workflows, make sure an admin can log in, then
+//! run the API, the job workers, the dispatcher and the scheduler in one process until shutdown.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::calendar::Calendar;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::store::people::NewUser;
+use crate::store::workflows::{PublishError, Registry};
+use crate::workflow::Role;
+
+/// What every part of a running server shares.
+#[derive(Debug)]
+pub struct Runtime {
+    pub settings: Settings,
+    pub store: Store,
+    pub registry: Registry,
+    pub calendar: Calendar,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    /// Wakes the dispatcher when new case inputs are recorded.
+    pub wake: Notify,
+    /// Signalled after each job, for whoever waits for the queue to move.
+    pub progress: Notify,
+}
+
+/// The outcome of start-up: the runtime, and the admin token if one was created now.
+#[derive(Debug)]
+pub struct Started {
+    pub runtime: Arc<Runtime>,
+    pub new_admin_token: Option<String>,
+}
+
+/// Opens everything the server needs. Fails with a clear message on a bad setting, an
+/// unreadable database or a broken workflow file.
+pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Started> {
+    if settings.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", settings.data_dir.display()))?;
+    }
+    let store = Store::open(&settings.database_url).await?;
+    let mut calendar = Calendar::builtin();
+    if let Some(dir) = &settings.calendar_dir {
+        calendar.merge(Calendar::load_dir(dir).map_err(|e| anyhow::anyhow!("calendar: {e}"))?);
+    }
+    let rt = Arc::new(Runtime {
+        settings,
+        store,
+        registry: Registry::default(),
+        calendar,
+        clock,
+        metrics: Metrics::default(),
+        wake: Notify::new(),
+        progress: Notify::new(),
+    });
+    publish_dir(&rt, &rt.settings.workflows_dir.clone()).await?;
+    let new_admin_token = bootstrap_admin(&rt).await?;
+    Ok(Started { runtime: rt, new_admin_token })
+}
+
+/// Publishes every `*.yaml` in the folder. A broken definition stops start-up; a file whose
+/// version is already published with other content is reported and the stored version kept.
+pub async fn publish_dir(rt: &Runtime, dir: &Path) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::warn!(dir = %dir.display(), "no workflows folder; only workflows published through the API are available");
+        return Ok(());
+    };
+    let mut files: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))).collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let name = path.display().to_string();
+        match rt.store.publish_workflow(&rt.registry, &name, &text, &format!("file:{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("?")), None, rt.clock.now_ms()).await {
+            Ok(p) if p.created => tracing::info!(workflow = %p.workflow_id, version = p.version, file = %name, "published"),
+            Ok(_) => {}
+            Err(PublishError::Invalid(diags)) => {
+                let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+                anyhow::bail!("workflow {name} has errors:\n{}", lines.join("\n"));
+            }
+            Err(PublishError::Store(crate::store::StoreError::Conflict(m))) => tracing::error!(file = %name, "{m}"),
+            Err(PublishError::Store(e)) => return Err(anyhow::anyhow!("publishing {name}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Creates the first admin when there is none. Its token is `admin_token` from the settings if
+/// given, otherwise a new random one that is returned (to be printed once).
+async fn bootstrap_admin(rt: &Runtime) -> anyhow::Result<Option<String>> {
+    let now = rt.clock.now_ms();
+    let existing = rt.store.users(1, 0).await?.into_iter().find(|u| u.role == Role::Admin);
+    let admin = match existing {
+        Some(a) => a,
+        None => {
+            let u = NewUser { username: "admin".into(), display_name: "系统管理员".into(), role: Role::Admin, department_code: None, email: String::new(), language: "zh".into(), expert: None };
+            rt.store.create_user(&u, now, None).await?
+        }
+    };
+    match &rt.settings.admin_token {
+        Some(t) => {
+            rt.store.ensure_token(admin.id, t.expose(), "JIXIAO_ADMIN_TOKEN", now).await?;
+            Ok(None)
+        }
+        None if rt.store.user_count().await? == 1 && !rt.store.has_tokens(admin.id).await? => Ok(Some(rt.store.issue_token(admin.id, "first start", now, None).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Which parts of the server this process runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    pub api: bool,
+    pub workers: bool,
+    pub scheduler: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles { api: true, workers: true, scheduler: true };
+}
+
+/// Runs until `shutdown` turns true: the API stops accepting, running jobs finish (their
+/// transactions commit or roll back; unapplied inputs stay pending), then the loops end.
+pub async fn serve(rt: Arc<Runtime>, listener: TcpListener, roles: Roles, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut background = tokio::task::JoinSet::new();
+    if roles.workers {
+        background.spawn(crate::queue::run_workers(Arc::clone(&rt), stop_rx.clone()));
+        background.spawn(crate::queue::run_dispatcher(Arc::clone(&rt), stop_rx.clone()));
+    }
+    if roles.scheduler {
+        background.spawn(crate::queue::run_scheduler(Arc::clone(&rt), stop_rx.clone()));
+    }
+    let api = if roles.api {
+        let app = crate::api::router(Arc::clone(&rt));
+        let mut sd = shutdown.clone();
+        Some(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = sd.wait_for(|s| *s).await;
+                })
+                .await
+        }))
+    } else {
+        drop(listener);
+        None
+    };
+    let _ = shutdown.wait_for(|s| *s).await;
+    tracing::info!("shutting down: the API stops accepting, running jobs finish");
+    if let Some(api) = api {
+        match api.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the API stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "the API task failed"),
+        }
+    }
+    let _ = stop_tx.send(true);
+    let drain = async { while background.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(30), drain).await.is_err() {
+        tracing::warn!("background work did not stop within 30 s; unapplied inputs stay pending and are dispatched at the next start");
+    }
+    rt.store.pool.close().await;
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! Typed settings, layered: built-in defaults, then an optional TOML file, then `JIXIAO_`
+//! environment variables, then command-line flags. A value that does not parse stops start-up
+//! with a message naming the setting and what was expected; it never falls back silently.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A secret that never prints.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+/// Everything the server reads at start-up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// Folder for the database (when `database_url` is not set) and other files.
+    pub data_dir: PathBuf,
+    /// `sqlite://...`; defaults to `sqlite://<data_dir>/jixiao.db`.
+    pub database_url: String,
+    /// A fixed admin token (otherwise one is generated on first start and printed once).
+    pub admin_token: Option<Secret>,
+    /// Workflow definitions loaded (published) at start.
+    pub workflows_dir: PathBuf,
+    /// Extra working-day calendar files (`cn-YYYY.txt`) beside the shipped years.
+    pub calendar_dir: Option<PathBuf>,
+    /// Jobs one worker runs at once.
+    pub worker_concurrency: usize,
+    /// Cases advanced by one job.
+    pub job_batch: usize,
+    /// Seconds after which a dispatched but unapplied input is dispatched again.
+    pub redispatch_after_secs: u64,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Seconds a request may take before it is answered 503.
+    pub request_timeout_secs: u64,
+    /// `tracing` filter, e.g. `info` or `jixiao=debug`.
+    pub log: String,
+}
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {name}{source_note}: {message}")]
+pub struct ConfigError {
+    pub name: String,
+    pub source_note: String,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    admin_token: Option<String>,
+    workflows_dir: Option<String>,
+    calendar_dir: Option<String>,
+    worker_concurrency: Option<toml::Value>,
+    job_batch: Option<toml::Value>,
+    redispatch_after_secs: Option<toml::Value>,
+    body_limit_bytes: Option<toml::Value>,
+    request_timeout_secs: Option<toml::Value>,
+    log: Option<String>,
+}
+
+/// The settings' names, in the file and (upper-cased, with `JIXIAO_`) in the environment.
+pub const NAMES: [&str; 12] = [
+    "listen",
+    "data_dir",
+    "database_url",
+    "admin_token",
+    "workflows_dir",
+    "calendar_dir",
+    "worker_concurrency",
+    "job_batch",
+    "redispatch_after_secs",
+    "body_limit_bytes",
+    "request_timeout_secs",
+    "log",
+];
+
+/// Settings given on the command line; they override everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<String>,
+    pub database_url: Option<String>,
+}
+
+impl Settings {
+    /// Loads settings from `file` (if given, or `jixiao.toml` in the working directory if
+    /// present), the environment `env` (pairs of name and value), and `overrides`.
+    pub fn load(file: Option<&Path>, env: &[(String, String)], overrides: &Overrides) -> Result<(Settings, Vec<String>), ConfigError> {
+        let mut raw: Vec<(String, String, String)> = Vec::new(); // (name, value, where)
+        let mut warnings = Vec::new();
+        let default_file = Path::new("jixiao.toml");
+        let file = file.map(Path::to_path_buf).or_else(|| default_file.exists().then(|| default_file.to_path_buf()));
+        if let Some(path) = &file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError { name: "config file".into(), source_note: format!(" ({})", path.display()), message: format!("cannot read it: {e}") })?;
+            let fs: FileSettings = toml::from_str(&text).map_err(|e| ConfigError {
+                name: "in the config file".into(),
+                source_note: format!(" ({})", path.display()),
+                message: format!("{} (known settings: {})", e.message(), NAMES.join(", ")),
+            })?;
+            let note = format!("in {}", path.display());
+            let mut put = |n: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    raw.push((n.to_string(), v, note.clone()));
+                }
+            };
+            let num = |v: Option<toml::Value>| v.map(|v| match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => format!("{other:?}"),
+            });
+            put("listen", fs.listen);
+            put("data_dir", fs.data_dir);
+            put("database_url", fs.database_url);
+            put("admin_token", fs.admin_token);
+            put("workflows_dir", fs.workflows_dir);
+            put("calendar_dir", fs.calendar_dir);
+            put("worker_concurrency", num(fs.worker_concurrency));
+            put("job_batch", num(fs.job_batch));
+            put("redispatch_after_secs", num(fs.redispatch_after_secs));
+            put("body_limit_bytes", num(fs.body_limit_bytes));
+            put("request_timeout_secs", num(fs.request_timeout_secs));
+            put("log", fs.log);
+        }
+        for (k, v) in env {
+            let Some(rest) = k.strip_prefix("JIXIAO_") else { continue };
+            let name = rest.to_ascii_lowercase();
+            if NAMES.contains(&name.as_str()) {
+                raw.push((name, v.clone(), "from the environment".into()));
+            } else if name != "config" {
+                warnings.push(format!("{k} is not a setting this server reads; ignored"));
+            }
+        }
+        for (n, v) in [("listen", &overrides.listen), ("data_dir", &overrides.data_dir), ("database_url", &overrides.database_url)] {
+            if let Some(v) = v {
+                raw.push((n.to_string(), v.clone(), "on the command line".into()));
+            }
+        }
+        let get = |n: &str| raw.iter().rev().find(|(k, _, _)| k == n).map(|(_, v, w)| (v.clone(), w.clone()));
+        let fail = |n: &str, w: &str, v: &str, expected: &str| ConfigError {
+            name: if w == "from the environment" { format!("JIXIAO_{}", n.to_ascii_uppercase()) } else { n.to_string() },
+            source_note: format!(" = '{v}' ({w})"),
+            message: format!("expected {expected}"),
+        };
+        let listen = match get("listen") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some((v, w)) => v.parse().map_err(|_| fail("listen", &w, &v, "a socket address such as 127.0.0.1:8080 or 0.0.0.0:8080"))?,
+        };
+        let path = |n: &str, default: &str| -> Result<PathBuf, ConfigError> {
+            match get(n) {
+                None => Ok(PathBuf::from(default)),
+                Some((v, w)) if v.trim().is_empty() => Err(fail(n, &w, &v, "a folder path")),
+                Some((v, _)) => Ok(PathBuf::from(v)),
+            }
+        };
+        let data_dir = path("data_dir", "./data")?;
+        let workflows_dir = path("workflows_dir", "./workflows")?;
+        let calendar_dir = get("calendar_dir").map(|(v, _)| PathBuf::from(v));
+        let database_url = match get("database_url") {
+            None => format!("sqlite://{}", data_dir.join("jixiao.db").display()),
+            Some((v, w)) => {
+                if !(v.starts_with("sqlite:")) {
+                    return Err(fail("database_url", &w, &v, "a SQLite URL such as sqlite://./data/jixiao.db (PostgreSQL support is not built into this version)"));
+                }
+                v
+            }
+        };
+        let number = |n: &str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
+            match get(n) {
+                None => Ok(default),
+                Some((v, w)) => match v.trim().parse::<u64>() {
+                    Ok(x) if (min..=max).contains(&x) => Ok(x),
+                    _ => Err(fail(n, &w, &v, &format!("a whole number from {min} to {max}"))),
+                },
+            }
+        };
+        let admin_token = match get("admin_token") {
+            None => None,
+            Some((v, w)) => {
+                if v.len() < 24 || v.chars().any(char::is_whitespace) {
+                    return Err(fail("admin_token", &w, "****", "at least 24 characters without spaces"));
+                }
+                Some(Secret(v))
+            }
+        };
+        let log = get("log").map(|(v, _)| v).unwrap_or_else(|| "info".into());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
+            let (v, w) = get("log").unwrap_or_default();
+            return Err(fail("log", &w, &v, &format!("a log filter such as info or jixiao=debug ({e})")));
+        }
+        Ok((
+            Settings {
+                listen,
+                data_dir,
+                database_url,
+                admin_token,
+                workflows_dir,
+                calendar_dir,
+                worker_concurrency: number("worker_concurrency", 4, 1, 256)? as usize,
+                job_batch: number("job_batch", 100, 1, 10_000)? as usize,
+                redispatch_after_secs: number("redispatch_after_secs", 300, 5, 86_400)?,
+                body_limit_bytes: number("body_limit_bytes", 2 * 1024 * 1024, 1024, 64 * 1024 * 1024)? as usize,
+                request_timeout_secs: number("request_timeout_secs", 30, 1, 3600)?,
+                log,
+            },
+            warnings,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_and_layers() {
+        let (s, _) = Settings::load(None, &env(&[("JIXIAO_DATA_DIR", "/srv/jx")]), &Overrides::default()).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite:///srv/jx/jixiao.db");
+        let o = Overrides { listen: Some("0.0.0.0:9000".into()), ..Default::default() };
+        let (s, _) = Settings::load(None, &env(&[("JIXIAO_LISTEN", "127.0.0.1:1")]), &o).unwrap();
+        assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let table = [
+            (("JIXIAO_LISTEN", "abc"), "invalid setting JIXIAO_LISTEN = 'abc' (from the environment): expected a socket address"),
+            (("JIXIAO_WORKER_CONCURRENCY", "0"), "JIXIAO_WORKER_CONCURRENCY = '0'"),
+            (("JIXIAO_DATABASE_URL", "mysql://x"), "expected a SQLite URL"),
+            (("JIXIAO_ADMIN_TOKEN", "short"), "at least 24 characters"),
+        ];
+        for ((k, v), want) in table {
+            let e = Settings::load(None, &env(&[(k, v)]), &Overrides::default()).unwrap_err().to_string();
+            assert!(e.contains(want), "{k}: {e}");
+            assert!(!e.contains("short") || k != "JIXIAO_ADMIN_TOKEN", "a secret must not be printed: {e}");
+        }
+    }
+
+    #[test]
+    fn file_errors_name_the_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("jixiao.toml");
+        std::fs::write(&p, "listn = \"1.2.3.4:5\"\n").unwrap();
+        let e = Settings::load(Some(&p), &[], &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("unknown field `listn`"), "{e}");
+        std::fs::write(&p, "job_batch = \"many\"\n").unwrap();
+        let e = Settings::load(Some(&p), &[], &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("invalid setting job_batch = 'many'"), "{e}");
+    }
+}
