@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn infeasible_names_the_shortage() {
         let mut p = pool();
-        p.retain(|c| c.user_id != 10 && c.user_id != 12);
+        p.retain(|c| ![10, 12, 14].contains(&c.user_id));
         let err = draw(1, &p, &need()).unwrap_err();
         assert_eq!(err, "sector health needs 3 experts; 2 remain after recusal");
     }

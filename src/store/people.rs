@@ -98,11 +98,8 @@ fn invalid(path: &str, message: impl Into<String>) -> StoreError {
 
 impl Store {
     pub async fn user_by_token(&self, token: &str) -> Result<Option<User>> {
-        let sql = format!(
-            "SELECT {cols} FROM users u WHERE u.active = 1 AND u.id = (SELECT user_id FROM api_tokens WHERE token_hash = $1 AND revoked_ms IS NULL)",
-            cols = USER_COLUMNS.replace("id,", "u.id,")
-        );
-        let row = sqlx::query(super::sql(sql.clone())).bind(hash_token(token)).fetch_optional(&self.pool).await?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE active = 1 AND id = (SELECT user_id FROM api_tokens WHERE token_hash = $1 AND revoked_ms IS NULL)");
+        let row = sqlx::query(super::sql(sql)).bind(hash_token(token)).fetch_optional(&self.pool).await?;
         row.as_ref().map(user_from_row).transpose()
     }
 

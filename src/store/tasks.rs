@@ -60,7 +60,8 @@ pub(crate) fn task_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Task> {
 #[derive(Debug, Clone)]
 pub enum TaskScope {
     All,
-    Department(i64),
+    /// A department user: the department's submissions, and reviews assigned to the user.
+    Department { department_id: i64, user_id: i64 },
     Assignee(i64),
 }
 
@@ -68,7 +69,7 @@ impl TaskScope {
     pub fn for_user(u: &User) -> TaskScope {
         match (u.role, u.department_id) {
             (Role::Admin | Role::Finance, _) => TaskScope::All,
-            (Role::Department, Some(d)) => TaskScope::Department(d),
+            (Role::Department, Some(d)) => TaskScope::Department { department_id: d, user_id: u.id },
             _ => TaskScope::Assignee(u.id),
         }
     }
@@ -86,7 +87,7 @@ impl TaskScope {
     pub fn may_see(&self, t: &Task) -> bool {
         match self {
             TaskScope::All => true,
-            TaskScope::Department(d) => t.department_id == Some(*d) && t.kind == "submission",
+            TaskScope::Department { department_id, user_id } => (t.department_id == Some(*department_id) && t.kind == "submission") || t.assignee_id == Some(*user_id),
             TaskScope::Assignee(u) => t.assignee_id == Some(*u),
         }
     }
@@ -112,10 +113,10 @@ impl Store {
     pub async fn tasks(&self, scope: &TaskScope, f: &TaskFilter, limit: i64, offset: i64) -> Result<(Vec<Task>, i64)> {
         let (dept, assignee) = match scope {
             TaskScope::All => (None, None),
-            TaskScope::Department(d) => (Some(*d), None),
+            TaskScope::Department { department_id, user_id } => (Some(*department_id), Some(*user_id)),
             TaskScope::Assignee(u) => (None, Some(*u)),
         };
-        let where_sql = "($1 IS NULL OR (t.department_id = $1 AND t.kind = 'submission')) AND ($2 IS NULL OR t.assignee_id = $2) \
+        let where_sql = "(($1 IS NULL AND $2 IS NULL) OR (t.department_id = $1 AND t.kind = 'submission') OR t.assignee_id = $2) \
              AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.case_id = $4) AND ($5 IS NULL OR t.kind = $5)";
         let rows = sqlx::query(super::sql(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE {where_sql} ORDER BY t.due_ms, t.id LIMIT $6 OFFSET $7")))
             .bind(dept)

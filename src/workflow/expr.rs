@@ -201,7 +201,7 @@ mod tests {
         let table = [
             ("score >=", "syntax error"),
             ("amount > 3", "unknown variable 'amount'"),
-            ("project.amount", "expected a boolean"),
+            ("project.amount_yuan", "expected a boolean"),
             ("project.no_such_field > 1", "cannot be evaluated"),
             ("score + 'a' > 1", "cannot be evaluated"),
         ];

@@ -260,7 +260,7 @@ pub fn parse(file: &str, text: &str) -> Result<Workflow, Vec<Diagnostic>> {
     let raw: RawWorkflow = match marked_yaml::from_node(&node) {
         Ok(r) => r,
         Err(e) => {
-            let (line, column) = e.start_mark().map(|m| (m.line(), m.column())).unwrap_or((1, 1));
+            let (line, column) = key_position(&node, &e).or_else(|| e.start_mark().map(|m| (m.line(), m.column()))).unwrap_or((1, 1));
             let message = describe_serde_error(&e);
             ctx.diags.push(Diagnostic { file: file.into(), line, column, message });
             return Err(ctx.diags);
@@ -287,6 +287,29 @@ fn load_error_position(e: &marked_yaml::LoadError) -> (usize, usize, String) {
         L::ScanError(m, err) => (m.line(), m.column(), format!("not valid YAML: {err}")),
         other => (1, 1, format!("not valid YAML: {other}")),
     }
+}
+
+/// For an unknown key, the position of the key itself (the deserialiser reports the mapping
+/// that holds it): follow the error's path (`stages[0].panel.colour`) through the parsed nodes.
+fn key_position(root: &marked_yaml::Node, e: &marked_yaml::FromNodeError) -> Option<(usize, usize)> {
+    let marked_yaml::Error::UnknownFieldError(field, _, _) = &**e else { return None };
+    let path = e.path()?;
+    let mut node = root;
+    let parent = path.strip_suffix(field.as_str())?.trim_end_matches('.');
+    for part in parent.split('.').filter(|p| !p.is_empty()) {
+        let (key, indices) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            node = node.as_mapping()?.get_node(key)?;
+        }
+        for idx in indices.split(['[', ']']).filter(|s| !s.is_empty()) {
+            node = node.as_sequence()?.get_node(idx.parse().ok()?)?;
+        }
+    }
+    let (k, _) = node.as_mapping()?.iter().find(|(k, _)| k.as_str() == field)?;
+    k.span().start().map(|m| (m.line(), m.column()))
 }
 
 fn describe_serde_error(e: &marked_yaml::FromNodeError) -> String {
@@ -503,6 +526,8 @@ fn check_stage(ctx: &mut Ctx<'_>, s: &RawStage, index: usize, stage_ids: &[Strin
         }
         if rules.is_empty() {
             ctx.at(s.id.span(), "decide is empty");
+        } else if !rules.iter().any(|r| r.goto.is_some() || r.then.as_ref().or(r.otherwise.as_ref()).is_some_and(|o| o.as_str() == "next")) {
+            ctx.at(s.id.span(), "no decision rule leads on (next or goto), so a case can never pass this stage; it could only be rejected");
         }
     }
     let action_kinds: Vec<(&str, ActionKind)> = ActionKind::ALL.iter().map(|k| (k.as_str(), *k)).collect();

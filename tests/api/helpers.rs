@@ -1,0 +1,230 @@
+//! Starting the real server in-process on a random port, with a fresh SQLite database in a
+//! temporary folder and a manual clock, and talking to it over HTTP as each role.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use jixiao::app::{self, Roles, Runtime};
+use jixiao::clock::ManualClock;
+use jixiao::config::{Overrides, Settings};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+pub const ADMIN_TOKEN: &str = "jx_test_admin_token_0123456789abcdef";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub rt: Arc<Runtime>,
+    pub dir: Arc<tempfile::TempDir>,
+    shutdown: watch::Sender<bool>,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// 2023-03-01 09:00 in Asia/Shanghai.
+pub fn start_ms() -> i64 {
+    Utc.with_ymd_and_hms(2023, 3, 1, 1, 0, 0).unwrap().timestamp_millis()
+}
+
+pub fn settings(dir: &std::path::Path) -> Settings {
+    let env = vec![
+        ("JIXIAO_DATA_DIR".to_string(), dir.display().to_string()),
+        ("JIXIAO_WORKFLOWS_DIR".to_string(), format!("{}/workflows", env!("CARGO_MANIFEST_DIR"))),
+        ("JIXIAO_ADMIN_TOKEN".to_string(), ADMIN_TOKEN.to_string()),
+        ("JIXIAO_REDISPATCH_AFTER_SECS".to_string(), "5".to_string()),
+    ];
+    Settings::load(None, &env, &Overrides::default()).expect("test settings").0
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        Self::spawn_in(dir, Arc::new(ManualClock::new(start_ms()))).await
+    }
+
+    pub async fn spawn_in(dir: Arc<tempfile::TempDir>, clock: Arc<ManualClock>) -> TestApp {
+        // RUST_LOG=jixiao=debug shows the server's log in a failing test's output.
+        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+        let started = app::start(settings(dir.path()), clock.clone()).await.expect("start");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = watch::channel(false);
+        let rt = Arc::clone(&started.runtime);
+        let handle = tokio::spawn(app::serve(started.runtime, listener, Roles::ALL, rx));
+        TestApp { base, client: reqwest::Client::new(), clock, rt, dir, shutdown: tx, handle: Some(handle) }
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let dir = Arc::clone(&self.dir);
+        let clock = Arc::clone(&self.clock);
+        drop(self);
+        TestApp::spawn_in(dir, clock).await
+    }
+
+    pub async fn stop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(h) = self.handle.take() {
+            h.await.expect("server task").expect("server stopped cleanly");
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, v)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Posts and insists on a 2xx answer.
+    pub async fn ok(&self, path: &str, token: &str, body: Value) -> Value {
+        let (s, v) = self.post(path, token, body).await;
+        assert!(s.is_success(), "POST {path}: {s} {v}");
+        v
+    }
+
+    /// Moves the manual clock (the scheduler looks at once).
+    pub fn set_time(&self, ms: i64) {
+        self.clock.set_ms(ms);
+    }
+
+    /// Waits until the case has no pending input and `pred` holds on its view.
+    pub async fn wait_case(&self, case_id: i64, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (s, v) = self.get(&format!("/api/v1/cases/{case_id}"), ADMIN_TOKEN).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            if v["pending_inputs"] == 0 && pred(&v) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                panic!("case {case_id} never reached: {what}\n{}", serde_json::to_string_pretty(&v).unwrap());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until nothing is pending anywhere.
+    pub async fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.rt.store.pending_input_count().await.unwrap() > 0 {
+            assert!(Instant::now() < deadline, "inputs still pending after 30 s");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// A small county set up through the admin API: three departments (one per sector used), a
+/// department user with a token for each, two finance users, five health experts and three
+/// education experts, each with a token.
+pub struct County {
+    pub dept_tokens: Vec<String>,
+    pub dept_codes: Vec<String>,
+    pub finance_tokens: Vec<String>,
+    pub expert_tokens: Vec<(i64, String)>,
+    pub third_party_token: String,
+}
+
+pub async fn county(app: &TestApp) -> County {
+    let a = ADMIN_TOKEN;
+    let mut c = County { dept_tokens: vec![], dept_codes: vec![], finance_tokens: vec![], expert_tokens: vec![], third_party_token: String::new() };
+    for (code, name, sector) in [("D001", "县卫生健康局", "health"), ("D002", "县教育局", "education"), ("D003", "县交通运输局", "transport")] {
+        app.ok("/api/v1/departments", a, json!({"code": code, "name": name, "sector": sector, "head": "张三"})).await;
+        let u = app.ok("/api/v1/admin/users", a, json!({"username": code.to_lowercase(), "display_name": format!("{name}绩效员"), "role": "department", "department_code": code, "email": format!("{}@u.example.cn", code.to_lowercase())})).await;
+        let t = app.ok(&format!("/api/v1/admin/users/{}/tokens", u["id"]), a, json!({"label": "test"})).await;
+        c.dept_tokens.push(t["token"].as_str().unwrap().to_string());
+        c.dept_codes.push(code.to_string());
+    }
+    for i in 1..=2 {
+        let u = app.ok("/api/v1/admin/users", a, json!({"username": format!("finance{i}"), "display_name": format!("财政{i}"), "role": "finance"})).await;
+        let t = app.ok(&format!("/api/v1/admin/users/{}/tokens", u["id"]), a, json!({})).await;
+        c.finance_tokens.push(t["token"].as_str().unwrap().to_string());
+    }
+    for i in 1..=8 {
+        let sector = if i <= 5 { "health" } else { "education" };
+        let u = app
+            .ok("/api/v1/admin/users", a, json!({"username": format!("expert{i}"), "display_name": format!("专家{i}"), "role": "expert", "expert": {"sectors": [sector], "title": "教授", "organisation": "长治医学院"}}))
+            .await;
+        let t = app.ok(&format!("/api/v1/admin/users/{}/tokens", u["id"]), a, json!({})).await;
+        c.expert_tokens.push((u["id"].as_i64().unwrap(), t["token"].as_str().unwrap().to_string()));
+    }
+    let u = app.ok("/api/v1/admin/users", a, json!({"username": "thirdparty1", "display_name": "某会计师事务所", "role": "third_party"})).await;
+    let t = app.ok(&format!("/api/v1/admin/users/{}/tokens", u["id"]), a, json!({})).await;
+    c.third_party_token = t["token"].as_str().unwrap().to_string();
+    c
+}
+
+/// A project with realistic health indicators.
+pub fn project(code: &str, dept: &str, amount_yuan: &str, is_new: bool) -> Value {
+    json!({
+        "code": code, "name": "基本公共卫生服务项目", "department_code": dept, "sector": "health",
+        "amount": amount_yuan, "fiscal_year": 2023, "is_new": is_new, "funding_source": "general_budget",
+        "indicators": [
+            {"level1": "产出", "level2": "数量指标", "name": "适龄儿童免疫规划疫苗接种率", "operator": "≥", "value": "90", "unit": "%", "weight": "20", "basis": "行业标准", "core": true},
+            {"level1": "产出", "level2": "数量指标", "name": "7岁以下儿童健康管理率", "operator": "≥", "value": "85", "unit": "%", "weight": "15", "basis": "行业标准"},
+            {"level1": "产出", "level2": "时效指标", "name": "资金拨付及时率", "operator": "≥", "value": "95", "unit": "%", "weight": "15", "basis": "计划标准"},
+            {"level1": "效益", "level2": "社会效益指标", "name": "居民健康水平", "operator": "定性", "value": "有效提升", "unit": "", "weight": "30", "basis": "其他"},
+            {"level1": "满意度", "level2": "服务对象满意度指标", "name": "服务对象满意度", "operator": "≥", "value": "90", "unit": "%", "weight": "10", "basis": "计划标准"}
+        ]
+    })
+}
+
+/// Opens the only open task of `kind` on the case and returns it.
+pub fn open_task<'a>(view: &'a Value, kind: &str) -> &'a Value {
+    view["open_tasks"].as_array().unwrap().iter().find(|t| t["kind"] == kind).unwrap_or_else(|| panic!("no open {kind} task: {view}"))
+}
+
+pub fn review_form(form: &str, total: u32) -> Value {
+    // Spread `total` over the criteria of the form.
+    let names: &[&str] = if form == "ex_ante_assessment" { &["立项必要性", "投入经济性", "绩效目标合理性", "实施方案可行性", "筹资合规性"] } else { &["完整性", "相关性", "适当性", "可行性"] };
+    let per = total / names.len() as u32;
+    let mut rest = total - per * names.len() as u32;
+    let mut scores = serde_json::Map::new();
+    for n in names {
+        let extra = if rest > 0 { 1 } else { 0 };
+        rest -= extra;
+        scores.insert(n.to_string(), json!(per + extra));
+    }
+    json!({"scores": scores, "comment": "意见"})
+}
+
+/// Every reviewer assigned on the case's open review tasks submits `total` points.
+pub async fn panel_scores(app: &TestApp, county: &County, case_id: i64, total: u32) {
+    let tasks = app.rt.store.tasks(&jixiao::store::tasks::TaskScope::All, &jixiao::store::tasks::TaskFilter { status: Some("open".into()), case_id: Some(case_id), kind: Some("review".into()) }, 100, 0).await.unwrap().0;
+    assert!(!tasks.is_empty(), "no open reviews on case {case_id}");
+    for t in tasks {
+        let token = reviewer_token(app, county, t.assignee_id.unwrap()).await;
+        let (s, v) = app.post(&format!("/api/v1/tasks/{}/complete", t.id), &token, review_form(&t.form, total)).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+}
+
+/// A token for a panel member: experts have theirs; finance and department members get one.
+pub async fn reviewer_token(app: &TestApp, county: &County, user_id: i64) -> String {
+    if let Some((_, t)) = county.expert_tokens.iter().find(|(id, _)| *id == user_id) {
+        return t.clone();
+    }
+    let (s, v) = app.post(&format!("/api/v1/admin/users/{user_id}/tokens"), ADMIN_TOKEN, json!({"label": "panel"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["token"].as_str().unwrap().to_string()
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server on a random port, a fresh SQLite database per test, driven
+//! over HTTP as each role. One binary for the whole folder, so it links once.
+
+mod access;
+mod definitions;
+mod flow;
+mod helpers;
+mod jobs;
+mod process;
