@@ -43,7 +43,12 @@ pub struct Started {
 /// unreadable database or a broken workflow file.
 pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Started> {
     if settings.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", settings.data_dir.display()))?;
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the data folder {}: {e}",
+                settings.data_dir.display()
+            )
+        })?;
     }
     let store = Store::open(&settings.database_url).await?;
     let mut calendar = Calendar::builtin();
@@ -62,7 +67,10 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
     });
     publish_dir(&rt, &rt.settings.workflows_dir.clone()).await?;
     let new_admin_token = bootstrap_admin(&rt).await?;
-    Ok(Started { runtime: rt, new_admin_token })
+    Ok(Started {
+        runtime: rt,
+        new_admin_token,
+    })
 }
 
 /// Publishes every `*.yaml` in the folder. A broken definition stops start-up; a file whose
@@ -72,19 +80,41 @@ pub async fn publish_dir(rt: &Runtime, dir: &Path) -> anyhow::Result<()> {
         tracing::warn!(dir = %dir.display(), "no workflows folder; only workflows published through the API are available");
         return Ok(());
     };
-    let mut files: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))).collect();
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")))
+        .collect();
     files.sort();
     for path in files {
-        let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         let name = path.display().to_string();
-        match rt.store.publish_workflow(&rt.registry, &name, &text, &format!("file:{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("?")), None, rt.clock.now_ms()).await {
-            Ok(p) if p.created => tracing::info!(workflow = %p.workflow_id, version = p.version, file = %name, "published"),
+        match rt
+            .store
+            .publish_workflow(
+                &rt.registry,
+                &name,
+                &text,
+                &format!(
+                    "file:{}",
+                    path.file_name().and_then(|n| n.to_str()).unwrap_or("?")
+                ),
+                None,
+                rt.clock.now_ms(),
+            )
+            .await
+        {
+            Ok(p) if p.created => {
+                tracing::info!(workflow = %p.workflow_id, version = p.version, file = %name, "published")
+            }
             Ok(_) => {}
             Err(PublishError::Invalid(diags)) => {
                 let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
                 anyhow::bail!("workflow {name} has errors:\n{}", lines.join("\n"));
             }
-            Err(PublishError::Store(crate::store::StoreError::Conflict(m))) => tracing::error!(file = %name, "{m}"),
+            Err(PublishError::Store(crate::store::StoreError::Conflict(m))) => {
+                tracing::error!(file = %name, "{m}")
+            }
             Err(PublishError::Store(e)) => return Err(anyhow::anyhow!("publishing {name}: {e}")),
         }
     }
@@ -95,20 +125,41 @@ pub async fn publish_dir(rt: &Runtime, dir: &Path) -> anyhow::Result<()> {
 /// given, otherwise a new random one that is returned (to be printed once).
 async fn bootstrap_admin(rt: &Runtime) -> anyhow::Result<Option<String>> {
     let now = rt.clock.now_ms();
-    let existing = rt.store.users(1, 0).await?.into_iter().find(|u| u.role == Role::Admin);
+    let existing = rt
+        .store
+        .users(1, 0)
+        .await?
+        .into_iter()
+        .find(|u| u.role == Role::Admin);
     let admin = match existing {
         Some(a) => a,
         None => {
-            let u = NewUser { username: "admin".into(), display_name: "系统管理员".into(), role: Role::Admin, department_code: None, email: String::new(), language: "zh".into(), expert: None };
+            let u = NewUser {
+                username: "admin".into(),
+                display_name: "系统管理员".into(),
+                role: Role::Admin,
+                department_code: None,
+                email: String::new(),
+                language: "zh".into(),
+                expert: None,
+            };
             rt.store.create_user(&u, now, None).await?
         }
     };
     match &rt.settings.admin_token {
         Some(t) => {
-            rt.store.ensure_token(admin.id, t.expose(), "JIXIAO_ADMIN_TOKEN", now).await?;
+            rt.store
+                .ensure_token(admin.id, t.expose(), "JIXIAO_ADMIN_TOKEN", now)
+                .await?;
             Ok(None)
         }
-        None if rt.store.user_count().await? == 1 && !rt.store.has_tokens(admin.id).await? => Ok(Some(rt.store.issue_token(admin.id, "first start", now, None).await?)),
+        None if rt.store.user_count().await? == 1 && !rt.store.has_tokens(admin.id).await? => {
+            Ok(Some(
+                rt.store
+                    .issue_token(admin.id, "first start", now, None)
+                    .await?,
+            ))
+        }
         None => Ok(None),
     }
 }
@@ -122,20 +173,35 @@ pub struct Roles {
 }
 
 impl Roles {
-    pub const ALL: Roles = Roles { api: true, workers: true, scheduler: true };
+    pub const ALL: Roles = Roles {
+        api: true,
+        workers: true,
+        scheduler: true,
+    };
 }
 
 /// Runs until `shutdown` turns true: the API stops accepting, running jobs finish (their
 /// transactions commit or roll back; unapplied inputs stay pending), then the loops end.
-pub async fn serve(rt: Arc<Runtime>, listener: TcpListener, roles: Roles, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+pub async fn serve(
+    rt: Arc<Runtime>,
+    listener: TcpListener,
+    roles: Roles,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = tokio::task::JoinSet::new();
     if roles.workers {
         background.spawn(crate::queue::run_workers(Arc::clone(&rt), stop_rx.clone()));
-        background.spawn(crate::queue::run_dispatcher(Arc::clone(&rt), stop_rx.clone()));
+        background.spawn(crate::queue::run_dispatcher(
+            Arc::clone(&rt),
+            stop_rx.clone(),
+        ));
     }
     if roles.scheduler {
-        background.spawn(crate::queue::run_scheduler(Arc::clone(&rt), stop_rx.clone()));
+        background.spawn(crate::queue::run_scheduler(
+            Arc::clone(&rt),
+            stop_rx.clone(),
+        ));
     }
     let api = if roles.api {
         let app = crate::api::router(Arc::clone(&rt));
@@ -162,8 +228,13 @@ pub async fn serve(rt: Arc<Runtime>, listener: TcpListener, roles: Roles, mut sh
     }
     let _ = stop_tx.send(true);
     let drain = async { while background.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(30), drain).await.is_err() {
-        tracing::warn!("background work did not stop within 30 s; unapplied inputs stay pending and are dispatched at the next start");
+    if tokio::time::timeout(Duration::from_secs(30), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "background work did not stop within 30 s; unapplied inputs stay pending and are dispatched at the next start"
+        );
     }
     rt.store.pool.close().await;
     Ok(())

@@ -109,13 +109,23 @@ pub struct Overrides {
 impl Settings {
     /// Loads settings from `file` (if given, or `jixiao.toml` in the working directory if
     /// present), the environment `env` (pairs of name and value), and `overrides`.
-    pub fn load(file: Option<&Path>, env: &[(String, String)], overrides: &Overrides) -> Result<(Settings, Vec<String>), ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<(Settings, Vec<String>), ConfigError> {
         let mut raw: Vec<(String, String, String)> = Vec::new(); // (name, value, where)
         let mut warnings = Vec::new();
         let default_file = Path::new("jixiao.toml");
-        let file = file.map(Path::to_path_buf).or_else(|| default_file.exists().then(|| default_file.to_path_buf()));
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| default_file.exists().then(|| default_file.to_path_buf()));
         if let Some(path) = &file {
-            let text = std::fs::read_to_string(path).map_err(|e| ConfigError { name: "config file".into(), source_note: format!(" ({})", path.display()), message: format!("cannot read it: {e}") })?;
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                name: "config file".into(),
+                source_note: format!(" ({})", path.display()),
+                message: format!("cannot read it: {e}"),
+            })?;
             let fs: FileSettings = toml::from_str(&text).map_err(|e| ConfigError {
                 name: "in the config file".into(),
                 source_note: format!(" ({})", path.display()),
@@ -127,13 +137,15 @@ impl Settings {
                     raw.push((n.to_string(), v, note.clone()));
                 }
             };
-            let num = |v: Option<toml::Value>| v.map(|v| match v {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                other => format!("{other:?}"),
-            });
+            let num = |v: Option<toml::Value>| {
+                v.map(|v| match v {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => format!("{other:?}"),
+                })
+            };
             put("listen", fs.listen);
             put("data_dir", fs.data_dir);
             put("database_url", fs.database_url);
@@ -148,7 +160,9 @@ impl Settings {
             put("log", fs.log);
         }
         for (k, v) in env {
-            let Some(rest) = k.strip_prefix("JIXIAO_") else { continue };
+            let Some(rest) = k.strip_prefix("JIXIAO_") else {
+                continue;
+            };
             let name = rest.to_ascii_lowercase();
             if NAMES.contains(&name.as_str()) {
                 raw.push((name, v.clone(), "from the environment".into()));
@@ -156,20 +170,40 @@ impl Settings {
                 warnings.push(format!("{k} is not a setting this server reads; ignored"));
             }
         }
-        for (n, v) in [("listen", &overrides.listen), ("data_dir", &overrides.data_dir), ("database_url", &overrides.database_url)] {
+        for (n, v) in [
+            ("listen", &overrides.listen),
+            ("data_dir", &overrides.data_dir),
+            ("database_url", &overrides.database_url),
+        ] {
             if let Some(v) = v {
                 raw.push((n.to_string(), v.clone(), "on the command line".into()));
             }
         }
-        let get = |n: &str| raw.iter().rev().find(|(k, _, _)| k == n).map(|(_, v, w)| (v.clone(), w.clone()));
+        let get = |n: &str| {
+            raw.iter()
+                .rev()
+                .find(|(k, _, _)| k == n)
+                .map(|(_, v, w)| (v.clone(), w.clone()))
+        };
         let fail = |n: &str, w: &str, v: &str, expected: &str| ConfigError {
-            name: if w == "from the environment" { format!("JIXIAO_{}", n.to_ascii_uppercase()) } else { n.to_string() },
+            name: if w == "from the environment" {
+                format!("JIXIAO_{}", n.to_ascii_uppercase())
+            } else {
+                n.to_string()
+            },
             source_note: format!(" = '{v}' ({w})"),
             message: format!("expected {expected}"),
         };
         let listen = match get("listen") {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some((v, w)) => v.parse().map_err(|_| fail("listen", &w, &v, "a socket address such as 127.0.0.1:8080 or 0.0.0.0:8080"))?,
+            Some((v, w)) => v.parse().map_err(|_| {
+                fail(
+                    "listen",
+                    &w,
+                    &v,
+                    "a socket address such as 127.0.0.1:8080 or 0.0.0.0:8080",
+                )
+            })?,
         };
         let path = |n: &str, default: &str| -> Result<PathBuf, ConfigError> {
             match get(n) {
@@ -185,7 +219,12 @@ impl Settings {
             None => format!("sqlite://{}", data_dir.join("jixiao.db").display()),
             Some((v, w)) => {
                 if !(v.starts_with("sqlite:")) {
-                    return Err(fail("database_url", &w, &v, "a SQLite URL such as sqlite://./data/jixiao.db (PostgreSQL support is not built into this version)"));
+                    return Err(fail(
+                        "database_url",
+                        &w,
+                        &v,
+                        "a SQLite URL such as sqlite://./data/jixiao.db (PostgreSQL support is not built into this version)",
+                    ));
                 }
                 v
             }
@@ -195,7 +234,12 @@ impl Settings {
                 None => Ok(default),
                 Some((v, w)) => match v.trim().parse::<u64>() {
                     Ok(x) if (min..=max).contains(&x) => Ok(x),
-                    _ => Err(fail(n, &w, &v, &format!("a whole number from {min} to {max}"))),
+                    _ => Err(fail(
+                        n,
+                        &w,
+                        &v,
+                        &format!("a whole number from {min} to {max}"),
+                    )),
                 },
             }
         };
@@ -203,7 +247,12 @@ impl Settings {
             None => None,
             Some((v, w)) => {
                 if v.len() < 24 || v.chars().any(char::is_whitespace) {
-                    return Err(fail("admin_token", &w, "****", "at least 24 characters without spaces"));
+                    return Err(fail(
+                        "admin_token",
+                        &w,
+                        "****",
+                        "at least 24 characters without spaces",
+                    ));
                 }
                 Some(Secret(v))
             }
@@ -211,7 +260,12 @@ impl Settings {
         let log = get("log").map(|(v, _)| v).unwrap_or_else(|| "info".into());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
             let (v, w) = get("log").unwrap_or_default();
-            return Err(fail("log", &w, &v, &format!("a log filter such as info or jixiao=debug ({e})")));
+            return Err(fail(
+                "log",
+                &w,
+                &v,
+                &format!("a log filter such as info or jixiao=debug ({e})"),
+            ));
         }
         Ok((
             Settings {
@@ -224,7 +278,12 @@ impl Settings {
                 worker_concurrency: number("worker_concurrency", 4, 1, 256)? as usize,
                 job_batch: number("job_batch", 100, 1, 10_000)? as usize,
                 redispatch_after_secs: number("redispatch_after_secs", 300, 5, 86_400)?,
-                body_limit_bytes: number("body_limit_bytes", 2 * 1024 * 1024, 1024, 64 * 1024 * 1024)? as usize,
+                body_limit_bytes: number(
+                    "body_limit_bytes",
+                    2 * 1024 * 1024,
+                    1024,
+                    64 * 1024 * 1024,
+                )? as usize,
                 request_timeout_secs: number("request_timeout_secs", 30, 1, 3600)?,
                 log,
             },
@@ -238,15 +297,26 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_and_layers() {
-        let (s, _) = Settings::load(None, &env(&[("JIXIAO_DATA_DIR", "/srv/jx")]), &Overrides::default()).unwrap();
+        let (s, _) = Settings::load(
+            None,
+            &env(&[("JIXIAO_DATA_DIR", "/srv/jx")]),
+            &Overrides::default(),
+        )
+        .unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.database_url, "sqlite:///srv/jx/jixiao.db");
-        let o = Overrides { listen: Some("0.0.0.0:9000".into()), ..Default::default() };
+        let o = Overrides {
+            listen: Some("0.0.0.0:9000".into()),
+            ..Default::default()
+        };
         let (s, _) = Settings::load(None, &env(&[("JIXIAO_LISTEN", "127.0.0.1:1")]), &o).unwrap();
         assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
     }
@@ -254,15 +324,29 @@ mod tests {
     #[test]
     fn bad_values_name_the_setting() {
         let table = [
-            (("JIXIAO_LISTEN", "abc"), "invalid setting JIXIAO_LISTEN = 'abc' (from the environment): expected a socket address"),
-            (("JIXIAO_WORKER_CONCURRENCY", "0"), "JIXIAO_WORKER_CONCURRENCY = '0'"),
-            (("JIXIAO_DATABASE_URL", "mysql://x"), "expected a SQLite URL"),
+            (
+                ("JIXIAO_LISTEN", "abc"),
+                "invalid setting JIXIAO_LISTEN = 'abc' (from the environment): expected a socket address",
+            ),
+            (
+                ("JIXIAO_WORKER_CONCURRENCY", "0"),
+                "JIXIAO_WORKER_CONCURRENCY = '0'",
+            ),
+            (
+                ("JIXIAO_DATABASE_URL", "mysql://x"),
+                "expected a SQLite URL",
+            ),
             (("JIXIAO_ADMIN_TOKEN", "short"), "at least 24 characters"),
         ];
         for ((k, v), want) in table {
-            let e = Settings::load(None, &env(&[(k, v)]), &Overrides::default()).unwrap_err().to_string();
+            let e = Settings::load(None, &env(&[(k, v)]), &Overrides::default())
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(want), "{k}: {e}");
-            assert!(!e.contains("short") || k != "JIXIAO_ADMIN_TOKEN", "a secret must not be printed: {e}");
+            assert!(
+                !e.contains("short") || k != "JIXIAO_ADMIN_TOKEN",
+                "a secret must not be printed: {e}"
+            );
         }
     }
 
@@ -271,10 +355,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("jixiao.toml");
         std::fs::write(&p, "listn = \"1.2.3.4:5\"\n").unwrap();
-        let e = Settings::load(Some(&p), &[], &Overrides::default()).unwrap_err().to_string();
+        let e = Settings::load(Some(&p), &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `listn`"), "{e}");
         std::fs::write(&p, "job_batch = \"many\"\n").unwrap();
-        let e = Settings::load(Some(&p), &[], &Overrides::default()).unwrap_err().to_string();
+        let e = Settings::load(Some(&p), &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("invalid setting job_batch = 'many'"), "{e}");
     }
 }

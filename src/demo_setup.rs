@@ -16,22 +16,54 @@ pub const DEMO_SEED: u64 = 2023;
 /// Loads `projects` projects of the demo county into the store; returns sample tokens.
 pub async fn load(rt: &Runtime, projects: usize) -> anyhow::Result<SampleTokens> {
     let county = demo::generate(DEMO_SEED, projects, DEMO_YEAR);
-    let departments: Vec<CountyDepartment> =
-        county.departments.iter().map(|d| CountyDepartment { code: d.code.clone(), name: d.name.clone(), sector: d.sector.clone(), head: d.head.clone() }).collect();
+    let departments: Vec<CountyDepartment> = county
+        .departments
+        .iter()
+        .map(|d| CountyDepartment {
+            code: d.code.clone(),
+            name: d.name.clone(),
+            sector: d.sector.clone(),
+            head: d.head.clone(),
+        })
+        .collect();
     let experts: Vec<CountyExpert> = county
         .experts
         .iter()
-        .map(|e| CountyExpert { name: e.name.clone(), sectors: e.sectors.clone(), title: e.title.clone(), organisation: e.organisation.clone(), email: e.email.clone(), past_units: e.past_units.clone() })
+        .map(|e| CountyExpert {
+            name: e.name.clone(),
+            sectors: e.sectors.clone(),
+            title: e.title.clone(),
+            organisation: e.organisation.clone(),
+            email: e.email.clone(),
+            past_units: e.past_units.clone(),
+        })
         .collect();
     // Tokens for the department of the first project that needs an ex-ante assessment (so the
     // README's tour can follow it) and for one ordinary department.
-    let mut token_departments: Vec<String> = county.projects.iter().filter(|p| p.is_new && p.amount.whole_yuan() >= 5_000_000).take(1).map(|p| p.department_code.clone()).collect();
-    if let Some(d) = county.departments.first() {
-        if !token_departments.contains(&d.code) {
-            token_departments.push(d.code.clone());
-        }
+    let mut token_departments: Vec<String> = county
+        .projects
+        .iter()
+        .filter(|p| p.is_new && p.amount.whole_yuan() >= 5_000_000)
+        .take(1)
+        .map(|p| p.department_code.clone())
+        .collect();
+    if let Some(d) = county.departments.first()
+        && !token_departments.contains(&d.code)
+    {
+        token_departments.push(d.code.clone());
     }
-    Ok(rt.store.load_county(&departments, &experts, &county.projects, 6, &token_departments, 3, rt.clock.now_ms()).await?)
+    Ok(rt
+        .store
+        .load_county(
+            &departments,
+            &experts,
+            &county.projects,
+            6,
+            &token_departments,
+            3,
+            rt.clock.now_ms(),
+        )
+        .await?)
 }
 
 /// Fills an empty instance and starts the demo cycle. Does nothing (and says so) when the
@@ -45,10 +77,31 @@ pub async fn fill(rt: &Arc<Runtime>, print: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let tokens = load(rt, 3_244).await?;
-    let version = rt.store.latest_workflow_version(DEMO_WORKFLOW).await?.ok_or_else(|| anyhow::anyhow!("the workflow {DEMO_WORKFLOW} is not published (is workflows/ missing?)"))?;
-    let cycle = rt.store.start_cycle(DEMO_WORKFLOW, version, DEMO_YEAR, None, None, rt.clock.now_ms()).await?;
+    let version = rt
+        .store
+        .latest_workflow_version(DEMO_WORKFLOW)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the workflow {DEMO_WORKFLOW} is not published (is workflows/ missing?)"
+            )
+        })?;
+    let cycle = rt
+        .store
+        .start_cycle(
+            DEMO_WORKFLOW,
+            version,
+            DEMO_YEAR,
+            None,
+            None,
+            rt.clock.now_ms(),
+        )
+        .await?;
     rt.wake.notify_one();
-    let mut lines = vec![format!("demo county loaded: 74 departments, 3244 projects; cycle {} started with {} cases", cycle.id, cycle.cases_created)];
+    let mut lines = vec![format!(
+        "demo county loaded: 74 departments, 3244 projects; cycle {} started with {} cases",
+        cycle.id, cycle.cases_created
+    )];
     if let Some((u, t)) = &tokens.finance {
         lines.push(format!("finance token ({u}): {t}"));
     }
@@ -75,12 +128,17 @@ pub async fn fill(rt: &Arc<Runtime>, print: bool) -> anyhow::Result<()> {
 /// A valid form for a task, filled as a diligent user would: the declared indicators for a
 /// target declaration, targets met for monitoring and self-evaluation, good review scores,
 /// approval. Used by the benchmarks and to advance the demo.
-pub async fn sample_form(store: &crate::store::Store, task: &crate::store::tasks::Task) -> anyhow::Result<serde_json::Value> {
+pub async fn sample_form(
+    store: &crate::store::Store,
+    task: &crate::store::tasks::Task,
+) -> anyhow::Result<serde_json::Value> {
     use serde_json::json;
     let case = store.case_summary(task.case_id).await?;
     let project = store.project(case.project_id).await?;
     Ok(match task.form.as_str() {
-        "ex_ante_report" => json!({"summary": format!("{}事前绩效评估报告：立项必要、投入经济、目标合理、方案可行、筹资合规。", project.name), "conclusion": "予以支持"}),
+        "ex_ante_report" => {
+            json!({"summary": format!("{}事前绩效评估报告：立项必要、投入经济、目标合理、方案可行、筹资合规。", project.name), "conclusion": "予以支持"})
+        }
         "targets" => json!({"indicators": project.indicators}),
         "monitoring" => {
             let progress: Vec<_> = project
@@ -101,15 +159,21 @@ pub async fn sample_form(store: &crate::store::Store, task: &crate::store::tasks
                 .indicators
                 .iter()
                 .enumerate()
-                .map(|(i, ind)| match (ind.operator.is_quantitative(), ind.value.as_number()) {
-                    (true, Some(v)) => json!({"index": i, "value": v.to_string()}),
-                    _ => json!({"index": i, "value": {"level": "达成", "share": "0.9"}}),
-                })
+                .map(
+                    |(i, ind)| match (ind.operator.is_quantitative(), ind.value.as_number()) {
+                        (true, Some(v)) => json!({"index": i, "value": v.to_string()}),
+                        _ => json!({"index": i, "value": {"level": "达成", "share": "0.9"}}),
+                    },
+                )
                 .collect();
             json!({"executed": crate::domain::Fen::from_fen(project.amount.fen() * 97 / 100), "items": items})
         }
-        "ex_ante_assessment" => json!({"scores": {"立项必要性": 18, "投入经济性": 17, "绩效目标合理性": 17, "实施方案可行性": 18, "筹资合规性": 18}, "comment": "论证充分"}),
-        "target_review" => json!({"scores": {"完整性": 23, "相关性": 23, "适当性": 22, "可行性": 23}, "comment": "指标细化量化"}),
+        "ex_ante_assessment" => {
+            json!({"scores": {"立项必要性": 18, "投入经济性": 17, "绩效目标合理性": 17, "实施方案可行性": 18, "筹资合规性": 18}, "comment": "论证充分"})
+        }
+        "target_review" => {
+            json!({"scores": {"完整性": 23, "相关性": 23, "适当性": 22, "可行性": 23}, "comment": "指标细化量化"})
+        }
         "result_application" => json!({"decision": "approve"}),
         "disclosure" => json!({"publish": true}),
         other => anyhow::bail!("no sample for form {other}"),

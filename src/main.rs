@@ -9,7 +9,11 @@ use jixiao::clock::SystemClock;
 use jixiao::config::{Overrides, Settings};
 
 #[derive(Parser)]
-#[command(name = "jixiao", version, about = "Whole-process budget performance management (全过程预算绩效管理)")]
+#[command(
+    name = "jixiao",
+    version,
+    about = "Whole-process budget performance management (全过程预算绩效管理)"
+)]
 struct Cli {
     /// A TOML settings file (default: ./jixiao.toml if present). Also JIXIAO_CONFIG.
     #[arg(long, global = true, env = "JIXIAO_CONFIG")]
@@ -62,7 +66,10 @@ enum WorkflowCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -81,8 +88,12 @@ fn main() -> std::process::ExitCode {
 fn settings(config: Option<&PathBuf>, overrides: Overrides) -> anyhow::Result<Settings> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let (s, warnings) = Settings::load(config.map(|p| p.as_path()), &env, &overrides)?;
-    let filter = tracing_subscriber::EnvFilter::try_new(&s.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&s.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
     for w in warnings {
         tracing::warn!("{w}");
     }
@@ -91,8 +102,20 @@ fn settings(config: Option<&PathBuf>, overrides: Overrides) -> anyhow::Result<Se
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
-        Command::Serve { listen, data_dir, database_url, demo } => {
-            let s = settings(cli.config.as_ref(), Overrides { listen, data_dir, database_url })?;
+        Command::Serve {
+            listen,
+            data_dir,
+            database_url,
+            demo,
+        } => {
+            let s = settings(
+                cli.config.as_ref(),
+                Overrides {
+                    listen,
+                    data_dir,
+                    database_url,
+                },
+            )?;
             let listen = s.listen;
             let started = app::start(s, Arc::new(SystemClock)).await?;
             if let Some(token) = &started.new_admin_token {
@@ -101,7 +124,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             if demo {
                 jixiao::demo_setup::fill(&started.runtime, true).await?;
             }
-            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
             println!("jixiao listening on http://{}", listener.local_addr()?);
             let (tx, rx) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
@@ -111,8 +136,18 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             app::serve(started.runtime, listener, Roles::ALL, rx).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Demo { data_dir, database_url } => {
-            let s = settings(cli.config.as_ref(), Overrides { listen: None, data_dir, database_url })?;
+        Command::Demo {
+            data_dir,
+            database_url,
+        } => {
+            let s = settings(
+                cli.config.as_ref(),
+                Overrides {
+                    listen: None,
+                    data_dir,
+                    database_url,
+                },
+            )?;
             let started = app::start(s, Arc::new(SystemClock)).await?;
             if let Some(token) = &started.new_admin_token {
                 println!("admin token (shown once; keep it): {token}");
@@ -121,15 +156,24 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             println!("the cycle's jobs run when `jixiao serve` starts");
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Workflow { command: WorkflowCommand::Check { files } } => {
+        Command::Workflow {
+            command: WorkflowCommand::Check { files },
+        } => {
             if files.is_empty() {
                 anyhow::bail!("name at least one workflow file");
             }
             let mut failed = false;
             for f in files {
-                let text = std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+                let text = std::fs::read_to_string(&f)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
                 match jixiao::workflow::parse(&f.display().to_string(), &text) {
-                    Ok(wf) => println!("{}: ok ({} version {}, {} stages)", f.display(), wf.id, wf.version, wf.stages.len()),
+                    Ok(wf) => println!(
+                        "{}: ok ({} version {}, {} stages)",
+                        f.display(),
+                        wf.id,
+                        wf.version,
+                        wf.stages.len()
+                    ),
                     Err(diags) => {
                         failed = true;
                         for d in diags {
@@ -138,11 +182,20 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     }
                 }
             }
-            Ok(if failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS })
+            Ok(if failed {
+                std::process::ExitCode::FAILURE
+            } else {
+                std::process::ExitCode::SUCCESS
+            })
         }
         Command::Bench { command } => {
             let filter = std::env::var("JIXIAO_LOG").unwrap_or_else(|_| "warn".into());
-            let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))).try_init();
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_new(filter)
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                )
+                .try_init();
             jixiao::bench::run(command).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }

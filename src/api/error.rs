@@ -25,20 +25,38 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, body: ErrorBody { code, message: message.into(), details: Vec::new() } }
+        ApiError {
+            status,
+            body: ErrorBody {
+                code,
+                message: message.into(),
+                details: Vec::new(),
+            },
+        }
     }
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required (Authorization: Bearer jx_...)")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required (Authorization: Bearer jx_...)",
+        )
     }
     pub fn forbidden(what: &str) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", format!("your role may not {what}"))
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("your role may not {what}"),
+        )
     }
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", what)
     }
     pub fn invalid(message: impl Into<String>, details: Vec<FieldError>) -> Self {
         let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
-        e.body.details = details.into_iter().map(|d| serde_json::json!({"path": d.path, "message": d.message})).collect();
+        e.body.details = details
+            .into_iter()
+            .map(|d| serde_json::json!({"path": d.path, "message": d.message}))
+            .collect();
         e
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -46,7 +64,11 @@ impl ApiError {
     }
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it has been logged",
+        )
     }
 }
 
@@ -64,7 +86,11 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid { message, details } => ApiError::invalid(message, details),
             StoreError::Unavailable(m) => {
                 tracing::warn!(error = %m, "database unavailable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; try again shortly")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again shortly",
+                )
             }
             other => ApiError::internal(other),
         }
@@ -75,7 +101,11 @@ impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
         match e {
             PublishError::Invalid(diags) => {
-                let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_workflow", format!("the workflow definition has {} error(s)", diags.len()));
+                let mut err = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_workflow",
+                    format!("the workflow definition has {} error(s)", diags.len()),
+                );
                 err.body.details = diags.iter().map(|d| serde_json::json!({"file": d.file, "line": d.line, "column": d.column, "message": d.message})).collect();
                 err
             }

@@ -19,32 +19,188 @@ const ALL: &[&str] = &["admin", "finance", "department", "expert", "third_party"
 const BUREAU: &[&str] = &["admin", "finance"];
 
 pub const ROUTES: &[RouteDoc] = &[
-    RouteDoc { method: "get", path: "/healthz", summary: "Liveness: the process answers", roles: &[], body: None },
-    RouteDoc { method: "get", path: "/readyz", summary: "Readiness: the database answers", roles: &[], body: None },
-    RouteDoc { method: "get", path: "/metrics", summary: "Prometheus metrics", roles: &[], body: None },
-    RouteDoc { method: "get", path: "/api/openapi.json", summary: "This document", roles: &[], body: None },
-    RouteDoc { method: "get", path: "/api/v1/me", summary: "The caller's user record", roles: ALL, body: None },
-    RouteDoc { method: "get", path: "/api/v1/admin/users", summary: "List users", roles: &["admin"], body: None },
-    RouteDoc { method: "post", path: "/api/v1/admin/users", summary: "Create a user (experts with their profile)", roles: &["admin"], body: Some("NewUser") },
-    RouteDoc { method: "post", path: "/api/v1/admin/users/{id}/tokens", summary: "Issue an API token (shown once)", roles: &["admin"], body: Some("TokenRequest") },
-    RouteDoc { method: "delete", path: "/api/v1/admin/users/{id}/tokens", summary: "Revoke a user's tokens", roles: &["admin"], body: None },
-    RouteDoc { method: "get", path: "/api/v1/departments", summary: "List departments", roles: ALL, body: None },
-    RouteDoc { method: "post", path: "/api/v1/departments", summary: "Create a department", roles: BUREAU, body: Some("NewDepartment") },
-    RouteDoc { method: "get", path: "/api/v1/projects", summary: "List projects (a department sees its own)", roles: &["admin", "finance", "department"], body: None },
-    RouteDoc { method: "post", path: "/api/v1/projects", summary: "Create a project with its indicators", roles: &["admin", "finance", "department"], body: Some("ProjectInput") },
-    RouteDoc { method: "get", path: "/api/v1/projects/{id}", summary: "A project with its indicators", roles: ALL, body: None },
-    RouteDoc { method: "get", path: "/api/v1/workflows", summary: "Published workflow versions", roles: ALL, body: None },
-    RouteDoc { method: "post", path: "/api/v1/workflows", summary: "Publish a workflow version (YAML body)", roles: &["admin"], body: Some("WorkflowYaml") },
-    RouteDoc { method: "post", path: "/api/v1/workflows/check", summary: "Check a definition without publishing it", roles: BUREAU, body: Some("WorkflowYaml") },
-    RouteDoc { method: "get", path: "/api/v1/workflows/{id}/versions/{version}", summary: "One version: stages and source", roles: ALL, body: None },
-    RouteDoc { method: "post", path: "/api/v1/cycles", summary: "Start a cycle: one case per project of the fiscal year", roles: BUREAU, body: Some("CycleRequest") },
-    RouteDoc { method: "get", path: "/api/v1/cases", summary: "List cases (a department sees its own)", roles: &["admin", "finance", "department"], body: None },
-    RouteDoc { method: "get", path: "/api/v1/cases/{id}", summary: "A case: stage, open tasks, history", roles: ALL, body: None },
-    RouteDoc { method: "post", path: "/api/v1/cases/{id}/retry", summary: "Retry a blocked case", roles: BUREAU, body: None },
-    RouteDoc { method: "get", path: "/api/v1/tasks", summary: "The caller's tasks (inbox), with overdue flags", roles: ALL, body: None },
-    RouteDoc { method: "get", path: "/api/v1/tasks/{id}", summary: "One task", roles: ALL, body: None },
-    RouteDoc { method: "post", path: "/api/v1/tasks/{id}/complete", summary: "Complete a task with its form", roles: ALL, body: Some("TaskForm") },
-    RouteDoc { method: "get", path: "/api/v1/schedules/fires", summary: "Recorded schedule fires", roles: BUREAU, body: None },
+    RouteDoc {
+        method: "get",
+        path: "/healthz",
+        summary: "Liveness: the process answers",
+        roles: &[],
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/readyz",
+        summary: "Readiness: the database answers",
+        roles: &[],
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/metrics",
+        summary: "Prometheus metrics",
+        roles: &[],
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/openapi.json",
+        summary: "This document",
+        roles: &[],
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/me",
+        summary: "The caller's user record",
+        roles: ALL,
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/admin/users",
+        summary: "List users",
+        roles: &["admin"],
+        body: None,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/admin/users",
+        summary: "Create a user (experts with their profile)",
+        roles: &["admin"],
+        body: Some("NewUser"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/admin/users/{id}/tokens",
+        summary: "Issue an API token (shown once)",
+        roles: &["admin"],
+        body: Some("TokenRequest"),
+    },
+    RouteDoc {
+        method: "delete",
+        path: "/api/v1/admin/users/{id}/tokens",
+        summary: "Revoke a user's tokens",
+        roles: &["admin"],
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/departments",
+        summary: "List departments",
+        roles: ALL,
+        body: None,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/departments",
+        summary: "Create a department",
+        roles: BUREAU,
+        body: Some("NewDepartment"),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/projects",
+        summary: "List projects (a department sees its own)",
+        roles: &["admin", "finance", "department"],
+        body: None,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/projects",
+        summary: "Create a project with its indicators",
+        roles: &["admin", "finance", "department"],
+        body: Some("ProjectInput"),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/projects/{id}",
+        summary: "A project with its indicators",
+        roles: ALL,
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/workflows",
+        summary: "Published workflow versions",
+        roles: ALL,
+        body: None,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/workflows",
+        summary: "Publish a workflow version (YAML body)",
+        roles: &["admin"],
+        body: Some("WorkflowYaml"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/workflows/check",
+        summary: "Check a definition without publishing it",
+        roles: BUREAU,
+        body: Some("WorkflowYaml"),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/workflows/{id}/versions/{version}",
+        summary: "One version: stages and source",
+        roles: ALL,
+        body: None,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/cycles",
+        summary: "Start a cycle: one case per project of the fiscal year",
+        roles: BUREAU,
+        body: Some("CycleRequest"),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/cases",
+        summary: "List cases (a department sees its own)",
+        roles: &["admin", "finance", "department"],
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/cases/{id}",
+        summary: "A case: stage, open tasks, history",
+        roles: ALL,
+        body: None,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/cases/{id}/retry",
+        summary: "Retry a blocked case",
+        roles: BUREAU,
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/tasks",
+        summary: "The caller's tasks (inbox), with overdue flags",
+        roles: ALL,
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/tasks/{id}",
+        summary: "One task",
+        roles: ALL,
+        body: None,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/tasks/{id}/complete",
+        summary: "Complete a task with its form",
+        roles: ALL,
+        body: Some("TaskForm"),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/schedules/fires",
+        summary: "Recorded schedule fires",
+        roles: BUREAU,
+        body: None,
+    },
 ];
 
 pub async fn document() -> Json<Value> {
@@ -74,10 +230,18 @@ pub fn build() -> Value {
             op["security"] = json!([]);
         }
         if let Some(body) = r.body {
-            let media = if body == "WorkflowYaml" { "application/yaml" } else { "application/json" };
+            let media = if body == "WorkflowYaml" {
+                "application/yaml"
+            } else {
+                "application/json"
+            };
             op["requestBody"] = json!({"required": true, "content": {media: {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
         }
-        paths.entry(r.path.to_string()).or_insert_with(|| json!({})).as_object_mut().map(|m| m.insert(r.method.to_string(), op));
+        paths
+            .entry(r.path.to_string())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .map(|m| m.insert(r.method.to_string(), op));
     }
     let object = |desc: &str| json!({"type": "object", "description": desc});
     json!({

@@ -36,7 +36,12 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
 pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
 }
@@ -57,7 +62,14 @@ async fn cycle(projects: usize, runs: usize) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for i in 0..runs {
         let r = cycle_once(projects).await?;
-        println!("run {}: {} cases to target-review assignment in {:.2} s (county built in {:.2} s), {} jobs", i + 1, r.cases, r.wall_s, r.load_s, r.jobs);
+        println!(
+            "run {}: {} cases to target-review assignment in {:.2} s (county built in {:.2} s), {} jobs",
+            i + 1,
+            r.cases,
+            r.wall_s,
+            r.load_s,
+            r.jobs
+        );
         results.push(r);
     }
     let mut wall: Vec<f64> = results.iter().map(|r| r.wall_s).collect();
@@ -84,8 +96,17 @@ async fn cycle(projects: usize, runs: usize) -> anyhow::Result<()> {
 async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
     let dir = tempfile::tempdir()?;
     let env = vec![
-        ("JIXIAO_DATA_DIR".to_string(), dir.path().display().to_string()),
-        ("JIXIAO_WORKFLOWS_DIR".to_string(), std::env::current_dir()?.join("workflows").display().to_string()),
+        (
+            "JIXIAO_DATA_DIR".to_string(),
+            dir.path().display().to_string(),
+        ),
+        (
+            "JIXIAO_WORKFLOWS_DIR".to_string(),
+            std::env::current_dir()?
+                .join("workflows")
+                .display()
+                .to_string(),
+        ),
         ("JIXIAO_LOG".to_string(), "warn".to_string()),
     ];
     let (settings, _) = Settings::load(None, &env, &Overrides::default())?;
@@ -96,26 +117,76 @@ async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
     let load_s = t0.elapsed().as_secs_f64();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(app::serve(Arc::clone(&rt), listener, Roles { api: false, workers: true, scheduler: true }, rx));
+    let server = tokio::spawn(app::serve(
+        Arc::clone(&rt),
+        listener,
+        Roles {
+            api: false,
+            workers: true,
+            scheduler: true,
+        },
+        rx,
+    ));
     let wf = crate::demo_setup::DEMO_WORKFLOW;
-    let version = rt.store.latest_workflow_version(wf).await?.ok_or_else(|| anyhow::anyhow!("{wf} is not published"))?;
-    let cycle = rt.store.start_cycle(wf, version, crate::demo_setup::DEMO_YEAR, None, None, rt.clock.now_ms()).await?;
+    let version = rt
+        .store
+        .latest_workflow_version(wf)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{wf} is not published"))?;
+    let cycle = rt
+        .store
+        .start_cycle(
+            wf,
+            version,
+            crate::demo_setup::DEMO_YEAR,
+            None,
+            None,
+            rt.clock.now_ms(),
+        )
+        .await?;
     rt.wake.notify_one();
     let expected = cycle.cases_created;
     let users = rt.store.users(100_000, 0).await?;
-    let admin = users.iter().find(|u| u.role == crate::workflow::Role::Admin).cloned().ok_or_else(|| anyhow::anyhow!("no admin"))?;
-    let by_department: std::collections::HashMap<i64, crate::store::people::User> = users.iter().filter_map(|u| u.department_id.map(|d| (d, u.clone()))).collect();
-    let by_id: std::collections::HashMap<i64, crate::store::people::User> = users.iter().map(|u| (u.id, u.clone())).collect();
+    let admin = users
+        .iter()
+        .find(|u| u.role == crate::workflow::Role::Admin)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no admin"))?;
+    let by_department: std::collections::HashMap<i64, crate::store::people::User> = users
+        .iter()
+        .filter_map(|u| u.department_id.map(|d| (d, u.clone())))
+        .collect();
+    let by_id: std::collections::HashMap<i64, crate::store::people::User> =
+        users.iter().map(|u| (u.id, u.clone())).collect();
     let mut round = 0;
     loop {
         let ts = Instant::now();
         settle(&rt.store).await?;
         round += 1;
-        tracing::info!(round, settle_s = ts.elapsed().as_secs_f64(), total_s = t0.elapsed().as_secs_f64(), "settled");
+        tracing::info!(
+            round,
+            settle_s = ts.elapsed().as_secs_f64(),
+            total_s = t0.elapsed().as_secs_f64(),
+            "settled"
+        );
         // Complete every open submission and review; stop when every case waits for its
         // target-review panel.
-        let (tasks, _) = rt.store.tasks(&TaskScope::All, &TaskFilter { status: Some("open".into()), ..Default::default() }, 100_000, 0).await?;
-        let actionable: Vec<_> = tasks.into_iter().filter(|t| !(t.stage == "target_review" && t.kind == "review")).collect();
+        let (tasks, _) = rt
+            .store
+            .tasks(
+                &TaskScope::All,
+                &TaskFilter {
+                    status: Some("open".into()),
+                    ..Default::default()
+                },
+                100_000,
+                0,
+            )
+            .await?;
+        let actionable: Vec<_> = tasks
+            .into_iter()
+            .filter(|t| !(t.stage == "target_review" && t.kind == "review"))
+            .collect();
         if actionable.is_empty() {
             break;
         }
@@ -125,8 +196,16 @@ async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
             .into_iter()
             .map(|t| {
                 let user = match t.kind.as_str() {
-                    "submission" => t.department_id.and_then(|d| by_department.get(&d)).unwrap_or(&admin).clone(),
-                    "review" => t.assignee_id.and_then(|a| by_id.get(&a)).unwrap_or(&admin).clone(),
+                    "submission" => t
+                        .department_id
+                        .and_then(|d| by_department.get(&d))
+                        .unwrap_or(&admin)
+                        .clone(),
+                    "review" => t
+                        .assignee_id
+                        .and_then(|a| by_id.get(&a))
+                        .unwrap_or(&admin)
+                        .clone(),
                     _ => admin.clone(),
                 };
                 (t, user)
@@ -137,7 +216,9 @@ async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
                 let rt = Arc::clone(&rt);
                 async move {
                     let body = crate::demo_setup::sample_form(&rt.store, &t).await?;
-                    rt.store.complete_task(&rt.registry, t.id, &user, &body, rt.clock.now_ms()).await?;
+                    rt.store
+                        .complete_task(&rt.registry, t.id, &user, &body, rt.clock.now_ms())
+                        .await?;
                     Ok(())
                 }
             })
@@ -145,18 +226,39 @@ async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
             .collect()
             .await;
         results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
-        tracing::info!(round, total_s = t0.elapsed().as_secs_f64(), "tasks completed");
+        tracing::info!(
+            round,
+            total_s = t0.elapsed().as_secs_f64(),
+            "tasks completed"
+        );
         rt.wake.notify_one();
     }
     let wall_s = t0.elapsed().as_secs_f64();
-    let waiting: i64 = rt.store.cases(&crate::store::cases::CaseFilter { stage: Some("target_review".into()), status: Some("active".into()), ..Default::default() }, 1, 0).await?.1;
+    let waiting: i64 = rt
+        .store
+        .cases(
+            &crate::store::cases::CaseFilter {
+                stage: Some("target_review".into()),
+                status: Some("active".into()),
+                ..Default::default()
+            },
+            1,
+            0,
+        )
+        .await?
+        .1;
     if waiting != expected {
         anyhow::bail!("only {waiting} of {expected} cases reached target-review assignment");
     }
     let jobs = rt.metrics.jobs_processed.get();
     let _ = tx.send(true);
     server.await??;
-    Ok(CycleRun { wall_s, load_s, cases: expected, jobs })
+    Ok(CycleRun {
+        wall_s,
+        load_s,
+        cases: expected,
+        jobs,
+    })
 }
 
 /// Waits until no case input is pending (every job done).

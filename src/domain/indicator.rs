@@ -22,7 +22,12 @@ pub enum Level1 {
 }
 
 impl Level1 {
-    pub const ALL: [Level1; 4] = [Level1::Output, Level1::Benefit, Level1::Satisfaction, Level1::Cost];
+    pub const ALL: [Level1; 4] = [
+        Level1::Output,
+        Level1::Benefit,
+        Level1::Satisfaction,
+        Level1::Cost,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -58,7 +63,9 @@ impl FromStr for Level1 {
             "效益" | "benefit" => Ok(Level1::Benefit),
             "满意度" | "satisfaction" => Ok(Level1::Satisfaction),
             "成本" | "cost" => Ok(Level1::Cost),
-            _ => Err(format!("'{s}' is not a level-1 indicator (expected 产出, 效益, 满意度 or 成本)")),
+            _ => Err(format!(
+                "'{s}' is not a level-1 indicator (expected 产出, 效益, 满意度 or 成本)"
+            )),
         }
     }
 }
@@ -106,7 +113,9 @@ impl FromStr for Operator {
             "≤" | "<=" | "＜=" | "小于等于" => Ok(Operator::Le),
             "=" | "==" | "＝" | "等于" => Ok(Operator::Eq),
             "定性" | "qualitative" => Ok(Operator::Qualitative),
-            _ => Err(format!("'{s}' is not an operator (expected ≥, ≤, = or 定性)")),
+            _ => Err(format!(
+                "'{s}' is not an operator (expected ≥, ≤, = or 定性)"
+            )),
         }
     }
 }
@@ -193,7 +202,10 @@ impl Indicator {
     pub fn validate(&self, path: &str) -> Vec<FieldError> {
         let mut errs = Vec::new();
         let mut err = |field: &str, message: String| {
-            errs.push(FieldError { path: format!("{path}.{field}"), message })
+            errs.push(FieldError {
+                path: format!("{path}.{field}"),
+                message,
+            })
         };
         if self.name.trim().is_empty() {
             err("name", "an indicator needs a name".into());
@@ -213,13 +225,22 @@ impl Indicator {
             );
         }
         if self.weight < Decimal::ZERO || self.weight > Decimal::ONE_HUNDRED {
-            err("weight", format!("{} is not a weight between 0 and 100", self.weight));
+            err(
+                "weight",
+                format!("{} is not a weight between 0 and 100", self.weight),
+            );
         }
         if self.operator == Operator::Qualitative && matches!(self.value, TargetValue::Number(_)) {
             // A number on a qualitative indicator is allowed (e.g. a level), nothing to do.
         }
-        if self.operator.is_quantitative() && self.value.as_number().is_some() && self.unit.trim().is_empty() {
-            err("unit", "a quantitative indicator needs a unit (度量单位)".into());
+        if self.operator.is_quantitative()
+            && self.value.as_number().is_some()
+            && self.unit.trim().is_empty()
+        {
+            err(
+                "unit",
+                "a quantitative indicator needs a unit (度量单位)".into(),
+            );
         }
         errs
     }

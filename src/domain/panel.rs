@@ -68,19 +68,26 @@ pub const RECUSAL_YEARS: i32 = 3;
 /// Why a candidate may not sit on this panel, if any.
 pub fn recusal(c: &Candidate, need: &Need) -> Option<Exclusion> {
     match c.seat {
-        Seat::Department if c.department_id == Some(need.project_department_id) => Some(Exclusion {
-            user_id: c.user_id,
-            rule: "own_department".into(),
-            reason: "belongs to the department whose project is reviewed".into(),
-        }),
+        Seat::Department if c.department_id == Some(need.project_department_id) => {
+            Some(Exclusion {
+                user_id: c.user_id,
+                rule: "own_department".into(),
+                reason: "belongs to the department whose project is reviewed".into(),
+            })
+        }
         Seat::Expert => c
             .employment
             .iter()
-            .find(|(dept, _, to)| *dept == need.project_department_id && *to >= need.fiscal_year - RECUSAL_YEARS)
+            .find(|(dept, _, to)| {
+                *dept == need.project_department_id && *to >= need.fiscal_year - RECUSAL_YEARS
+            })
             .map(|(_, from, to)| Exclusion {
                 user_id: c.user_id,
                 rule: "worked_for_unit".into(),
-                reason: format!("worked for the unit {from}–{to}, within {RECUSAL_YEARS} years of {}", need.fiscal_year),
+                reason: format!(
+                    "worked for the unit {from}–{to}, within {RECUSAL_YEARS} years of {}",
+                    need.fiscal_year
+                ),
             }),
         _ => None,
     }
@@ -92,13 +99,17 @@ pub fn draw(seed: u64, candidates: &[Candidate], need: &Need) -> Result<Draw, St
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut exclusions = Vec::new();
     let mut members = Vec::new();
-    for (seat, count) in [(Seat::Department, need.department), (Seat::Finance, need.finance), (Seat::Expert, need.expert)] {
+    for (seat, count) in [
+        (Seat::Department, need.department),
+        (Seat::Finance, need.finance),
+        (Seat::Expert, need.expert),
+    ] {
         if count == 0 {
             continue;
         }
         let mut pool: Vec<&Candidate> = Vec::new();
         for c in candidates.iter().filter(|c| c.seat == seat) {
-            if seat == Seat::Expert && !c.sectors.iter().any(|s| *s == need.sector) {
+            if seat == Seat::Expert && !c.sectors.contains(&need.sector) {
                 continue;
             }
             match recusal(c, need) {
@@ -119,7 +130,11 @@ pub fn draw(seed: u64, candidates: &[Candidate], need: &Need) -> Result<Draw, St
         }
         pool.shuffle(&mut rng);
         for c in pool.into_iter().take(count as usize) {
-            members.push(Member { user_id: c.user_id, seat, leader: false });
+            members.push(Member {
+                user_id: c.user_id,
+                seat,
+                leader: false,
+            });
         }
     }
     if let Some(m) = members.iter_mut().find(|m| m.seat == Seat::Expert) {
@@ -127,7 +142,11 @@ pub fn draw(seed: u64, candidates: &[Candidate], need: &Need) -> Result<Draw, St
     } else if let Some(m) = members.first_mut() {
         m.leader = true;
     }
-    Ok(Draw { seed, members, exclusions })
+    Ok(Draw {
+        seed,
+        members,
+        exclusions,
+    })
 }
 
 #[cfg(test)]
@@ -135,21 +154,56 @@ mod tests {
     use super::*;
 
     fn expert(id: i64, sector: &str, employment: Vec<(i64, i32, i32)>) -> Candidate {
-        Candidate { user_id: id, seat: Seat::Expert, sectors: vec![sector.into()], department_id: None, employment }
+        Candidate {
+            user_id: id,
+            seat: Seat::Expert,
+            sectors: vec![sector.into()],
+            department_id: None,
+            employment,
+        }
     }
 
     fn need() -> Need {
-        Need { department: 1, finance: 1, expert: 3, sector: "health".into(), project_department_id: 7, fiscal_year: 2023 }
+        Need {
+            department: 1,
+            finance: 1,
+            expert: 3,
+            sector: "health".into(),
+            project_department_id: 7,
+            fiscal_year: 2023,
+        }
     }
 
     fn pool() -> Vec<Candidate> {
         let mut v = vec![
-            Candidate { user_id: 1, seat: Seat::Department, sectors: vec![], department_id: Some(7), employment: vec![] },
-            Candidate { user_id: 2, seat: Seat::Department, sectors: vec![], department_id: Some(8), employment: vec![] },
-            Candidate { user_id: 3, seat: Seat::Finance, sectors: vec![], department_id: None, employment: vec![] },
+            Candidate {
+                user_id: 1,
+                seat: Seat::Department,
+                sectors: vec![],
+                department_id: Some(7),
+                employment: vec![],
+            },
+            Candidate {
+                user_id: 2,
+                seat: Seat::Department,
+                sectors: vec![],
+                department_id: Some(8),
+                employment: vec![],
+            },
+            Candidate {
+                user_id: 3,
+                seat: Seat::Finance,
+                sectors: vec![],
+                department_id: None,
+                employment: vec![],
+            },
         ];
         for id in 10..20 {
-            v.push(expert(id, if id % 2 == 0 { "health" } else { "education" }, vec![]));
+            v.push(expert(
+                id,
+                if id % 2 == 0 { "health" } else { "education" },
+                vec![],
+            ));
         }
         v
     }
@@ -162,15 +216,29 @@ mod tests {
         let b = draw(42, &reversed, &need()).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.members.len(), 5);
-        assert!(a.members.iter().all(|m| m.user_id != 1), "own department recused");
-        assert!(a.members.iter().filter(|m| m.seat == Seat::Expert).all(|m| m.user_id % 2 == 0), "sector match");
+        assert!(
+            a.members.iter().all(|m| m.user_id != 1),
+            "own department recused"
+        );
+        assert!(
+            a.members
+                .iter()
+                .filter(|m| m.seat == Seat::Expert)
+                .all(|m| m.user_id % 2 == 0),
+            "sector match"
+        );
         assert_eq!(a.members.iter().filter(|m| m.leader).count(), 1);
     }
 
     #[test]
     fn recusal_window_boundaries() {
         let n = need();
-        let table = [((7, 2015, 2019), false), ((7, 2015, 2020), true), ((7, 2022, 2023), true), ((8, 2022, 2023), false)];
+        let table = [
+            ((7, 2015, 2019), false),
+            ((7, 2015, 2020), true),
+            ((7, 2022, 2023), true),
+            ((8, 2022, 2023), false),
+        ];
         for ((dept, from, to), recused) in table {
             let c = expert(99, "health", vec![(dept, from, to)]);
             assert_eq!(recusal(&c, &n).is_some(), recused, "{dept} {from}-{to}");

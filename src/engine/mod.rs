@@ -11,8 +11,10 @@ pub mod forms;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::workflow::{ActionKind, Aggregate, Outcome, ReviewForm, Role, Stage, SubmitForm, VarValue, Vars, Workflow};
 use crate::domain::calendar::WorkDuration;
+use crate::workflow::{
+    ActionKind, Aggregate, Outcome, ReviewForm, Role, Stage, SubmitForm, VarValue, Vars, Workflow,
+};
 
 /// Where a case is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +92,10 @@ impl Default for CaseState {
 pub enum Input {
     Start,
     /// A stage's schedule fired.
-    Fired { stage: String, fire_time_ms: i64 },
+    Fired {
+        stage: String,
+        fire_time_ms: i64,
+    },
     /// A department (or third party) submitted the stage's form. Self-evaluations carry their
     /// computed score and grade.
     Submitted {
@@ -103,13 +108,29 @@ pub enum Input {
         grade: Option<String>,
     },
     /// The store drew the panel and opened `size` review tasks.
-    PanelDrawn { stage: String, round: u32, size: u32 },
+    PanelDrawn {
+        stage: String,
+        round: u32,
+        size: u32,
+    },
     /// The store could not draw a panel.
-    PanelInfeasible { stage: String, round: u32, reason: String },
+    PanelInfeasible {
+        stage: String,
+        round: u32,
+        reason: String,
+    },
     /// A panel member submitted a review.
-    Reviewed { stage: String, round: u32, task_id: i64, score: Decimal },
+    Reviewed {
+        stage: String,
+        round: u32,
+        task_id: i64,
+        score: Decimal,
+    },
     /// The bureau approved the stage's proposal (actions or publication).
-    Approved { stage: String, task_id: i64 },
+    Approved {
+        stage: String,
+        task_id: i64,
+    },
     /// The bureau releases a blocked case to retry its current stage.
     Retry,
 }
@@ -118,10 +139,25 @@ pub enum Input {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Effect {
-    StageEntered { stage: String, title: String },
-    StageSkipped { stage: String, reason: String },
-    WaitingForSchedule { stage: String, cron: String },
-    OpenSubmission { stage: String, round: u32, by: Role, form: SubmitForm, within: WorkDuration },
+    StageEntered {
+        stage: String,
+        title: String,
+    },
+    StageSkipped {
+        stage: String,
+        reason: String,
+    },
+    WaitingForSchedule {
+        stage: String,
+        cron: String,
+    },
+    OpenSubmission {
+        stage: String,
+        round: u32,
+        by: Role,
+        form: SubmitForm,
+        within: WorkDuration,
+    },
     DrawPanel {
         stage: String,
         round: u32,
@@ -131,12 +167,33 @@ pub enum Effect {
         form: ReviewForm,
         within: WorkDuration,
     },
-    Decided { stage: String, round: u32, score: Option<Decimal>, grade: Option<String>, outcome: String, rule: Option<String> },
-    ProposeActions { stage: String, actions: Vec<ProposedAction> },
-    OpenApproval { stage: String, by: Role, within: WorkDuration },
-    Finished { status: Status, reason: String },
-    Blocked { reason: String },
-    Ignored { reason: String },
+    Decided {
+        stage: String,
+        round: u32,
+        score: Option<Decimal>,
+        grade: Option<String>,
+        outcome: String,
+        rule: Option<String>,
+    },
+    ProposeActions {
+        stage: String,
+        actions: Vec<ProposedAction>,
+    },
+    OpenApproval {
+        stage: String,
+        by: Role,
+        within: WorkDuration,
+    },
+    Finished {
+        status: Status,
+        reason: String,
+    },
+    Blocked {
+        reason: String,
+    },
+    Ignored {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,15 +221,24 @@ pub fn grade_for(score: Decimal) -> String {
 }
 
 /// Advances a case by one input. `project` is the case's project as expression variables.
-pub fn step(wf: &Workflow, state: &CaseState, project: &VarValue, input: &Input) -> Result<(CaseState, Vec<Effect>), EngineError> {
+pub fn step(
+    wf: &Workflow,
+    state: &CaseState,
+    project: &VarValue,
+    input: &Input,
+) -> Result<(CaseState, Vec<Effect>), EngineError> {
     let mut s = state.clone();
     let mut fx = Vec::new();
     if matches!(s.status, Status::Completed | Status::Rejected) {
-        fx.push(Effect::Ignored { reason: format!("the case is already {}", s.status.as_str()) });
+        fx.push(Effect::Ignored {
+            reason: format!("the case is already {}", s.status.as_str()),
+        });
         return Ok((s, fx));
     }
     if s.status == Status::Blocked && !matches!(input, Input::Retry) {
-        fx.push(Effect::Ignored { reason: "the case is blocked; the bureau must retry it first".into() });
+        fx.push(Effect::Ignored {
+            reason: "the case is blocked; the bureau must retry it first".into(),
+        });
         return Ok((s, fx));
     }
     let current = |s: &CaseState| s.stage.and_then(|i| wf.stages.get(i));
@@ -190,13 +256,14 @@ pub fn step(wf: &Workflow, state: &CaseState, project: &VarValue, input: &Input)
                 ignore(&mut fx, "the case is not blocked".into());
             } else {
                 s.status = Status::Active;
-                let st = current(&s).ok_or_else(|| EngineError("a blocked case has no stage".into()))?;
+                let st =
+                    current(&s).ok_or_else(|| EngineError("a blocked case has no stage".into()))?;
                 // A blocked case was waiting for a panel; draw it again.
-                if s.phase == Phase::AwaitingReviews {
-                    if let Some(p) = &st.panel {
-                        s.reviews.clear();
-                        fx.push(draw_panel(st, s.round, p));
-                    }
+                if s.phase == Phase::AwaitingReviews
+                    && let Some(p) = &st.panel
+                {
+                    s.reviews.clear();
+                    fx.push(draw_panel(st, s.round, p));
                 }
             }
         }
@@ -205,10 +272,21 @@ pub fn step(wf: &Workflow, state: &CaseState, project: &VarValue, input: &Input)
                 let st = st.clone();
                 begin_work(wf, &mut s, &st, project, &mut fx)?;
             }
-            _ => ignore(&mut fx, format!("the schedule of stage '{stage}' fired but the case is not waiting for it")),
+            _ => ignore(
+                &mut fx,
+                format!("the schedule of stage '{stage}' fired but the case is not waiting for it"),
+            ),
         },
-        Input::Submitted { stage, round, score, grade, .. } => match current(&s) {
-            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingSubmission => {
+        Input::Submitted {
+            stage,
+            round,
+            score,
+            grade,
+            ..
+        } => match current(&s) {
+            Some(st)
+                if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingSubmission =>
+            {
                 let st = st.clone();
                 if st.scoring.is_some() {
                     s.score = *score;
@@ -216,30 +294,63 @@ pub fn step(wf: &Workflow, state: &CaseState, project: &VarValue, input: &Input)
                 }
                 after_submission(wf, &mut s, &st, project, &mut fx)?;
             }
-            _ => ignore(&mut fx, format!("a submission for stage '{stage}' round {round} does not match the case")),
+            _ => ignore(
+                &mut fx,
+                format!("a submission for stage '{stage}' round {round} does not match the case"),
+            ),
         },
         Input::PanelDrawn { stage, round, size } => match current(&s) {
-            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {
+            Some(st)
+                if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews =>
+            {
                 s.panel_size = *size;
             }
-            _ => ignore(&mut fx, format!("a panel for stage '{stage}' round {round} does not match the case")),
+            _ => ignore(
+                &mut fx,
+                format!("a panel for stage '{stage}' round {round} does not match the case"),
+            ),
         },
-        Input::PanelInfeasible { stage, round, reason } => match current(&s) {
-            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {
+        Input::PanelInfeasible {
+            stage,
+            round,
+            reason,
+        } => match current(&s) {
+            Some(st)
+                if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews =>
+            {
                 s.status = Status::Blocked;
-                fx.push(Effect::Blocked { reason: reason.clone() });
+                fx.push(Effect::Blocked {
+                    reason: reason.clone(),
+                });
             }
-            _ => ignore(&mut fx, format!("a panel report for stage '{stage}' does not match the case")),
+            _ => ignore(
+                &mut fx,
+                format!("a panel report for stage '{stage}' does not match the case"),
+            ),
         },
-        Input::Reviewed { stage, round, task_id, score } => match current(&s) {
-            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {
+        Input::Reviewed {
+            stage,
+            round,
+            task_id,
+            score,
+        } => match current(&s) {
+            Some(st)
+                if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews =>
+            {
                 if s.reviews.iter().any(|(t, _)| t == task_id) {
-                    ignore(&mut fx, format!("review task {task_id} was already counted"));
+                    ignore(
+                        &mut fx,
+                        format!("review task {task_id} was already counted"),
+                    );
                 } else {
                     s.reviews.push((*task_id, *score));
                     if s.panel_size > 0 && s.reviews.len() as u32 >= s.panel_size {
                         let st = st.clone();
-                        let agg = st.panel.as_ref().map(|p| p.aggregate).unwrap_or(Aggregate::Mean);
+                        let agg = st
+                            .panel
+                            .as_ref()
+                            .map(|p| p.aggregate)
+                            .unwrap_or(Aggregate::Mean);
                         let panel_score = aggregate(agg, &s.reviews);
                         s.score = Some(panel_score);
                         s.grade = Some(grade_for(panel_score));
@@ -247,14 +358,20 @@ pub fn step(wf: &Workflow, state: &CaseState, project: &VarValue, input: &Input)
                     }
                 }
             }
-            _ => ignore(&mut fx, format!("a review for stage '{stage}' round {round} does not match the case")),
+            _ => ignore(
+                &mut fx,
+                format!("a review for stage '{stage}' round {round} does not match the case"),
+            ),
         },
         Input::Approved { stage, .. } => match current(&s) {
             Some(st) if st.id == *stage && s.phase == Phase::AwaitingApproval => {
                 let next = s.stage.map(|i| i + 1).unwrap_or(0);
                 enter(wf, &mut s, project, next, &mut fx)?;
             }
-            _ => ignore(&mut fx, format!("an approval for stage '{stage}' does not match the case")),
+            _ => ignore(
+                &mut fx,
+                format!("an approval for stage '{stage}' does not match the case"),
+            ),
         },
     }
     Ok((s, fx))
@@ -272,13 +389,19 @@ pub fn aggregate(how: Aggregate, reviews: &[(i64, Decimal)]) -> Decimal {
         return Decimal::ZERO;
     }
     let sum: Decimal = scores.iter().sum();
-    (sum / Decimal::from(scores.len() as u64)).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    (sum / Decimal::from(scores.len() as u64))
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
 }
 
 fn vars(s: &CaseState, project: &VarValue) -> Vars {
     let mut v = Vars::default();
     v.set("project", project.clone());
-    v.set("score", s.score.map(VarValue::Decimal).unwrap_or(VarValue::Decimal(Decimal::ZERO)));
+    v.set(
+        "score",
+        s.score
+            .map(VarValue::Decimal)
+            .unwrap_or(VarValue::Decimal(Decimal::ZERO)),
+    );
     v.set("grade", VarValue::Text(s.grade.clone().unwrap_or_default()));
     v.set("round", VarValue::Int(i64::from(s.round)));
     v
@@ -286,14 +409,23 @@ fn vars(s: &CaseState, project: &VarValue) -> Vars {
 
 /// Enters the first stage at or after `from` whose condition holds; past the last stage the
 /// case is completed.
-fn enter(wf: &Workflow, s: &mut CaseState, project: &VarValue, from: usize, fx: &mut Vec<Effect>) -> Result<(), EngineError> {
+fn enter(
+    wf: &Workflow,
+    s: &mut CaseState,
+    project: &VarValue,
+    from: usize,
+    fx: &mut Vec<Effect>,
+) -> Result<(), EngineError> {
     let mut i = from;
     loop {
         let Some(st) = wf.stages.get(i) else {
             s.stage = None;
             s.phase = Phase::Done;
             s.status = Status::Completed;
-            fx.push(Effect::Finished { status: Status::Completed, reason: "every stage is done".into() });
+            fx.push(Effect::Finished {
+                status: Status::Completed,
+                reason: "every stage is done".into(),
+            });
             return Ok(());
         };
         if let Some(cond) = &st.when {
@@ -301,7 +433,10 @@ fn enter(wf: &Workflow, s: &mut CaseState, project: &VarValue, from: usize, fx: 
             match cond.eval_bool(&v) {
                 Ok(true) => {}
                 Ok(false) => {
-                    fx.push(Effect::StageSkipped { stage: st.id.clone(), reason: format!("{} is false", cond.source()) });
+                    fx.push(Effect::StageSkipped {
+                        stage: st.id.clone(),
+                        reason: format!("{} is false", cond.source()),
+                    });
                     i += 1;
                     continue;
                 }
@@ -313,10 +448,16 @@ fn enter(wf: &Workflow, s: &mut CaseState, project: &VarValue, from: usize, fx: 
         s.runs_done = 0;
         s.reviews.clear();
         s.panel_size = 0;
-        fx.push(Effect::StageEntered { stage: st.id.clone(), title: st.title.clone() });
+        fx.push(Effect::StageEntered {
+            stage: st.id.clone(),
+            title: st.title.clone(),
+        });
         if let Some(sch) = &st.schedule {
             s.phase = Phase::AwaitingFire;
-            fx.push(Effect::WaitingForSchedule { stage: st.id.clone(), cron: sch.source.clone() });
+            fx.push(Effect::WaitingForSchedule {
+                stage: st.id.clone(),
+                cron: sch.source.clone(),
+            });
             return Ok(());
         }
         return begin_work(wf, s, st, project, fx);
@@ -324,10 +465,22 @@ fn enter(wf: &Workflow, s: &mut CaseState, project: &VarValue, from: usize, fx: 
 }
 
 /// Starts the stage's work: a submission if it has one, otherwise its proposal and approval.
-fn begin_work(wf: &Workflow, s: &mut CaseState, st: &Stage, project: &VarValue, fx: &mut Vec<Effect>) -> Result<(), EngineError> {
+fn begin_work(
+    wf: &Workflow,
+    s: &mut CaseState,
+    st: &Stage,
+    project: &VarValue,
+    fx: &mut Vec<Effect>,
+) -> Result<(), EngineError> {
     if let Some(sub) = &st.submit {
         s.phase = Phase::AwaitingSubmission;
-        fx.push(Effect::OpenSubmission { stage: st.id.clone(), round: s.round, by: sub.by, form: sub.form, within: sub.within.clone() });
+        fx.push(Effect::OpenSubmission {
+            stage: st.id.clone(),
+            round: s.round,
+            by: sub.by,
+            form: sub.form,
+            within: sub.within,
+        });
         Ok(())
     } else {
         conclude(wf, s, st, project, fx)
@@ -342,11 +495,17 @@ fn draw_panel(st: &Stage, round: u32, p: &crate::workflow::Panel) -> Effect {
         finance: p.finance,
         expert: p.expert,
         form: p.form,
-        within: p.within.clone(),
+        within: p.within,
     }
 }
 
-fn after_submission(wf: &Workflow, s: &mut CaseState, st: &Stage, project: &VarValue, fx: &mut Vec<Effect>) -> Result<(), EngineError> {
+fn after_submission(
+    wf: &Workflow,
+    s: &mut CaseState,
+    st: &Stage,
+    project: &VarValue,
+    fx: &mut Vec<Effect>,
+) -> Result<(), EngineError> {
     if let Some(p) = &st.panel {
         s.phase = Phase::AwaitingReviews;
         s.reviews.clear();
@@ -360,7 +519,13 @@ fn after_submission(wf: &Workflow, s: &mut CaseState, st: &Stage, project: &VarV
     after_decision(wf, s, st, project, fx)
 }
 
-fn decide(wf: &Workflow, s: &mut CaseState, st: &Stage, project: &VarValue, fx: &mut Vec<Effect>) -> Result<(), EngineError> {
+fn decide(
+    wf: &Workflow,
+    s: &mut CaseState,
+    st: &Stage,
+    project: &VarValue,
+    fx: &mut Vec<Effect>,
+) -> Result<(), EngineError> {
     let v = vars(s, project);
     let mut chosen = None;
     for r in &st.decide {
@@ -376,7 +541,9 @@ fn decide(wf: &Workflow, s: &mut CaseState, st: &Stage, project: &VarValue, fx: 
     let Some(rule) = chosen else {
         // A checked workflow always ends with `else`; stay put and say so.
         s.status = Status::Blocked;
-        fx.push(Effect::Blocked { reason: format!("no decision rule of stage '{}' matched", st.id) });
+        fx.push(Effect::Blocked {
+            reason: format!("no decision rule of stage '{}' matched", st.id),
+        });
         return Ok(());
     };
     let rule_text = rule.when.as_ref().map(|e| e.source().to_string());
@@ -384,9 +551,19 @@ fn decide(wf: &Workflow, s: &mut CaseState, st: &Stage, project: &VarValue, fx: 
         Outcome::Next => "next".to_string(),
         Outcome::Reject => "reject".to_string(),
         Outcome::Revise { .. } => "revise".to_string(),
-        Outcome::Goto(j) => format!("goto {}", wf.stages.get(j).map(|x| x.id.as_str()).unwrap_or("?")),
+        Outcome::Goto(j) => format!(
+            "goto {}",
+            wf.stages.get(j).map(|x| x.id.as_str()).unwrap_or("?")
+        ),
     };
-    fx.push(Effect::Decided { stage: st.id.clone(), round: s.round, score: s.score, grade: s.grade.clone(), outcome: outcome_name, rule: rule_text });
+    fx.push(Effect::Decided {
+        stage: st.id.clone(),
+        round: s.round,
+        score: s.score,
+        grade: s.grade.clone(),
+        outcome: outcome_name,
+        rule: rule_text,
+    });
     match rule.outcome {
         Outcome::Next => after_decision(wf, s, st, project, fx),
         Outcome::Reject => {
@@ -395,7 +572,14 @@ fn decide(wf: &Workflow, s: &mut CaseState, st: &Stage, project: &VarValue, fx: 
         }
         Outcome::Revise { max_rounds } => {
             if s.round >= max_rounds {
-                finish_rejected(s, fx, format!("stage '{}' needed revision after {max_rounds} revision round(s), the most allowed", st.id));
+                finish_rejected(
+                    s,
+                    fx,
+                    format!(
+                        "stage '{}' needed revision after {max_rounds} revision round(s), the most allowed",
+                        st.id
+                    ),
+                );
                 Ok(())
             } else {
                 s.round += 1;
@@ -411,17 +595,29 @@ fn decide(wf: &Workflow, s: &mut CaseState, st: &Stage, project: &VarValue, fx: 
 fn finish_rejected(s: &mut CaseState, fx: &mut Vec<Effect>, reason: String) {
     s.status = Status::Rejected;
     s.phase = Phase::Done;
-    fx.push(Effect::Finished { status: Status::Rejected, reason });
+    fx.push(Effect::Finished {
+        status: Status::Rejected,
+        reason,
+    });
 }
 
 /// After a stage's work is decided: propose actions and ask for approval if the stage says so,
 /// wait for the next scheduled run if runs remain, or go on.
-fn after_decision(wf: &Workflow, s: &mut CaseState, st: &Stage, project: &VarValue, fx: &mut Vec<Effect>) -> Result<(), EngineError> {
+fn after_decision(
+    wf: &Workflow,
+    s: &mut CaseState,
+    st: &Stage,
+    project: &VarValue,
+    fx: &mut Vec<Effect>,
+) -> Result<(), EngineError> {
     if let Some(sch) = &st.schedule {
         s.runs_done += 1;
         if s.runs_done < sch.runs {
             s.phase = Phase::AwaitingFire;
-            fx.push(Effect::WaitingForSchedule { stage: st.id.clone(), cron: sch.source.clone() });
+            fx.push(Effect::WaitingForSchedule {
+                stage: st.id.clone(),
+                cron: sch.source.clone(),
+            });
             return Ok(());
         }
     }
@@ -429,7 +625,13 @@ fn after_decision(wf: &Workflow, s: &mut CaseState, st: &Stage, project: &VarVal
 }
 
 /// Proposes the stage's actions and asks for approval if it has them, else goes on.
-fn conclude(wf: &Workflow, s: &mut CaseState, st: &Stage, project: &VarValue, fx: &mut Vec<Effect>) -> Result<(), EngineError> {
+fn conclude(
+    wf: &Workflow,
+    s: &mut CaseState,
+    st: &Stage,
+    project: &VarValue,
+    fx: &mut Vec<Effect>,
+) -> Result<(), EngineError> {
     if !st.actions.is_empty() {
         let v = vars(s, project);
         let mut actions = Vec::new();
@@ -439,14 +641,24 @@ fn conclude(wf: &Workflow, s: &mut CaseState, st: &Stage, project: &VarValue, fx
                 Some(e) => e.eval_bool(&v).map_err(EngineError)?,
             };
             if hit {
-                actions.push(ProposedAction { kind: a.kind, percent: a.percent });
+                actions.push(ProposedAction {
+                    kind: a.kind,
+                    percent: a.percent,
+                });
             }
         }
-        fx.push(Effect::ProposeActions { stage: st.id.clone(), actions });
+        fx.push(Effect::ProposeActions {
+            stage: st.id.clone(),
+            actions,
+        });
     }
     if let Some(ap) = &st.approve {
         s.phase = Phase::AwaitingApproval;
-        fx.push(Effect::OpenApproval { stage: st.id.clone(), by: ap.by, within: ap.within.clone() });
+        fx.push(Effect::OpenApproval {
+            stage: st.id.clone(),
+            by: ap.by,
+            within: ap.within,
+        });
         return Ok(());
     }
     let next = s.stage.map(|i| i + 1).unwrap_or(0);
@@ -459,14 +671,26 @@ pub fn project_vars(p: &crate::domain::project::Project) -> VarValue {
     let mut m = BTreeMap::new();
     m.insert("code".into(), VarValue::Text(p.code.clone()));
     m.insert("name".into(), VarValue::Text(p.name.clone()));
-    m.insert("department".into(), VarValue::Text(p.department_code.clone()));
+    m.insert(
+        "department".into(),
+        VarValue::Text(p.department_code.clone()),
+    );
     m.insert("sector".into(), VarValue::Text(p.sector.clone()));
     m.insert("amount_yuan".into(), VarValue::Int(p.amount.whole_yuan()));
     m.insert("amount_fen".into(), VarValue::Int(p.amount.fen()));
-    m.insert("fiscal_year".into(), VarValue::Int(i64::from(p.fiscal_year)));
+    m.insert(
+        "fiscal_year".into(),
+        VarValue::Int(i64::from(p.fiscal_year)),
+    );
     m.insert("is_new".into(), VarValue::Bool(p.is_new));
-    let funding = serde_json::to_value(p.funding_source).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let funding = serde_json::to_value(p.funding_source)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
     m.insert("funding_source".into(), VarValue::Text(funding));
-    m.insert("indicator_count".into(), VarValue::Int(p.indicators.len() as i64));
+    m.insert(
+        "indicator_count".into(),
+        VarValue::Int(p.indicators.len() as i64),
+    );
     VarValue::Map(m)
 }

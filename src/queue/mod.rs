@@ -26,7 +26,10 @@ pub enum Job {
 
 impl Job {
     pub fn encode_advance(case_ids: &[i64]) -> Vec<u8> {
-        serde_json::to_vec(&Job::AdvanceCases { case_ids: case_ids.to_vec() }).unwrap_or_default()
+        serde_json::to_vec(&Job::AdvanceCases {
+            case_ids: case_ids.to_vec(),
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -34,10 +37,19 @@ async fn handle(job: Job, rt: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
     match job {
         Job::AdvanceCases { case_ids } => {
             let now = rt.clock.now_ms();
-            match rt.store.advance_cases(&rt.registry, &rt.calendar, &case_ids, now).await {
+            match rt
+                .store
+                .advance_cases(&rt.registry, &rt.calendar, &case_ids, now)
+                .await
+            {
                 Ok(report) => {
                     rt.metrics.jobs_processed.inc();
-                    tracing::debug!(cases = report.cases, inputs = report.inputs_applied, tasks = report.tasks_opened, "advanced cases");
+                    tracing::debug!(
+                        cases = report.cases,
+                        inputs = report.inputs_applied,
+                        tasks = report.tasks_opened,
+                        "advanced cases"
+                    );
                     // New inputs may have been produced for other cases (none today), and
                     // waiting tests want to know the queue moved.
                     rt.progress.notify_waiters();
@@ -61,16 +73,26 @@ async fn handle(job: Job, rt: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
 /// backend error; apalis stops a worker on any storage error.
 pub async fn run_workers(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     let mut generation = 0u32;
-    let instance = format!("{}-{}", std::process::id(), crate::store::people::new_token().get(3..11).unwrap_or("0"));
+    let instance = format!(
+        "{}-{}",
+        std::process::id(),
+        crate::store::people::new_token().get(3..11).unwrap_or("0")
+    );
     loop {
         if *shutdown.borrow() {
             return;
         }
         generation += 1;
-        let config = Config::default().queue(QUEUE).batch_size(16).heartbeat_interval(Duration::from_secs(10)).missed_heartbeats(3);
+        let config = Config::default()
+            .queue(QUEUE)
+            .batch_size(16)
+            .heartbeat_interval(Duration::from_secs(10))
+            .missed_heartbeats(3);
         // apalis parks an idle worker until something wakes it; poll the queue every 50 ms so
         // jobs queued by this or another process start promptly (one indexed query when idle).
-        let storage = SqliteStorage::<Job>::new(&rt.store.pool).with_config(config).poll_with_interval(Duration::from_millis(50));
+        let storage = SqliteStorage::<Job>::new(&rt.store.pool)
+            .with_config(config)
+            .poll_with_interval(Duration::from_millis(50));
         let worker = WorkerBuilder::new(format!("jixiao-{instance}-{generation}"))
             .backend(storage)
             .data(Arc::clone(&rt))
@@ -111,7 +133,17 @@ pub async fn run_dispatcher(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool
         let now = rt.clock.now_ms();
         let redispatch = (rt.settings.redispatch_after_secs * 1000) as i64;
         loop {
-            match rt.store.dispatch_pending(now, redispatch, 5000, rt.settings.job_batch, Job::encode_advance).await {
+            match rt
+                .store
+                .dispatch_pending(
+                    now,
+                    redispatch,
+                    5000,
+                    rt.settings.job_batch,
+                    Job::encode_advance,
+                )
+                .await
+            {
                 Ok(0) => break,
                 Ok(n) => tracing::debug!(cases = n, "dispatched"),
                 Err(e) => {
@@ -143,7 +175,11 @@ pub async fn run_scheduler(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>
         if *shutdown.borrow() {
             return;
         }
-        match rt.store.fire_due_schedules(&rt.registry, rt.clock.now_ms()).await {
+        match rt
+            .store
+            .fire_due_schedules(&rt.registry, rt.clock.now_ms())
+            .await
+        {
             Ok(fires) => {
                 for f in &fires {
                     rt.metrics.schedule_fires.inc();

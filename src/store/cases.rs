@@ -87,15 +87,27 @@ impl Store {
     /// Starts a cycle: one case per project of the fiscal year (optionally only the listed
     /// project codes) on the given workflow version, each with a `start` input for the workers.
     /// Projects that already have an active case on this workflow are skipped.
-    pub async fn start_cycle(&self, workflow_id: &str, version: u32, fiscal_year: i32, project_codes: Option<&[String]>, actor: Option<i64>, now_ms: i64) -> Result<Cycle> {
+    pub async fn start_cycle(
+        &self,
+        workflow_id: &str,
+        version: u32,
+        fiscal_year: i32,
+        project_codes: Option<&[String]>,
+        actor: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Cycle> {
         let mut tx = self.write().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM workflow_versions WHERE workflow_id = $1 AND version = $2")
-            .bind(workflow_id)
-            .bind(i64::from(version))
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM workflow_versions WHERE workflow_id = $1 AND version = $2",
+        )
+        .bind(workflow_id)
+        .bind(i64::from(version))
+        .fetch_optional(&mut *tx)
+        .await?;
         if exists.is_none() {
-            return Err(StoreError::NotFound(format!("workflow '{workflow_id}' has no version {version}")));
+            return Err(StoreError::NotFound(format!(
+                "workflow '{workflow_id}' has no version {version}"
+            )));
         }
         let cycle_id: i64 = sqlx::query_scalar("INSERT INTO cycles (fiscal_year, workflow_id, workflow_version, started_ms, started_by) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(fiscal_year)
@@ -105,11 +117,18 @@ impl Store {
             .bind(actor)
             .fetch_one(&mut *tx)
             .await?;
-        sqlx::query("CREATE TEMP TABLE IF NOT EXISTS cycle_codes (code TEXT PRIMARY KEY)").execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM cycle_codes").execute(&mut *tx).await?;
+        sqlx::query("CREATE TEMP TABLE IF NOT EXISTS cycle_codes (code TEXT PRIMARY KEY)")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM cycle_codes")
+            .execute(&mut *tx)
+            .await?;
         if let Some(codes) = project_codes {
             for code in codes {
-                sqlx::query("INSERT OR IGNORE INTO cycle_codes (code) VALUES ($1)").bind(code).execute(&mut *tx).await?;
+                sqlx::query("INSERT OR IGNORE INTO cycle_codes (code) VALUES ($1)")
+                    .bind(code)
+                    .execute(&mut *tx)
+                    .await?;
             }
             let unknown: Option<String> = sqlx::query_scalar("SELECT code FROM cycle_codes WHERE code NOT IN (SELECT code FROM projects WHERE fiscal_year = $1) LIMIT 1")
                 .bind(fiscal_year)
@@ -118,7 +137,10 @@ impl Store {
             if let Some(code) = unknown {
                 return Err(StoreError::Invalid {
                     message: "the cycle cannot start".into(),
-                    details: vec![crate::domain::FieldError { path: "project_codes".into(), message: format!("no project '{code}' in fiscal year {fiscal_year}") }],
+                    details: vec![crate::domain::FieldError {
+                        path: "project_codes".into(),
+                        message: format!("no project '{code}' in fiscal year {fiscal_year}"),
+                    }],
                 });
             }
         }
@@ -163,7 +185,14 @@ impl Store {
             .await?;
         super::people::audit(&mut tx, "cycle_started", &serde_json::json!({"cycle_id": cycle_id, "fiscal_year": fiscal_year, "workflow_id": workflow_id, "version": version, "cases": created}), actor, now_ms).await?;
         tx.commit().await?;
-        Ok(Cycle { id: cycle_id, fiscal_year, workflow_id: workflow_id.into(), workflow_version: version, cases_created: created, projects_skipped: candidates - created })
+        Ok(Cycle {
+            id: cycle_id,
+            fiscal_year,
+            workflow_id: workflow_id.into(),
+            workflow_version: version,
+            cases_created: created,
+            projects_skipped: candidates - created,
+        })
     }
 
     pub async fn case_summary(&self, id: i64) -> Result<CaseSummary> {
@@ -178,13 +207,26 @@ impl Store {
     /// The whole case: state, open tasks, history.
     pub async fn case_view(&self, id: i64) -> Result<CaseView> {
         let summary = self.case_summary(id).await?;
-        let state: String = sqlx::query_scalar("SELECT state FROM cases WHERE id = $1").bind(id).fetch_one(&self.pool).await?;
+        let state: String = sqlx::query_scalar("SELECT state FROM cases WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
         let tasks = sqlx::query(super::sql(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.case_id = $1 AND t.status = 'open' ORDER BY t.id")))
             .bind(id)
             .fetch_all(&self.pool)
             .await?;
-        let events = sqlx::query("SELECT seq, kind, data, actor_id, at_ms FROM events WHERE case_id = $1 ORDER BY seq").bind(id).fetch_all(&self.pool).await?;
-        let pending_inputs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM case_inputs WHERE case_id = $1 AND applied_ms IS NULL").bind(id).fetch_one(&self.pool).await?;
+        let events = sqlx::query(
+            "SELECT seq, kind, data, actor_id, at_ms FROM events WHERE case_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let pending_inputs: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM case_inputs WHERE case_id = $1 AND applied_ms IS NULL",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(CaseView {
             summary,
             state: serde_json::from_str(&state)?,
@@ -205,7 +247,12 @@ impl Store {
         })
     }
 
-    pub async fn cases(&self, f: &CaseFilter, limit: i64, offset: i64) -> Result<(Vec<CaseSummary>, i64)> {
+    pub async fn cases(
+        &self,
+        f: &CaseFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<CaseSummary>, i64)> {
         let where_sql = "($1 IS NULL OR c.department_id = $1) AND ($2 IS NULL OR c.cycle_id = $2) AND ($3 IS NULL OR c.stage = $3) AND ($4 IS NULL OR c.status = $4)";
         let rows = sqlx::query(super::sql(format!("SELECT {CASE_COLUMNS} FROM cases c JOIN projects p ON p.id = c.project_id WHERE {where_sql} ORDER BY c.id LIMIT $5 OFFSET $6")))
             .bind(f.department_id)
@@ -216,37 +263,67 @@ impl Store {
             .bind(offset)
             .fetch_all(&self.pool)
             .await?;
-        let total: i64 = sqlx::query_scalar(super::sql(format!("SELECT COUNT(*) FROM cases c WHERE {where_sql}")))
-            .bind(f.department_id)
-            .bind(f.cycle_id)
-            .bind(&f.stage)
-            .bind(&f.status)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok((rows.iter().map(summary_from_row).collect::<Result<_>>()?, total))
+        let total: i64 = sqlx::query_scalar(super::sql(format!(
+            "SELECT COUNT(*) FROM cases c WHERE {where_sql}"
+        )))
+        .bind(f.department_id)
+        .bind(f.cycle_id)
+        .bind(&f.stage)
+        .bind(&f.status)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((
+            rows.iter().map(summary_from_row).collect::<Result<_>>()?,
+            total,
+        ))
     }
 
     /// Cases per (stage, status), for the dashboard and /metrics.
     pub async fn cases_per_stage(&self) -> Result<Vec<(String, String, i64)>> {
         let rows = sqlx::query("SELECT COALESCE(stage, '-') AS stage, status, COUNT(*) AS n FROM cases GROUP BY 1, 2 ORDER BY 1, 2").fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get("stage")?, r.try_get("status")?, r.try_get("n")?))).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get("stage")?, r.try_get("status")?, r.try_get("n")?)))
+            .collect()
     }
 
     /// Records an input for a case (the bureau's retry of a blocked case, for example).
-    pub async fn add_case_input(&self, case_id: i64, input: &Input, actor: Option<i64>, now_ms: i64) -> Result<()> {
+    pub async fn add_case_input(
+        &self,
+        case_id: i64,
+        input: &Input,
+        actor: Option<i64>,
+        now_ms: i64,
+    ) -> Result<()> {
         let mut tx = self.write().await?;
         add_input(&mut tx, case_id, input, now_ms).await?;
-        append_event(&mut tx, case_id, "input_recorded", &serde_json::to_value(input)?, actor, now_ms).await?;
+        append_event(
+            &mut tx,
+            case_id,
+            "input_recorded",
+            &serde_json::to_value(input)?,
+            actor,
+            now_ms,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn pending_input_count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL").fetch_one(&self.pool).await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }
 
-pub(crate) async fn add_input(conn: &mut SqliteConnection, case_id: i64, input: &Input, now_ms: i64) -> Result<()> {
+pub(crate) async fn add_input(
+    conn: &mut SqliteConnection,
+    case_id: i64,
+    input: &Input,
+    now_ms: i64,
+) -> Result<()> {
     sqlx::query("INSERT INTO case_inputs (case_id, input, created_ms) VALUES ($1, $2, $3)")
         .bind(case_id)
         .bind(serde_json::to_string(input)?)
@@ -257,7 +334,14 @@ pub(crate) async fn add_input(conn: &mut SqliteConnection, case_id: i64, input: 
 }
 
 /// Appends an event to a case's history with the next sequence number.
-pub(crate) async fn append_event(conn: &mut SqliteConnection, case_id: i64, kind: &str, data: &serde_json::Value, actor: Option<i64>, now_ms: i64) -> Result<()> {
+pub(crate) async fn append_event(
+    conn: &mut SqliteConnection,
+    case_id: i64,
+    kind: &str,
+    data: &serde_json::Value,
+    actor: Option<i64>,
+    now_ms: i64,
+) -> Result<()> {
     sqlx::query("INSERT INTO events (case_id, seq, kind, data, actor_id, at_ms) VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE case_id = $1), $2, $3, $4, $5)")
         .bind(case_id)
         .bind(kind)

@@ -14,7 +14,14 @@ impl Store {
     /// Inputs dispatched more than `redispatch_after_ms` ago and still unapplied are claimed
     /// again; their job was lost (a worker killed mid-job whose job was given up, a flushed
     /// queue). Returns how many cases were dispatched.
-    pub async fn dispatch_pending(&self, now_ms: i64, redispatch_after_ms: i64, limit: i64, batch: usize, encode: impl Fn(&[i64]) -> Vec<u8>) -> Result<usize> {
+    pub async fn dispatch_pending(
+        &self,
+        now_ms: i64,
+        redispatch_after_ms: i64,
+        limit: i64,
+        batch: usize,
+        encode: impl Fn(&[i64]) -> Vec<u8>,
+    ) -> Result<usize> {
         let mut tx = self.write().await?;
         let mut ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE case_inputs SET dispatched_ms = $1 WHERE id IN ( \
@@ -31,8 +38,13 @@ impl Store {
         }
         ids.sort_unstable();
         ids.dedup();
-        let tasks: Vec<_> = ids.chunks(batch.max(1)).map(|chunk| TaskBuilder::new(encode(chunk)).max_attempts(3).build()).collect();
-        apalis_sqlite::queries::push_tasks(&mut *tx, QUEUE, &tasks).await.map_err(|e| StoreError::Other(anyhow::anyhow!("cannot queue jobs: {e}")))?;
+        let tasks: Vec<_> = ids
+            .chunks(batch.max(1))
+            .map(|chunk| TaskBuilder::new(encode(chunk)).max_attempts(3).build())
+            .collect();
+        apalis_sqlite::queries::push_tasks(&mut *tx, QUEUE, &tasks)
+            .await
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("cannot queue jobs: {e}")))?;
         tx.commit().await?;
         Ok(ids.len())
     }

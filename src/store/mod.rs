@@ -35,7 +35,10 @@ pub enum StoreError {
     #[error("{0}")]
     Conflict(String),
     #[error("{message}")]
-    Invalid { message: String, details: Vec<crate::domain::FieldError> },
+    Invalid {
+        message: String,
+        details: Vec<crate::domain::FieldError>,
+    },
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -47,7 +50,9 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => StoreError::Unavailable(e.to_string()),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
             _ => StoreError::Db(e),
         }
     }
@@ -90,7 +95,9 @@ impl Store {
             .map_err(|e| anyhow::anyhow!("cannot open the database {url}: {e}"))?;
         let mut ours = sqlx::migrate!("./migrations/sqlite");
         ours.dangerous_set_table_name("jixiao_migrations");
-        ours.run(&pool).await.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+        ours.run(&pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
         apalis_sqlite::SqliteStorage::<()>::migrations()
             .run(&pool)
             .await

@@ -28,14 +28,20 @@ impl Store {
     /// Fires every schedule that is due at `now_ms`. Returns the fires this call recorded (fires
     /// another process recorded first are not repeated).
     pub async fn fire_due_schedules(&self, reg: &Registry, now_ms: i64) -> Result<Vec<FireRecord>> {
-        let versions = sqlx::query("SELECT DISTINCT workflow_id, workflow_version FROM cases WHERE status = 'active'").fetch_all(&self.pool).await?;
+        let versions = sqlx::query(
+            "SELECT DISTINCT workflow_id, workflow_version FROM cases WHERE status = 'active'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let mut records = Vec::new();
         for v in versions {
             let id: String = v.try_get("workflow_id")?;
             let version = v.try_get::<i64, _>("workflow_version")? as u32;
             let wf = self.workflow(reg, &id, version).await?;
             for stage in &wf.stages {
-                let Some(schedule) = &stage.schedule else { continue };
+                let Some(schedule) = &stage.schedule else {
+                    continue;
+                };
                 let cursor: Option<i64> = sqlx::query_scalar("SELECT last_fire_ms FROM schedule_cursors WHERE workflow_id = $1 AND workflow_version = $2 AND stage = $3")
                     .bind(&id)
                     .bind(i64::from(version))
@@ -52,8 +58,14 @@ impl Store {
                         .fetch_one(&self.pool)
                         .await?,
                 };
-                let from = Utc.timestamp_millis_opt(start).single().unwrap_or_else(Utc::now);
-                let until = Utc.timestamp_millis_opt(now_ms).single().unwrap_or_else(Utc::now);
+                let from = Utc
+                    .timestamp_millis_opt(start)
+                    .single()
+                    .unwrap_or_else(Utc::now);
+                let until = Utc
+                    .timestamp_millis_opt(now_ms)
+                    .single()
+                    .unwrap_or_else(Utc::now);
                 let due = schedule.fires_between(wf.timezone, from, until);
                 if due.is_empty() {
                     continue;
@@ -66,7 +78,10 @@ impl Store {
                         MissedPolicy::RunOnce => i == last,
                         MissedPolicy::Skip => !late,
                     };
-                    if let Some(r) = self.record_fire(&id, version, &stage.id, fire_ms, fire, now_ms).await? {
+                    if let Some(r) = self
+                        .record_fire(&id, version, &stage.id, fire_ms, fire, now_ms)
+                        .await?
+                    {
                         records.push(r);
                     }
                 }
@@ -75,7 +90,15 @@ impl Store {
         Ok(records)
     }
 
-    async fn record_fire(&self, id: &str, version: u32, stage: &str, fire_ms: i64, fire: bool, now_ms: i64) -> Result<Option<FireRecord>> {
+    async fn record_fire(
+        &self,
+        id: &str,
+        version: u32,
+        stage: &str,
+        fire_ms: i64,
+        fire: bool,
+        now_ms: i64,
+    ) -> Result<Option<FireRecord>> {
         let mut tx = self.write().await?;
         let outcome = if fire { "fired" } else { "skipped" };
         let inserted = sqlx::query(
@@ -92,7 +115,10 @@ impl Store {
         .rows_affected();
         let mut cases = 0;
         if inserted == 1 && fire {
-            let input = serde_json::to_string(&Input::Fired { stage: stage.to_string(), fire_time_ms: fire_ms })?;
+            let input = serde_json::to_string(&Input::Fired {
+                stage: stage.to_string(),
+                fire_time_ms: fire_ms,
+            })?;
             cases = sqlx::query(
                 "INSERT INTO case_inputs (case_id, input, created_ms) SELECT id, $1, $2 FROM cases \
                  WHERE workflow_id = $3 AND workflow_version = $4 AND stage = $5 AND phase = 'awaiting_fire' AND status = 'active' ORDER BY id",
@@ -125,7 +151,14 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok((inserted == 1).then(|| FireRecord { workflow_id: id.to_string(), workflow_version: version, stage: stage.to_string(), fire_ms, outcome: outcome.to_string(), cases }))
+        Ok((inserted == 1).then(|| FireRecord {
+            workflow_id: id.to_string(),
+            workflow_version: version,
+            stage: stage.to_string(),
+            fire_ms,
+            outcome: outcome.to_string(),
+            cases,
+        }))
     }
 
     pub async fn schedule_fires(&self) -> Result<Vec<FireRecord>> {

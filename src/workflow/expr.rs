@@ -89,7 +89,10 @@ impl Expr {
             });
         }
         // The parser recurses; a depth limit keeps hostile input from exhausting the stack.
-        let depth = source.chars().filter(|c| matches!(c, '(' | '[' | '{')).count();
+        let depth = source
+            .chars()
+            .filter(|c| matches!(c, '(' | '[' | '{'))
+            .count();
         if depth > 64 {
             return Err(ExprError {
                 line: 1,
@@ -124,17 +127,27 @@ impl Expr {
             let known: Vec<&str> = sample.0.keys().map(String::as_str).collect();
             return Err(ExprError {
                 line: 1,
-                column: source.find(first).map(|i| source[..i].chars().count() + 1).unwrap_or(1),
+                column: source
+                    .find(first)
+                    .map(|i| source[..i].chars().count() + 1)
+                    .unwrap_or(1),
                 message: format!(
                     "unknown variable '{first}' (expected one of: {})",
                     known.join(", ")
                 ),
             });
         }
-        let expr = Expr { source: source.to_string(), program: Arc::new(program) };
+        let expr = Expr {
+            source: source.to_string(),
+            program: Arc::new(program),
+        };
         match expr.eval_bool(sample) {
             Ok(_) => Ok(expr),
-            Err(message) => Err(ExprError { line: 1, column: 1, message }),
+            Err(message) => Err(ExprError {
+                line: 1,
+                column: 1,
+                message,
+            }),
         }
     }
 
@@ -149,8 +162,9 @@ impl Expr {
             ctx.add_variable_from_value(k.clone(), to_cel(v));
         }
         let program = Arc::clone(&self.program);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&ctx)))
-            .map_err(|_| format!("'{}' could not be evaluated", self.source))?;
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&ctx)))
+                .map_err(|_| format!("'{}' could not be evaluated", self.source))?;
         match result {
             Ok(Value::Bool(b)) => Ok(b),
             Ok(other) => Err(format!(
@@ -174,7 +188,10 @@ mod tests {
         project.insert("sector".into(), VarValue::Text("health".into()));
         let mut v = Vars::default();
         v.set("project", VarValue::Map(project));
-        v.set("score", VarValue::Decimal(rust_decimal::Decimal::new(8150, 2)));
+        v.set(
+            "score",
+            VarValue::Decimal(rust_decimal::Decimal::new(8150, 2)),
+        );
         v.set("grade", VarValue::Text("良".into()));
         v
     }

@@ -26,17 +26,24 @@ pub struct TestApp {
 
 /// 2023-03-01 09:00 in Asia/Shanghai.
 pub fn start_ms() -> i64 {
-    Utc.with_ymd_and_hms(2023, 3, 1, 1, 0, 0).unwrap().timestamp_millis()
+    Utc.with_ymd_and_hms(2023, 3, 1, 1, 0, 0)
+        .unwrap()
+        .timestamp_millis()
 }
 
 pub fn settings(dir: &std::path::Path) -> Settings {
     let env = vec![
         ("JIXIAO_DATA_DIR".to_string(), dir.display().to_string()),
-        ("JIXIAO_WORKFLOWS_DIR".to_string(), format!("{}/workflows", env!("CARGO_MANIFEST_DIR"))),
+        (
+            "JIXIAO_WORKFLOWS_DIR".to_string(),
+            format!("{}/workflows", env!("CARGO_MANIFEST_DIR")),
+        ),
         ("JIXIAO_ADMIN_TOKEN".to_string(), ADMIN_TOKEN.to_string()),
         ("JIXIAO_REDISPATCH_AFTER_SECS".to_string(), "5".to_string()),
     ];
-    Settings::load(None, &env, &Overrides::default()).expect("test settings").0
+    Settings::load(None, &env, &Overrides::default())
+        .expect("test settings")
+        .0
 }
 
 impl TestApp {
@@ -47,14 +54,29 @@ impl TestApp {
 
     pub async fn spawn_in(dir: Arc<tempfile::TempDir>, clock: Arc<ManualClock>) -> TestApp {
         // RUST_LOG=jixiao=debug shows the server's log in a failing test's output.
-        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
-        let started = app::start(settings(dir.path()), clock.clone()).await.expect("start");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let started = app::start(settings(dir.path()), clock.clone())
+            .await
+            .expect("start");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = watch::channel(false);
         let rt = Arc::clone(&started.runtime);
         let handle = tokio::spawn(app::serve(started.runtime, listener, Roles::ALL, rx));
-        TestApp { base, client: reqwest::Client::new(), clock, rt, dir, shutdown: tx, handle: Some(handle) }
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            clock,
+            rt,
+            dir,
+            shutdown: tx,
+            handle: Some(handle),
+        }
     }
 
     /// Stops the server gracefully and starts a new one on the same database.
@@ -69,12 +91,22 @@ impl TestApp {
     pub async fn stop(&mut self) {
         let _ = self.shutdown.send(true);
         if let Some(h) = self.handle.take() {
-            h.await.expect("server task").expect("server stopped cleanly");
+            h.await
+                .expect("server task")
+                .expect("server stopped cleanly");
         }
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -109,16 +141,26 @@ impl TestApp {
     }
 
     /// Waits until the case has no pending input and `pred` holds on its view.
-    pub async fn wait_case(&self, case_id: i64, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_case(
+        &self,
+        case_id: i64,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let (s, v) = self.get(&format!("/api/v1/cases/{case_id}"), ADMIN_TOKEN).await;
+            let (s, v) = self
+                .get(&format!("/api/v1/cases/{case_id}"), ADMIN_TOKEN)
+                .await;
             assert_eq!(s, StatusCode::OK, "{v}");
             if v["pending_inputs"] == 0 && pred(&v) {
                 return v;
             }
             if Instant::now() > deadline {
-                panic!("case {case_id} never reached: {what}\n{}", serde_json::to_string_pretty(&v).unwrap());
+                panic!(
+                    "case {case_id} never reached: {what}\n{}",
+                    serde_json::to_string_pretty(&v).unwrap()
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -147,29 +189,72 @@ pub struct County {
 
 pub async fn county(app: &TestApp) -> County {
     let a = ADMIN_TOKEN;
-    let mut c = County { dept_tokens: vec![], dept_codes: vec![], finance_tokens: vec![], expert_tokens: vec![], third_party_token: String::new() };
-    for (code, name, sector) in [("D001", "县卫生健康局", "health"), ("D002", "县教育局", "education"), ("D003", "县交通运输局", "transport")] {
-        app.ok("/api/v1/departments", a, json!({"code": code, "name": name, "sector": sector, "head": "张三"})).await;
+    let mut c = County {
+        dept_tokens: vec![],
+        dept_codes: vec![],
+        finance_tokens: vec![],
+        expert_tokens: vec![],
+        third_party_token: String::new(),
+    };
+    for (code, name, sector) in [
+        ("D001", "县卫生健康局", "health"),
+        ("D002", "县教育局", "education"),
+        ("D003", "县交通运输局", "transport"),
+    ] {
+        app.ok(
+            "/api/v1/departments",
+            a,
+            json!({"code": code, "name": name, "sector": sector, "head": "张三"}),
+        )
+        .await;
         let u = app.ok("/api/v1/admin/users", a, json!({"username": code.to_lowercase(), "display_name": format!("{name}绩效员"), "role": "department", "department_code": code, "email": format!("{}@u.example.cn", code.to_lowercase())})).await;
-        let t = app.ok(&format!("/api/v1/admin/users/{}/tokens", u["id"]), a, json!({"label": "test"})).await;
+        let t = app
+            .ok(
+                &format!("/api/v1/admin/users/{}/tokens", u["id"]),
+                a,
+                json!({"label": "test"}),
+            )
+            .await;
         c.dept_tokens.push(t["token"].as_str().unwrap().to_string());
         c.dept_codes.push(code.to_string());
     }
     for i in 1..=2 {
         let u = app.ok("/api/v1/admin/users", a, json!({"username": format!("finance{i}"), "display_name": format!("财政{i}"), "role": "finance"})).await;
-        let t = app.ok(&format!("/api/v1/admin/users/{}/tokens", u["id"]), a, json!({})).await;
-        c.finance_tokens.push(t["token"].as_str().unwrap().to_string());
+        let t = app
+            .ok(
+                &format!("/api/v1/admin/users/{}/tokens", u["id"]),
+                a,
+                json!({}),
+            )
+            .await;
+        c.finance_tokens
+            .push(t["token"].as_str().unwrap().to_string());
     }
     for i in 1..=8 {
         let sector = if i <= 5 { "health" } else { "education" };
         let u = app
             .ok("/api/v1/admin/users", a, json!({"username": format!("expert{i}"), "display_name": format!("专家{i}"), "role": "expert", "expert": {"sectors": [sector], "title": "教授", "organisation": "长治医学院"}}))
             .await;
-        let t = app.ok(&format!("/api/v1/admin/users/{}/tokens", u["id"]), a, json!({})).await;
-        c.expert_tokens.push((u["id"].as_i64().unwrap(), t["token"].as_str().unwrap().to_string()));
+        let t = app
+            .ok(
+                &format!("/api/v1/admin/users/{}/tokens", u["id"]),
+                a,
+                json!({}),
+            )
+            .await;
+        c.expert_tokens.push((
+            u["id"].as_i64().unwrap(),
+            t["token"].as_str().unwrap().to_string(),
+        ));
     }
     let u = app.ok("/api/v1/admin/users", a, json!({"username": "thirdparty1", "display_name": "某会计师事务所", "role": "third_party"})).await;
-    let t = app.ok(&format!("/api/v1/admin/users/{}/tokens", u["id"]), a, json!({})).await;
+    let t = app
+        .ok(
+            &format!("/api/v1/admin/users/{}/tokens", u["id"]),
+            a,
+            json!({}),
+        )
+        .await;
     c.third_party_token = t["token"].as_str().unwrap().to_string();
     c
 }
@@ -191,12 +276,27 @@ pub fn project(code: &str, dept: &str, amount_yuan: &str, is_new: bool) -> Value
 
 /// Opens the only open task of `kind` on the case and returns it.
 pub fn open_task<'a>(view: &'a Value, kind: &str) -> &'a Value {
-    view["open_tasks"].as_array().unwrap().iter().find(|t| t["kind"] == kind).unwrap_or_else(|| panic!("no open {kind} task: {view}"))
+    view["open_tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == kind)
+        .unwrap_or_else(|| panic!("no open {kind} task: {view}"))
 }
 
 pub fn review_form(form: &str, total: u32) -> Value {
     // Spread `total` over the criteria of the form.
-    let names: &[&str] = if form == "ex_ante_assessment" { &["立项必要性", "投入经济性", "绩效目标合理性", "实施方案可行性", "筹资合规性"] } else { &["完整性", "相关性", "适当性", "可行性"] };
+    let names: &[&str] = if form == "ex_ante_assessment" {
+        &[
+            "立项必要性",
+            "投入经济性",
+            "绩效目标合理性",
+            "实施方案可行性",
+            "筹资合规性",
+        ]
+    } else {
+        &["完整性", "相关性", "适当性", "可行性"]
+    };
     let per = total / names.len() as u32;
     let mut rest = total - per * names.len() as u32;
     let mut scores = serde_json::Map::new();
@@ -210,11 +310,32 @@ pub fn review_form(form: &str, total: u32) -> Value {
 
 /// Every reviewer assigned on the case's open review tasks submits `total` points.
 pub async fn panel_scores(app: &TestApp, county: &County, case_id: i64, total: u32) {
-    let tasks = app.rt.store.tasks(&jixiao::store::tasks::TaskScope::All, &jixiao::store::tasks::TaskFilter { status: Some("open".into()), case_id: Some(case_id), kind: Some("review".into()) }, 100, 0).await.unwrap().0;
+    let tasks = app
+        .rt
+        .store
+        .tasks(
+            &jixiao::store::tasks::TaskScope::All,
+            &jixiao::store::tasks::TaskFilter {
+                status: Some("open".into()),
+                case_id: Some(case_id),
+                kind: Some("review".into()),
+            },
+            100,
+            0,
+        )
+        .await
+        .unwrap()
+        .0;
     assert!(!tasks.is_empty(), "no open reviews on case {case_id}");
     for t in tasks {
         let token = reviewer_token(app, county, t.assignee_id.unwrap()).await;
-        let (s, v) = app.post(&format!("/api/v1/tasks/{}/complete", t.id), &token, review_form(&t.form, total)).await;
+        let (s, v) = app
+            .post(
+                &format!("/api/v1/tasks/{}/complete", t.id),
+                &token,
+                review_form(&t.form, total),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{v}");
     }
 }
@@ -224,7 +345,13 @@ pub async fn reviewer_token(app: &TestApp, county: &County, user_id: i64) -> Str
     if let Some((_, t)) = county.expert_tokens.iter().find(|(id, _)| *id == user_id) {
         return t.clone();
     }
-    let (s, v) = app.post(&format!("/api/v1/admin/users/{user_id}/tokens"), ADMIN_TOKEN, json!({"label": "panel"})).await;
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/admin/users/{user_id}/tokens"),
+            ADMIN_TOKEN,
+            json!({"label": "panel"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     v["token"].as_str().unwrap().to_string()
 }
