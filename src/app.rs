@@ -26,6 +26,8 @@ pub struct Runtime {
     pub calendar: Calendar,
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
+    /// Where jobs travel (the embedded queue, PostgreSQL or Redis).
+    pub transport: crate::queue::Transport,
     /// Wakes the dispatcher when new case inputs are recorded.
     pub wake: Notify,
     /// Signalled after each job, for whoever waits for the queue to move.
@@ -51,6 +53,13 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
         })?;
     }
     let store = Store::open(&settings.database_url).await?;
+    let transport = crate::queue::Transport::connect(
+        &store,
+        &settings.database_url,
+        settings.redis_url.as_deref(),
+        &settings.queue_namespace,
+    )
+    .await?;
     let mut calendar = Calendar::builtin();
     if let Some(dir) = &settings.calendar_dir {
         calendar.merge(Calendar::load_dir(dir).map_err(|e| anyhow::anyhow!("calendar: {e}"))?);
@@ -62,6 +71,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
         calendar,
         clock,
         metrics: Metrics::default(),
+        transport,
         wake: Notify::new(),
         progress: Notify::new(),
     });
@@ -236,6 +246,6 @@ pub async fn serve(
             "background work did not stop within 30 s; unapplied inputs stay pending and are dispatched at the next start"
         );
     }
-    rt.store.pool.close().await;
+    rt.store.close().await;
     Ok(())
 }

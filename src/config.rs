@@ -36,6 +36,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `sqlite://...`; defaults to `sqlite://<data_dir>/jixiao.db`.
     pub database_url: String,
+    /// `redis://...`: the job queue in Redis (otherwise in the database).
+    pub redis_url: Option<String>,
+    /// Separates job queues that share a Redis or PostgreSQL server.
+    pub queue_namespace: String,
     /// A fixed admin token (otherwise one is generated on first start and printed once).
     pub admin_token: Option<Secret>,
     /// Workflow definitions loaded (published) at start.
@@ -72,6 +76,8 @@ struct FileSettings {
     data_dir: Option<String>,
     database_url: Option<String>,
     admin_token: Option<String>,
+    redis_url: Option<String>,
+    queue_namespace: Option<String>,
     workflows_dir: Option<String>,
     calendar_dir: Option<String>,
     worker_concurrency: Option<toml::Value>,
@@ -83,10 +89,12 @@ struct FileSettings {
 }
 
 /// The settings' names, in the file and (upper-cased, with `JIXIAO_`) in the environment.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 14] = [
     "listen",
     "data_dir",
     "database_url",
+    "redis_url",
+    "queue_namespace",
     "admin_token",
     "workflows_dir",
     "calendar_dir",
@@ -150,6 +158,8 @@ impl Settings {
             put("data_dir", fs.data_dir);
             put("database_url", fs.database_url);
             put("admin_token", fs.admin_token);
+            put("redis_url", fs.redis_url);
+            put("queue_namespace", fs.queue_namespace);
             put("workflows_dir", fs.workflows_dir);
             put("calendar_dir", fs.calendar_dir);
             put("worker_concurrency", num(fs.worker_concurrency));
@@ -257,6 +267,40 @@ impl Settings {
                 Some(Secret(v))
             }
         };
+        let redis_url = match get("redis_url") {
+            None => None,
+            Some((v, _)) if v.trim().is_empty() => None,
+            Some((v, w)) => {
+                if !(v.starts_with("redis://") || v.starts_with("rediss://")) {
+                    return Err(fail(
+                        "redis_url",
+                        &w,
+                        &v,
+                        "a Redis URL such as redis://127.0.0.1:6379",
+                    ));
+                }
+                Some(v)
+            }
+        };
+        let queue_namespace = match get("queue_namespace") {
+            None => "jixiao".to_string(),
+            Some((v, w)) => {
+                if v.is_empty()
+                    || v.len() > 64
+                    || !v
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    return Err(fail(
+                        "queue_namespace",
+                        &w,
+                        &v,
+                        "1–64 letters, digits, '_' or '-'",
+                    ));
+                }
+                v
+            }
+        };
         let log = get("log").map(|(v, _)| v).unwrap_or_else(|| "info".into());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
             let (v, w) = get("log").unwrap_or_default();
@@ -273,6 +317,8 @@ impl Settings {
                 data_dir,
                 database_url,
                 admin_token,
+                redis_url,
+                queue_namespace,
                 workflows_dir,
                 calendar_dir,
                 worker_concurrency: number("worker_concurrency", 4, 1, 256)? as usize,

@@ -159,7 +159,9 @@ async fn readyz(State(rt): State<Arc<Runtime>>) -> Response {
 }
 
 async fn metrics(State(rt): State<Arc<Runtime>>) -> ApiResult<Response> {
-    rt.metrics.queue_depth.set(rt.store.queue_depth().await?);
+    if let Some(depth) = rt.store.sqlite_queue_depth().await? {
+        rt.metrics.queue_depth.set(depth);
+    }
     rt.metrics
         .pending_inputs
         .set(rt.store.pending_input_count().await?);

@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
-use apalis_sqlite::{Config, SqliteStorage};
+use apalis_postgres::PostgresStorage;
+use apalis_redis::RedisStorage;
+use apalis_sqlite::SqliteStorage;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::app::Runtime;
-use crate::store::jobs::QUEUE;
+use crate::store::{Backend, Store};
 
 /// A queued job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +71,122 @@ async fn handle(job: Job, rt: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
     }
 }
 
+/// Where jobs travel: the embedded SQLite queue, PostgreSQL (apalis-postgres) when the database
+/// is PostgreSQL and no Redis is configured, or Redis (apalis-redis). The database stays the
+/// source of truth in every case: a job only names cases.
+#[derive(Clone)]
+pub enum Transport {
+    Sqlite(SqliteStorage<Job>),
+    Postgres(PostgresStorage<Job>),
+    Redis(RedisStorage<Job>),
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Transport {
+    /// Connects the transport the settings ask for. `namespace` separates queues that share a
+    /// Redis or PostgreSQL server (tests give each test its own).
+    pub async fn connect(
+        store: &Store,
+        database_url: &str,
+        redis_url: Option<&str>,
+        namespace: &str,
+    ) -> anyhow::Result<Transport> {
+        if let Some(url) = redis_url {
+            let conn = apalis_redis::connect(url).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot connect to Redis at {}: {e}",
+                    crate::store::redact(url)
+                )
+            })?;
+            let config = apalis_redis::Config::default()
+                .queue(namespace)
+                .batch_size(16)
+                .heartbeat_interval(Duration::from_secs(5))
+                .missed_heartbeats(3);
+            return Ok(Transport::Redis(
+                RedisStorage::new(conn).with_config(config),
+            ));
+        }
+        match store.backend {
+            Backend::Sqlite => {
+                let pool = store
+                    .sqlite
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("the SQLite queue needs the SQLite pool"))?;
+                let config = apalis_sqlite::Config::default()
+                    .queue(namespace)
+                    .batch_size(16)
+                    .heartbeat_interval(Duration::from_secs(10))
+                    .missed_heartbeats(3);
+                Ok(Transport::Sqlite(
+                    SqliteStorage::new(pool).with_config(config),
+                ))
+            }
+            Backend::Postgres => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(database_url)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot connect the job queue to PostgreSQL: {e}")
+                    })?;
+                PostgresStorage::<()>::setup(&pool)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("job queue migration failed: {e}"))?;
+                let config = apalis_postgres::Config::default()
+                    .queue(namespace)
+                    .batch_size(100)
+                    .heartbeat_interval(Duration::from_secs(5))
+                    .missed_heartbeats(3);
+                Ok(Transport::Postgres(
+                    PostgresStorage::new(&pool).with_config(config),
+                ))
+            }
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Transport::Sqlite(_) => "sqlite",
+            Transport::Postgres(_) => "postgres",
+            Transport::Redis(_) => "redis",
+        }
+    }
+
+    /// Queues one job per batch of cases.
+    pub async fn push(&self, jobs: Vec<Job>) -> anyhow::Result<()> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        match self.clone() {
+            Transport::Sqlite(mut s) => s
+                .push_bulk(jobs)
+                .await
+                .map_err(|e| anyhow::anyhow!("queueing jobs: {e}")),
+            Transport::Postgres(mut s) => s
+                .push_bulk(jobs)
+                .await
+                .map_err(|e| anyhow::anyhow!("queueing jobs: {e}")),
+            Transport::Redis(mut s) => {
+                // One push per job: apalis-redis's bulk push goes through its scheduled set, whose
+                // promotion fails beyond ~8,000 due jobs; single pushes go straight to the queue.
+                for j in jobs {
+                    s.push(j)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("queueing jobs: {e}"))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Runs one apalis worker until shutdown, restarting it (with a fresh name) if it stops on a
 /// backend error; apalis stops a worker on any storage error.
 pub async fn run_workers(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
@@ -83,27 +201,32 @@ pub async fn run_workers(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) 
             return;
         }
         generation += 1;
-        let config = Config::default()
-            .queue(QUEUE)
-            .batch_size(16)
-            .heartbeat_interval(Duration::from_secs(10))
-            .missed_heartbeats(3);
-        // apalis parks an idle worker until something wakes it; poll the queue every 50 ms so
-        // jobs queued by this or another process start promptly (one indexed query when idle).
-        let storage = SqliteStorage::<Job>::new(&rt.store.pool)
-            .with_config(config)
-            .poll_with_interval(Duration::from_millis(50));
-        let worker = WorkerBuilder::new(format!("jixiao-{instance}-{generation}"))
-            .backend(storage)
-            .data(Arc::clone(&rt))
-            .concurrency(rt.settings.worker_concurrency)
-            .build(handle);
+        let name = format!("jixiao-{instance}-{generation}");
         let mut stop = shutdown.clone();
         let signal = async move {
             let _ = stop.wait_for(|s| *s).await;
             Ok::<(), std::io::Error>(())
         };
-        match worker.run_until(signal).await {
+        // apalis parks an idle worker until something wakes it; poll the queue every 50 ms so
+        // jobs queued by this or another process start promptly (one indexed query when idle).
+        let poll = Duration::from_millis(50);
+        macro_rules! run {
+            ($storage:expr) => {
+                WorkerBuilder::new(name)
+                    .backend($storage.poll_with_interval(poll))
+                    .data(Arc::clone(&rt))
+                    .concurrency(rt.settings.worker_concurrency)
+                    .build(handle)
+                    .run_until(signal)
+                    .await
+            };
+        }
+        let result = match rt.transport.clone() {
+            Transport::Sqlite(s) => run!(s),
+            Transport::Postgres(s) => run!(s),
+            Transport::Redis(s) => run!(s),
+        };
+        match result {
             Ok(()) => {
                 if *shutdown.borrow() {
                     return;
@@ -123,39 +246,20 @@ pub async fn run_workers(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) 
 
 /// Turns pending case inputs into jobs whenever something is recorded (`wake`) and at least
 /// every second (inputs recorded by other processes, lost jobs to re-dispatch). Also keeps the
-/// job table small.
+/// embedded job table small.
 pub async fn run_dispatcher(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     let mut last_prune = 0i64;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let now = rt.clock.now_ms();
-        let redispatch = (rt.settings.redispatch_after_secs * 1000) as i64;
-        loop {
-            match rt
-                .store
-                .dispatch_pending(
-                    now,
-                    redispatch,
-                    5000,
-                    rt.settings.job_batch,
-                    Job::encode_advance,
-                )
-                .await
-            {
-                Ok(0) => break,
-                Ok(n) => tracing::debug!(cases = n, "dispatched"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "dispatching failed; retrying");
-                    break;
-                }
-            }
+        if let Err(e) = dispatch_once(&rt).await {
+            tracing::warn!(error = %e, "dispatching failed; retrying");
         }
         let wall = chrono::Utc::now().timestamp_millis();
         if wall - last_prune > 60_000 {
             last_prune = wall;
-            match rt.store.prune_jobs(wall, 10 * 60 * 1000).await {
+            match rt.store.prune_sqlite_jobs(wall, 10 * 60 * 1000).await {
                 Ok(n) if n > 0 => tracing::debug!(jobs = n, "pruned finished jobs"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "pruning finished jobs failed"),
@@ -166,6 +270,28 @@ pub async fn run_dispatcher(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool
             _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
             _ = shutdown.changed() => {}
         }
+    }
+}
+
+/// Queues jobs for every case with undispatched inputs; returns how many cases.
+pub async fn dispatch_once(rt: &Runtime) -> anyhow::Result<usize> {
+    let redispatch = (rt.settings.redispatch_after_secs * 1000) as i64;
+    let mut total = 0;
+    loop {
+        let now = rt.clock.now_ms();
+        let ids = rt.store.pending_cases(now, redispatch, 5000).await?;
+        if ids.is_empty() {
+            return Ok(total);
+        }
+        let jobs: Vec<Job> = ids
+            .chunks(rt.settings.job_batch.max(1))
+            .map(|c| Job::AdvanceCases {
+                case_ids: c.to_vec(),
+            })
+            .collect();
+        rt.transport.push(jobs).await?;
+        rt.store.mark_dispatched(&ids, now).await?;
+        total += ids.len();
     }
 }
 

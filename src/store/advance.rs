@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::cases::append_event;
 use super::projects::{Project, load_project};
@@ -31,7 +31,7 @@ struct Pool {
     candidates: Vec<Candidate>,
 }
 
-async fn load_pool(conn: &mut SqliteConnection) -> Result<Pool> {
+async fn load_pool(conn: &mut AnyConnection) -> Result<Pool> {
     let mut candidates = Vec::new();
     let rows = sqlx::query("SELECT id, role, department_id FROM users WHERE active = 1 AND role IN ('finance', 'department')").fetch_all(&mut *conn).await?;
     for r in rows {
@@ -121,7 +121,14 @@ impl Store {
         let mut report = AdvanceReport::default();
         let mut tx = self.write().await?;
         let mut pool: Option<Pool> = None;
-        for &case_id in case_ids {
+        let mut ids = case_ids.to_vec();
+        // One lock order for every worker, so two batches sharing cases cannot deadlock.
+        ids.sort_unstable();
+        ids.dedup();
+        for case_id in ids {
+            if !super::cases::lock_case(&mut tx, case_id).await? {
+                continue;
+            }
             let inputs = sqlx::query("SELECT id, input FROM case_inputs WHERE case_id = $1 AND applied_ms IS NULL ORDER BY id").bind(case_id).fetch_all(&mut *tx).await?;
             if inputs.is_empty() {
                 continue;
@@ -248,7 +255,7 @@ impl Store {
 
     async fn apply_effect(
         &self,
-        tx: &mut SqliteConnection,
+        tx: &mut AnyConnection,
         pool: &mut Option<Pool>,
         cal: &Calendar,
         wf: &Workflow,
@@ -432,7 +439,7 @@ fn seat_name(s: Seat) -> &'static str {
 }
 
 async fn insert_task(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     case_id: i64,
     stage: &str,
     round: u32,

@@ -1,7 +1,7 @@
 //! Cycles and cases: starting a cycle, the history of a case, and the views the API shows.
 
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::tasks::{TASK_COLUMNS, Task, task_from_row};
 use super::{Result, Store, StoreError};
@@ -65,7 +65,7 @@ pub struct CaseFilter {
 
 const CASE_COLUMNS: &str = "c.id, c.cycle_id, c.project_id, p.code AS project_code, p.name AS project_name, c.department_id, c.workflow_id, c.workflow_version, c.stage, c.phase, c.status, c.version, c.updated_ms";
 
-fn summary_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<CaseSummary> {
+fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<CaseSummary> {
     Ok(CaseSummary {
         id: r.try_get("id")?,
         cycle_id: r.try_get("cycle_id")?,
@@ -125,7 +125,7 @@ impl Store {
             .await?;
         if let Some(codes) = project_codes {
             for code in codes {
-                sqlx::query("INSERT OR IGNORE INTO cycle_codes (code) VALUES ($1)")
+                sqlx::query("INSERT INTO cycle_codes (code) VALUES ($1) ON CONFLICT DO NOTHING")
                     .bind(code)
                     .execute(&mut *tx)
                     .await?;
@@ -319,7 +319,7 @@ impl Store {
 }
 
 pub(crate) async fn add_input(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     case_id: i64,
     input: &Input,
     now_ms: i64,
@@ -333,9 +333,22 @@ pub(crate) async fn add_input(
     Ok(())
 }
 
+/// Locks a case's row for the rest of the transaction (PostgreSQL; SQLite's write transaction
+/// already excludes other writers), so events of one case are appended by one writer at a time.
+pub(crate) async fn lock_case(conn: &mut AnyConnection, case_id: i64) -> Result<bool> {
+    Ok(
+        sqlx::query("UPDATE cases SET version = version WHERE id = $1")
+            .bind(case_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
 /// Appends an event to a case's history with the next sequence number.
 pub(crate) async fn append_event(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     case_id: i64,
     kind: &str,
     data: &serde_json::Value,

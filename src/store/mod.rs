@@ -23,8 +23,11 @@ pub mod workflows;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::any::AnyPoolOptions;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 
 /// A store error: either something the caller asked for that the data refuses (`Conflict`,
 /// `NotFound`, `Invalid`), or a database failure.
@@ -50,7 +53,14 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+            sqlx::Error::Database(d)
+                if d.code()
+                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+            {
                 StoreError::Unavailable(e.to_string())
             }
             _ => StoreError::Db(e),
@@ -66,31 +76,84 @@ impl From<serde_json::Error> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// The database handle shared by the API, the workers and the scheduler.
+/// Which database the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database handle shared by the API, the workers and the scheduler. The same SQL text runs
+/// on both databases through sqlx's `Any` driver (placeholders `$1`, `RETURNING`, `ON
+/// CONFLICT`); where the dialects differ the code asks `backend`.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pub pool: SqlitePool,
+    pub pool: AnyPool,
+    pub backend: Backend,
+    /// On SQLite, a typed pool on the same file for the embedded job queue (apalis-sqlite).
+    pub sqlite: Option<SqlitePool>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the SQLite database at `url` and applies migrations: ours,
-    /// recorded in `jixiao_migrations`, and the job queue's own.
+    /// Opens the database at `url` (`sqlite://...` or `postgres://...`), creating a SQLite file
+    /// if needed, and applies migrations: ours, recorded in `jixiao_migrations`, and, on SQLite,
+    /// the embedded job queue's own.
     pub async fn open(url: &str) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact(url))
+                })?;
+            let mut ours = sqlx::migrate!("./migrations/postgres");
+            ours.dangerous_set_table_name("jixiao_migrations");
+            ours.run(&pool)
+                .await
+                .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+            return Ok(Store {
+                pool,
+                backend: Backend::Postgres,
+                sqlite: None,
+            });
+        }
         let opts = SqliteConnectOptions::from_str(url)
-            .map_err(|e| anyhow::anyhow!("JIXIAO_DATABASE_URL '{url}' is not a SQLite URL: {e}"))?
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "JIXIAO_DATABASE_URL '{url}' is not a SQLite or PostgreSQL URL: {e}"
+                )
+            })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL in WAL mode survives a process crash; only an OS crash or power loss can
             // lose the last commits, never corrupt the file.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true)
-            .pragma("temp_store", "MEMORY")
-            .pragma("cache_size", "-65536");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .foreign_keys(true);
+        // The typed pool creates the file, sets WAL and runs the queue's migrations.
+        let sqlite = SqlitePoolOptions::new()
+            .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database {url}: {e}"))?;
+        apalis_sqlite::SqliteStorage::<()>::migrations()
+            .run(&sqlite)
+            .await
+            .map_err(|e| anyhow::anyhow!("job queue migration failed: {e}"))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;").await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database {url}: {e}"))?;
         let mut ours = sqlx::migrate!("./migrations/sqlite");
@@ -98,22 +161,45 @@ impl Store {
         ours.run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
-        apalis_sqlite::SqliteStorage::<()>::migrations()
-            .run(&pool)
-            .await
-            .map_err(|e| anyhow::anyhow!("job queue migration failed: {e}"))?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            backend: Backend::Sqlite,
+            sqlite: Some(sqlite),
+        })
     }
 
-    /// A write transaction that takes the write lock at once, so two writers never deadlock on
-    /// upgrading a read lock (SQLite answers that with SQLITE_BUSY at once, whatever the timeout).
-    pub async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// A write transaction. On SQLite it takes the write lock at once, so two writers never
+    /// deadlock on upgrading a read lock (SQLite answers that with SQLITE_BUSY at once, whatever
+    /// the timeout); PostgreSQL locks rows as they are written.
+    pub async fn write(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+        if let Some(p) = &self.sqlite {
+            p.close().await;
+        }
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:****@{}", &url[..s], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::{Result, Store, StoreError, is_unique_violation};
 use crate::workflow::Role;
@@ -75,7 +75,7 @@ pub fn new_token() -> String {
 
 const USER_COLUMNS: &str = "id, username, display_name, role, department_id, email, language";
 
-fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<User> {
+fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User> {
     let role: String = r.try_get("role")?;
     Ok(User {
         id: r.try_get("id")?,
@@ -306,7 +306,7 @@ impl Store {
 }
 
 pub(crate) async fn insert_department(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     code: &str,
     name: &str,
     sector: &str,
@@ -331,7 +331,7 @@ pub(crate) async fn insert_department(
 }
 
 pub(crate) async fn insert_user(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     u: &NewUser,
     now_ms: i64,
 ) -> Result<User> {
@@ -458,7 +458,7 @@ pub(crate) async fn insert_user(
 }
 
 pub(crate) async fn insert_token(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user_id: i64,
     label: &str,
     now_ms: i64,
@@ -485,7 +485,7 @@ pub(crate) async fn insert_token(
 
 /// Appends an administrative event.
 pub(crate) async fn audit(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     kind: &str,
     data: &serde_json::Value,
     actor: Option<i64>,

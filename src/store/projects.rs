@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::{Result, Store, StoreError, is_unique_violation};
 pub use crate::domain::project::Project;
@@ -23,7 +23,7 @@ fn enum_from<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
 
 const PROJECT_COLUMNS: &str = "p.id, p.code, p.name, p.department_id, d.code AS department_code, p.sector, p.amount_fen, p.fiscal_year, p.is_new, p.funding_source";
 
-fn project_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Project> {
+fn project_from_row(r: &sqlx::any::AnyRow) -> Result<Project> {
     Ok(Project {
         id: r.try_get("id")?,
         code: r.try_get("code")?,
@@ -39,7 +39,7 @@ fn project_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Project> {
     })
 }
 
-fn indicator_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Indicator> {
+fn indicator_from_row(r: &sqlx::any::AnyRow) -> Result<Indicator> {
     let value: String = r.try_get("value")?;
     let kind: String = r.try_get("value_kind")?;
     let weight: String = r.try_get("weight")?;
@@ -152,7 +152,7 @@ impl Store {
 }
 
 pub(crate) async fn insert_project(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     p: &ProjectInput,
     department_id: i64,
     now_ms: i64,
@@ -179,7 +179,7 @@ pub(crate) async fn insert_project(
 
 /// Replaces a project's indicators (a target declaration or revision).
 pub(crate) async fn write_indicators(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     project_id: i64,
     indicators: &[Indicator],
 ) -> Result<()> {
@@ -193,7 +193,7 @@ pub(crate) async fn write_indicators(
 /// Inserts indicators in one statement per 64 rows (a statement per row costs a round trip to
 /// SQLite's worker thread each).
 async fn insert_indicators(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     project_id: i64,
     indicators: &[Indicator],
 ) -> Result<()> {
@@ -237,7 +237,7 @@ async fn insert_indicators(
     Ok(())
 }
 
-pub(crate) async fn load_project(conn: &mut SqliteConnection, id: i64) -> Result<Project> {
+pub(crate) async fn load_project(conn: &mut AnyConnection, id: i64) -> Result<Project> {
     let row = sqlx::query(super::sql(format!("SELECT {PROJECT_COLUMNS} FROM projects p JOIN departments d ON d.id = p.department_id WHERE p.id = $1")))
         .bind(id)
         .fetch_optional(&mut *conn)

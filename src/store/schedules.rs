@@ -142,7 +142,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO schedule_cursors (workflow_id, workflow_version, stage, last_fire_ms) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (workflow_id, workflow_version, stage) DO UPDATE SET last_fire_ms = MAX(schedule_cursors.last_fire_ms, excluded.last_fire_ms)",
+             ON CONFLICT (workflow_id, workflow_version, stage) DO UPDATE SET last_fire_ms = CASE WHEN excluded.last_fire_ms > schedule_cursors.last_fire_ms THEN excluded.last_fire_ms ELSE schedule_cursors.last_fire_ms END",
         )
         .bind(id)
         .bind(i64::from(version))

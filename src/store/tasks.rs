@@ -33,7 +33,7 @@ pub struct Task {
 
 pub(crate) const TASK_COLUMNS: &str = "t.id, t.case_id, t.stage, t.round, t.kind, t.form, t.role, t.department_id, t.assignee_id, t.panel_role, t.status, t.due_ms, t.created_ms, t.completed_ms, t.result";
 
-pub(crate) fn task_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Task> {
+pub(crate) fn task_from_row(r: &sqlx::any::AnyRow) -> Result<Task> {
     let result: Option<String> = r.try_get("result")?;
     Ok(Task {
         id: r.try_get("id")?,

@@ -43,16 +43,17 @@ async fn a_duplicated_or_redelivered_job_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(report.inputs_applied, 0);
-    let tasks = vec![
-        apalis::prelude::TaskBuilder::new(Job::encode_advance(&[id])).build(),
-        apalis::prelude::TaskBuilder::new(Job::encode_advance(&[id])).build(),
-    ];
-    let mut conn = app.rt.store.pool.acquire().await.unwrap();
-    apalis_sqlite::queries::push_tasks(&mut *conn, jixiao::store::jobs::QUEUE, &tasks)
+    let processed = app.rt.metrics.jobs_processed.get();
+    app.rt
+        .transport
+        .push(vec![
+            Job::AdvanceCases { case_ids: vec![id] },
+            Job::AdvanceCases {
+                case_ids: vec![id, id],
+            },
+        ])
         .await
         .unwrap();
-    drop(conn);
-    let processed = app.rt.metrics.jobs_processed.get();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while app.rt.metrics.jobs_processed.get() < processed + 2 {
         assert!(
