@@ -45,12 +45,8 @@ pub struct Started {
 /// unreadable database or a broken workflow file.
 pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Started> {
     if settings.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot create the data folder {}: {e}",
-                settings.data_dir.display()
-            )
-        })?;
+        std::fs::create_dir_all(&settings.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", settings.data_dir.display()))?;
     }
     let store = Store::open(&settings.database_url).await?;
     let transport = crate::queue::Transport::connect(
@@ -77,10 +73,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
     });
     publish_dir(&rt, &rt.settings.workflows_dir.clone()).await?;
     let new_admin_token = bootstrap_admin(&rt).await?;
-    Ok(Started {
-        runtime: rt,
-        new_admin_token,
-    })
+    Ok(Started { runtime: rt, new_admin_token })
 }
 
 /// Publishes every `*.yaml` in the folder. A broken definition stops start-up; a file whose
@@ -96,8 +89,8 @@ pub async fn publish_dir(rt: &Runtime, dir: &Path) -> anyhow::Result<()> {
         .collect();
     files.sort();
     for path in files {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         let name = path.display().to_string();
         match rt
             .store
@@ -105,10 +98,7 @@ pub async fn publish_dir(rt: &Runtime, dir: &Path) -> anyhow::Result<()> {
                 &rt.registry,
                 &name,
                 &text,
-                &format!(
-                    "file:{}",
-                    path.file_name().and_then(|n| n.to_str()).unwrap_or("?")
-                ),
+                &format!("file:{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("?")),
                 None,
                 rt.clock.now_ms(),
             )
@@ -135,12 +125,7 @@ pub async fn publish_dir(rt: &Runtime, dir: &Path) -> anyhow::Result<()> {
 /// given, otherwise a new random one that is returned (to be printed once).
 async fn bootstrap_admin(rt: &Runtime) -> anyhow::Result<Option<String>> {
     let now = rt.clock.now_ms();
-    let existing = rt
-        .store
-        .users(1, 0)
-        .await?
-        .into_iter()
-        .find(|u| u.role == Role::Admin);
+    let existing = rt.store.users(1, 0).await?.into_iter().find(|u| u.role == Role::Admin);
     let admin = match existing {
         Some(a) => a,
         None => {
@@ -158,17 +143,11 @@ async fn bootstrap_admin(rt: &Runtime) -> anyhow::Result<Option<String>> {
     };
     match &rt.settings.admin_token {
         Some(t) => {
-            rt.store
-                .ensure_token(admin.id, t.expose(), "JIXIAO_ADMIN_TOKEN", now)
-                .await?;
+            rt.store.ensure_token(admin.id, t.expose(), "JIXIAO_ADMIN_TOKEN", now).await?;
             Ok(None)
         }
         None if rt.store.user_count().await? == 1 && !rt.store.has_tokens(admin.id).await? => {
-            Ok(Some(
-                rt.store
-                    .issue_token(admin.id, "first start", now, None)
-                    .await?,
-            ))
+            Ok(Some(rt.store.issue_token(admin.id, "first start", now, None).await?))
         }
         None => Ok(None),
     }
@@ -178,23 +157,27 @@ async fn bootstrap_admin(rt: &Runtime) -> anyhow::Result<Option<String>> {
 #[derive(Debug, Clone, Copy)]
 pub struct Roles {
     pub api: bool,
+    /// Hands recorded work to the queue; cheap, so every kind of process runs it.
+    pub dispatcher: bool,
     pub workers: bool,
     pub scheduler: bool,
 }
 
 impl Roles {
-    pub const ALL: Roles = Roles {
-        api: true,
-        workers: true,
-        scheduler: true,
-    };
+    /// `jixiao serve`: everything in one process.
+    pub const ALL: Roles = Roles { api: true, dispatcher: true, workers: true, scheduler: true };
+    /// `jixiao serve --api-only`.
+    pub const API_ONLY: Roles = Roles { api: true, dispatcher: true, workers: false, scheduler: false };
+    /// `jixiao worker`: jobs and schedules. Schedules fire once per fire time however many
+    /// workers run, so every worker may run the scheduler.
+    pub const WORKER: Roles = Roles { api: false, dispatcher: true, workers: true, scheduler: true };
 }
 
 /// Runs until `shutdown` turns true: the API stops accepting, running jobs finish (their
 /// transactions commit or roll back; unapplied inputs stay pending), then the loops end.
 pub async fn serve(
     rt: Arc<Runtime>,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     roles: Roles,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -202,18 +185,14 @@ pub async fn serve(
     let mut background = tokio::task::JoinSet::new();
     if roles.workers {
         background.spawn(crate::queue::run_workers(Arc::clone(&rt), stop_rx.clone()));
-        background.spawn(crate::queue::run_dispatcher(
-            Arc::clone(&rt),
-            stop_rx.clone(),
-        ));
+    }
+    if roles.dispatcher {
+        background.spawn(crate::queue::run_dispatcher(Arc::clone(&rt), stop_rx.clone()));
     }
     if roles.scheduler {
-        background.spawn(crate::queue::run_scheduler(
-            Arc::clone(&rt),
-            stop_rx.clone(),
-        ));
+        background.spawn(crate::queue::run_scheduler(Arc::clone(&rt), stop_rx.clone()));
     }
-    let api = if roles.api {
+    let api = if let (true, Some(listener)) = (roles.api, listener) {
         let app = crate::api::router(Arc::clone(&rt));
         let mut sd = shutdown.clone();
         Some(tokio::spawn(async move {
@@ -224,7 +203,6 @@ pub async fn serve(
                 .await
         }))
     } else {
-        drop(listener);
         None
     };
     let _ = shutdown.wait_for(|s| *s).await;
@@ -238,10 +216,7 @@ pub async fn serve(
     }
     let _ = stop_tx.send(true);
     let drain = async { while background.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(30), drain)
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(Duration::from_secs(30), drain).await.is_err() {
         tracing::warn!(
             "background work did not stop within 30 s; unapplied inputs stay pending and are dispatched at the next start"
         );

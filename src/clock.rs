@@ -33,10 +33,7 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(ms: i64) -> Self {
-        ManualClock {
-            ms: AtomicI64::new(ms),
-            notify: Notify::new(),
-        }
+        ManualClock { ms: AtomicI64::new(ms), notify: Notify::new() }
     }
 
     pub fn set_ms(&self, ms: i64) {

@@ -112,6 +112,7 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub data_dir: Option<String>,
     pub database_url: Option<String>,
+    pub redis_url: Option<String>,
 }
 
 impl Settings {
@@ -125,9 +126,7 @@ impl Settings {
         let mut raw: Vec<(String, String, String)> = Vec::new(); // (name, value, where)
         let mut warnings = Vec::new();
         let default_file = Path::new("jixiao.toml");
-        let file = file
-            .map(Path::to_path_buf)
-            .or_else(|| default_file.exists().then(|| default_file.to_path_buf()));
+        let file = file.map(Path::to_path_buf).or_else(|| default_file.exists().then(|| default_file.to_path_buf()));
         if let Some(path) = &file {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
                 name: "config file".into(),
@@ -189,12 +188,7 @@ impl Settings {
                 raw.push((n.to_string(), v.clone(), "on the command line".into()));
             }
         }
-        let get = |n: &str| {
-            raw.iter()
-                .rev()
-                .find(|(k, _, _)| k == n)
-                .map(|(_, v, w)| (v.clone(), w.clone()))
-        };
+        let get = |n: &str| raw.iter().rev().find(|(k, _, _)| k == n).map(|(_, v, w)| (v.clone(), w.clone()));
         let fail = |n: &str, w: &str, v: &str, expected: &str| ConfigError {
             name: if w == "from the environment" {
                 format!("JIXIAO_{}", n.to_ascii_uppercase())
@@ -206,14 +200,9 @@ impl Settings {
         };
         let listen = match get("listen") {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some((v, w)) => v.parse().map_err(|_| {
-                fail(
-                    "listen",
-                    &w,
-                    &v,
-                    "a socket address such as 127.0.0.1:8080 or 0.0.0.0:8080",
-                )
-            })?,
+            Some((v, w)) => v
+                .parse()
+                .map_err(|_| fail("listen", &w, &v, "a socket address such as 127.0.0.1:8080 or 0.0.0.0:8080"))?,
         };
         let path = |n: &str, default: &str| -> Result<PathBuf, ConfigError> {
             match get(n) {
@@ -244,12 +233,7 @@ impl Settings {
                 None => Ok(default),
                 Some((v, w)) => match v.trim().parse::<u64>() {
                     Ok(x) if (min..=max).contains(&x) => Ok(x),
-                    _ => Err(fail(
-                        n,
-                        &w,
-                        &v,
-                        &format!("a whole number from {min} to {max}"),
-                    )),
+                    _ => Err(fail(n, &w, &v, &format!("a whole number from {min} to {max}"))),
                 },
             }
         };
@@ -257,12 +241,7 @@ impl Settings {
             None => None,
             Some((v, w)) => {
                 if v.len() < 24 || v.chars().any(char::is_whitespace) {
-                    return Err(fail(
-                        "admin_token",
-                        &w,
-                        "****",
-                        "at least 24 characters without spaces",
-                    ));
+                    return Err(fail("admin_token", &w, "****", "at least 24 characters without spaces"));
                 }
                 Some(Secret(v))
             }
@@ -272,12 +251,7 @@ impl Settings {
             Some((v, _)) if v.trim().is_empty() => None,
             Some((v, w)) => {
                 if !(v.starts_with("redis://") || v.starts_with("rediss://")) {
-                    return Err(fail(
-                        "redis_url",
-                        &w,
-                        &v,
-                        "a Redis URL such as redis://127.0.0.1:6379",
-                    ));
+                    return Err(fail("redis_url", &w, &v, "a Redis URL such as redis://127.0.0.1:6379"));
                 }
                 Some(v)
             }
@@ -285,18 +259,9 @@ impl Settings {
         let queue_namespace = match get("queue_namespace") {
             None => "jixiao".to_string(),
             Some((v, w)) => {
-                if v.is_empty()
-                    || v.len() > 64
-                    || !v
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                if v.is_empty() || v.len() > 64 || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
                 {
-                    return Err(fail(
-                        "queue_namespace",
-                        &w,
-                        &v,
-                        "1–64 letters, digits, '_' or '-'",
-                    ));
+                    return Err(fail("queue_namespace", &w, &v, "1–64 letters, digits, '_' or '-'"));
                 }
                 v
             }
@@ -304,12 +269,7 @@ impl Settings {
         let log = get("log").map(|(v, _)| v).unwrap_or_else(|| "info".into());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
             let (v, w) = get("log").unwrap_or_default();
-            return Err(fail(
-                "log",
-                &w,
-                &v,
-                &format!("a log filter such as info or jixiao=debug ({e})"),
-            ));
+            return Err(fail("log", &w, &v, &format!("a log filter such as info or jixiao=debug ({e})")));
         }
         Ok((
             Settings {
@@ -324,12 +284,7 @@ impl Settings {
                 worker_concurrency: number("worker_concurrency", 4, 1, 256)? as usize,
                 job_batch: number("job_batch", 100, 1, 10_000)? as usize,
                 redispatch_after_secs: number("redispatch_after_secs", 300, 5, 86_400)?,
-                body_limit_bytes: number(
-                    "body_limit_bytes",
-                    2 * 1024 * 1024,
-                    1024,
-                    64 * 1024 * 1024,
-                )? as usize,
+                body_limit_bytes: number("body_limit_bytes", 2 * 1024 * 1024, 1024, 64 * 1024 * 1024)? as usize,
                 request_timeout_secs: number("request_timeout_secs", 30, 1, 3600)?,
                 log,
             },
@@ -343,26 +298,15 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn defaults_and_layers() {
-        let (s, _) = Settings::load(
-            None,
-            &env(&[("JIXIAO_DATA_DIR", "/srv/jx")]),
-            &Overrides::default(),
-        )
-        .unwrap();
+        let (s, _) = Settings::load(None, &env(&[("JIXIAO_DATA_DIR", "/srv/jx")]), &Overrides::default()).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.database_url, "sqlite:///srv/jx/jixiao.db");
-        let o = Overrides {
-            listen: Some("0.0.0.0:9000".into()),
-            ..Default::default()
-        };
+        let o = Overrides { listen: Some("0.0.0.0:9000".into()), ..Default::default() };
         let (s, _) = Settings::load(None, &env(&[("JIXIAO_LISTEN", "127.0.0.1:1")]), &o).unwrap();
         assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
     }
@@ -374,25 +318,14 @@ mod tests {
                 ("JIXIAO_LISTEN", "abc"),
                 "invalid setting JIXIAO_LISTEN = 'abc' (from the environment): expected a socket address",
             ),
-            (
-                ("JIXIAO_WORKER_CONCURRENCY", "0"),
-                "JIXIAO_WORKER_CONCURRENCY = '0'",
-            ),
-            (
-                ("JIXIAO_DATABASE_URL", "mysql://x"),
-                "expected a SQLite URL",
-            ),
+            (("JIXIAO_WORKER_CONCURRENCY", "0"), "JIXIAO_WORKER_CONCURRENCY = '0'"),
+            (("JIXIAO_DATABASE_URL", "mysql://x"), "expected a SQLite URL"),
             (("JIXIAO_ADMIN_TOKEN", "short"), "at least 24 characters"),
         ];
         for ((k, v), want) in table {
-            let e = Settings::load(None, &env(&[(k, v)]), &Overrides::default())
-                .unwrap_err()
-                .to_string();
+            let e = Settings::load(None, &env(&[(k, v)]), &Overrides::default()).unwrap_err().to_string();
             assert!(e.contains(want), "{k}: {e}");
-            assert!(
-                !e.contains("short") || k != "JIXIAO_ADMIN_TOKEN",
-                "a secret must not be printed: {e}"
-            );
+            assert!(!e.contains("short") || k != "JIXIAO_ADMIN_TOKEN", "a secret must not be printed: {e}");
         }
     }
 
@@ -401,14 +334,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("jixiao.toml");
         std::fs::write(&p, "listn = \"1.2.3.4:5\"\n").unwrap();
-        let e = Settings::load(Some(&p), &[], &Overrides::default())
-            .unwrap_err()
-            .to_string();
+        let e = Settings::load(Some(&p), &[], &Overrides::default()).unwrap_err().to_string();
         assert!(e.contains("unknown field `listn`"), "{e}");
         std::fs::write(&p, "job_batch = \"many\"\n").unwrap();
-        let e = Settings::load(Some(&p), &[], &Overrides::default())
-            .unwrap_err()
-            .to_string();
+        let e = Settings::load(Some(&p), &[], &Overrides::default()).unwrap_err().to_string();
         assert!(e.contains("invalid setting job_batch = 'many'"), "{e}");
     }
 }

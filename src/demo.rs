@@ -23,9 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{
-    Basis, Fen, FundingSource, Indicator, Level1, Operator, ProjectInput, TargetValue,
-};
+use crate::domain::{Basis, Fen, FundingSource, Indicator, Level1, Operator, ProjectInput, TargetValue};
 
 /// A generated county: its departments, its expert pool and its projects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,11 +84,7 @@ pub fn generate(seed: u64, projects: usize, fiscal_year: i32) -> DemoCounty {
 /// and at least one once there are 100 projects so that small demos still exercise the trigger.
 pub fn ex_ante_count(projects: usize) -> usize {
     let scaled = (projects * SEED_EX_ANTE + SEED_PROJECTS / 2) / SEED_PROJECTS;
-    if projects >= 100 {
-        scaled.max(1)
-    } else {
-        scaled
-    }
+    if projects >= 100 { scaled.max(1) } else { scaled }
 }
 
 /// The size of the expert pool for a number of projects.
@@ -165,31 +159,16 @@ struct Dept {
 }
 
 const fn office(name: &'static str, sector: usize, weight: u32) -> Dept {
-    Dept {
-        name,
-        sector,
-        kind: Kind::Office,
-        weight,
-    }
+    Dept { name, sector, kind: Kind::Office, weight }
 }
 
 const fn unit(name: &'static str, sector: usize, weight: u32) -> Dept {
-    Dept {
-        name,
-        sector,
-        kind: Kind::Unit,
-        weight,
-    }
+    Dept { name, sector, kind: Kind::Unit, weight }
 }
 
 /// Township governments mostly carry rural-revitalisation and farmland money, hence agriculture.
 const fn town(name: &'static str) -> Dept {
-    Dept {
-        name,
-        sector: AGRI,
-        kind: Kind::Town,
-        weight: 4,
-    }
+    Dept { name, sector: AGRI, kind: Kind::Town, weight: 4 }
 }
 
 const TOWN_SUFFIX: &str = "人民政府";
@@ -305,11 +284,7 @@ fn experts(seed: u64, count: usize, fiscal_year: i32) -> Vec<DemoExpert> {
     (0..count)
         .map(|i| {
             // The first experts cover every sector once, so no sector is ever without a pool.
-            let main = if i < SECTOR_DATA.len() {
-                i
-            } else {
-                weighted(&mut rng, &weights)
-            };
+            let main = if i < SECTOR_DATA.len() { i } else { weighted(&mut rng, &weights) };
             let sector = &SECTOR_DATA[main];
             let mut sectors = vec![sector.code.to_string()];
             if chance(&mut rng, 35) {
@@ -322,9 +297,8 @@ fn experts(seed: u64, count: usize, fiscal_year: i32) -> Vec<DemoExpert> {
             let (title, organisation) = pick(&mut rng, sector.expert_profiles);
             let mut past_units = Vec::new();
             if has_past[i] {
-                let candidates: Vec<usize> = (0..DEPARTMENTS.len())
-                    .filter(|d| DEPARTMENTS[*d].sector == main)
-                    .collect();
+                let candidates: Vec<usize> =
+                    (0..DEPARTMENTS.len()).filter(|d| DEPARTMENTS[*d].sector == main).collect();
                 let dept = pick(&mut rng, &candidates);
                 let to = fiscal_year - rng.random_range(1..=5);
                 let from = to - rng.random_range(1..=8);
@@ -443,27 +417,16 @@ impl DemoProjects {
         } else {
             &sector.templates[rng.random_range(0..sector.templates.len())]
         };
-        let new_percent = if template.class == Class::Recurring {
-            3
-        } else {
-            22
-        };
+        let new_percent = if template.class == Class::Recurring { 3 } else { 22 };
         let is_new = ex_ante || chance(rng, new_percent);
-        let mut yuan = if ex_ante {
-            ex_ante_amount(rng)
-        } else {
-            amount(rng, template.class)
-        };
+        let mut yuan = if ex_ante { ex_ante_amount(rng) } else { amount(rng, template.class) };
         if is_new && !ex_ante && yuan >= EX_ANTE_YUAN {
             // Keeps the trigger count exact: a new project that is not one of the chosen few
             // stays below 5,000,000 yuan.
             yuan = rng.random_range(100..500) * 10_000;
         }
-        let funding_source = if chance(rng, 70) {
-            template.source
-        } else {
-            FUNDING_MIX[weighted(rng, &FUNDING_WEIGHTS)]
-        };
+        let funding_source =
+            if chance(rng, 70) { template.source } else { FUNDING_MIX[weighted(rng, &FUNDING_WEIGHTS)] };
 
         let mut code = String::with_capacity(self.code_prefix.len() + 5);
         code.push_str(&self.code_prefix);
@@ -484,13 +447,7 @@ impl DemoProjects {
     }
 }
 
-fn project_name(
-    rng: &mut ChaCha8Rng,
-    dept: &Dept,
-    template: &Template,
-    source: FundingSource,
-    year: &str,
-) -> String {
+fn project_name(rng: &mut ChaCha8Rng, dept: &Dept, template: &Template, source: FundingSource, year: &str) -> String {
     let mut name = String::with_capacity(72);
     match template.naming {
         Naming::Placed if dept.kind == Kind::Town => {
@@ -511,20 +468,12 @@ fn project_name(
             name.push_str(year);
         }
         if source == FundingSource::Transfer && chance(rng, 30) {
-            name.push_str(if chance(rng, 60) {
-                "中央财政"
-            } else {
-                "省级"
-            });
+            name.push_str(if chance(rng, 60) { "中央财政" } else { "省级" });
         }
     }
     name.push_str(template.name);
     if template.naming == Naming::Placed && template.class == Class::Large && chance(rng, 8) {
-        name.push_str(if chance(rng, 50) {
-            "（续建）"
-        } else {
-            "（二期）"
-        });
+        name.push_str(if chance(rng, 50) { "（续建）" } else { "（二期）" });
     } else if template.naming == Naming::Plain && chance(rng, 5) {
         name.push_str("（第二批）");
     }
@@ -555,11 +504,8 @@ fn amount(rng: &mut ChaCha8Rng, class: Class) -> i64 {
 }
 
 fn ex_ante_amount(rng: &mut ChaCha8Rng) -> i64 {
-    let (lo, hi) = [
-        (EX_ANTE_YUAN, 10_000_000),
-        (10_000_000, 30_000_000),
-        (30_000_000, 80_000_000),
-    ][weighted(rng, &[60, 30, 10])];
+    let (lo, hi) =
+        [(EX_ANTE_YUAN, 10_000_000), (10_000_000, 30_000_000), (30_000_000, 80_000_000)][weighted(rng, &[60, 30, 10])];
     rng.random_range(lo / 10_000..hi / 10_000) * 10_000
 }
 
@@ -578,12 +524,8 @@ fn round_amount(rng: &mut ChaCha8Rng, v: i64) -> i64 {
     (v / step * step).max(step)
 }
 
-const FUNDING_MIX: [FundingSource; 4] = [
-    FundingSource::GeneralBudget,
-    FundingSource::Transfer,
-    FundingSource::GovernmentFund,
-    FundingSource::StateCapital,
-];
+const FUNDING_MIX: [FundingSource; 4] =
+    [FundingSource::GeneralBudget, FundingSource::Transfer, FundingSource::GovernmentFund, FundingSource::StateCapital];
 const FUNDING_WEIGHTS: [u32; 4] = [62, 24, 11, 3];
 
 // ---------------------------------------------------------------------------------------------
@@ -595,22 +537,13 @@ const OUTPUT_POINTS: i64 = 50;
 const BENEFIT_POINTS: i64 = 30;
 const SATISFACTION_POINTS: i64 = 10;
 
-fn indicators(
-    rng: &mut ChaCha8Rng,
-    sector: &SectorData,
-    template: &Template,
-    yuan: i64,
-) -> Vec<Indicator> {
+fn indicators(rng: &mut ChaCha8Rng, sector: &SectorData, template: &Template, yuan: i64) -> Vec<Indicator> {
     // 6–10 indicators, 8 on average; at least three outputs and one each of benefit and
     // satisfaction, and never more than the pools below can fill without repeating a name.
     let n = rng.random_range(6..=10usize);
     let outputs = rng.random_range(3.max(n - 5)..=6.min(n - 2));
     let rest = n - outputs;
-    let satisfactions = if rest >= 5 || (rest >= 3 && chance(rng, 30)) {
-        2
-    } else {
-        1
-    };
+    let satisfactions = if rest >= 5 || (rest >= 3 && chance(rng, 30)) { 2 } else { 1 };
     let benefits = rest - satisfactions;
     // Some departments state every benefit as a number; the others mix in 定性 targets.
     let quantified = chance(rng, 50);
@@ -625,13 +558,7 @@ fn indicators(
     picked.draw(rng, &[sector.quality, TIMELINESS, COST], outputs, |_| true);
     picked.push_into(rng, &mut v, yuan, OUTPUT_POINTS, true);
 
-    picked.extend(
-        template
-            .benefits
-            .iter()
-            .filter(|s| allowed(s))
-            .take(benefits),
-    );
+    picked.extend(template.benefits.iter().filter(|s| allowed(s)).take(benefits));
     picked.draw(rng, &[sector.benefit], benefits, allowed);
     let second_core = chance(rng, 35);
     picked.push_into(rng, &mut v, yuan, BENEFIT_POINTS, second_core);
@@ -661,20 +588,11 @@ impl Picked {
 
     /// Tops the group up to `want` with distinct specs from the pools that `allow` accepts
     /// and that are not already in it (a partial Fisher–Yates shuffle over their indices).
-    fn draw(
-        &mut self,
-        rng: &mut ChaCha8Rng,
-        pools: &[&'static [Spec]],
-        want: usize,
-        allow: impl Fn(&Spec) -> bool,
-    ) {
+    fn draw(&mut self, rng: &mut ChaCha8Rng, pools: &[&'static [Spec]], want: usize, allow: impl Fn(&Spec) -> bool) {
         let mut candidates = [0u8; 32];
         let mut len = 0;
         for (i, spec) in pools.iter().flat_map(|p| p.iter()).enumerate() {
-            let taken = self.specs[..self.len]
-                .iter()
-                .flatten()
-                .any(|s| s.name == spec.name);
+            let taken = self.specs[..self.len].iter().flatten().any(|s| s.name == spec.name);
             if allow(spec) && !taken && len < candidates.len() {
                 candidates[len] = i as u8;
                 len += 1;
@@ -699,13 +617,7 @@ impl Picked {
     ) {
         let n = self.len;
         for (i, spec) in self.specs[..n].iter().flatten().enumerate() {
-            out.push(build(
-                rng,
-                spec,
-                yuan,
-                share(points, n, i),
-                i == 0 && first_is_core,
-            ));
+            out.push(build(rng, spec, yuan, share(points, n, i), i == 0 && first_is_core));
         }
         *self = Picked::default();
     }
@@ -826,14 +738,7 @@ const fn spec(
     val: Val,
     unit: &'static str,
 ) -> Spec {
-    Spec {
-        level1,
-        level2,
-        name,
-        op,
-        val,
-        unit,
-    }
+    Spec { level1, level2, name, op, val, unit }
 }
 const fn qty(name: &'static str, op: Operator, val: Val, unit: &'static str) -> Spec {
     spec(Level1::Output, "数量指标", name, op, val, unit)
@@ -867,14 +772,7 @@ const fn sus_dx(name: &'static str, text: &'static str) -> Spec {
     sus(name, DX, Text(text), "")
 }
 const fn sat(name: &'static str, lo: i64, hi: i64) -> Spec {
-    spec(
-        Level1::Satisfaction,
-        "服务对象满意度指标",
-        name,
-        GE,
-        Between(lo, hi),
-        "%",
-    )
+    spec(Level1::Satisfaction, "服务对象满意度指标", name, GE, Between(lo, hi), "%")
 }
 
 /// The size of a project type, which sets its amount distribution.
@@ -920,14 +818,7 @@ const fn t(
     outputs: &'static [Spec],
     benefits: &'static [Spec],
 ) -> Template {
-    Template {
-        name,
-        class,
-        naming,
-        source,
-        outputs,
-        benefits,
-    }
+    Template { name, class, naming, source, outputs, benefits }
 }
 
 struct SectorData {
@@ -943,9 +834,7 @@ struct SectorData {
 }
 
 use Class::{Large as L, Medium as M, Recurring as R, Small as S};
-use FundingSource::{
-    GeneralBudget as GB, GovernmentFund as GF, SocialInsuranceFund as SIF, Transfer as TR,
-};
+use FundingSource::{GeneralBudget as GB, GovernmentFund as GF, SocialInsuranceFund as SIF, Transfer as TR};
 use Naming::{Placed as PLACED, Plain as PLAIN, Unit as UNIT};
 
 /// Indices into `SECTOR_DATA`, in the order of `SECTORS`.
@@ -1488,19 +1377,8 @@ const SECTOR_DATA: [SectorData; 9] = [
 ];
 
 /// The seed county's townships, for works placed outside a township's own budget.
-const TOWNS: &[&str] = &[
-    "古韩镇",
-    "王桥镇",
-    "侯堡镇",
-    "夏店镇",
-    "虒亭镇",
-    "西营镇",
-    "王村镇",
-    "下良镇",
-    "善福乡",
-    "北底乡",
-    "上马乡",
-];
+const TOWNS: &[&str] =
+    &["古韩镇", "王桥镇", "侯堡镇", "夏店镇", "虒亭镇", "西营镇", "王村镇", "下良镇", "善福乡", "北底乡", "上马乡"];
 
 /// Invented village names; only their variety matters.
 const VILLAGES: &[&str] = &[
@@ -1528,16 +1406,16 @@ const VILLAGES: &[&str] = &[
 
 /// Common surnames in Shanxi; the first four appear twice because they are twice as common.
 const SURNAMES: &[&str] = &[
-    "王", "王", "李", "李", "张", "张", "刘", "刘", "郭", "赵", "杨", "武", "贾", "韩", "郝", "段",
-    "申", "程", "陈", "牛", "秦", "冯", "侯", "宋", "吴", "孙", "马", "田", "史", "高", "崔", "常",
-    "连", "苗", "闫", "乔", "梁", "路", "魏", "任", "石", "郑", "白", "薛", "郜", "原", "栗", "暴",
+    "王", "王", "李", "李", "张", "张", "刘", "刘", "郭", "赵", "杨", "武", "贾", "韩", "郝", "段", "申", "程", "陈",
+    "牛", "秦", "冯", "侯", "宋", "吴", "孙", "马", "田", "史", "高", "崔", "常", "连", "苗", "闫", "乔", "梁", "路",
+    "魏", "任", "石", "郑", "白", "薛", "郜", "原", "栗", "暴",
 ];
 
 const GIVEN: &[&str] = &[
-    "建", "国", "华", "军", "伟", "芳", "丽", "红", "敏", "静", "强", "磊", "洋", "勇", "艳", "杰",
-    "娟", "涛", "明", "超", "秀", "霞", "平", "刚", "英", "文", "志", "海", "燕", "玲", "慧", "晓",
-    "宇", "鹏", "飞", "婷", "俊", "瑞", "鑫", "斌", "浩", "亮", "波", "辉", "玉", "兰", "凤", "云",
-    "振", "宏", "峰", "晋", "春", "林", "利", "生", "荣", "彦", "雪", "琳", "佳", "欣", "锐", "晨",
+    "建", "国", "华", "军", "伟", "芳", "丽", "红", "敏", "静", "强", "磊", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+    "超", "秀", "霞", "平", "刚", "英", "文", "志", "海", "燕", "玲", "慧", "晓", "宇", "鹏", "飞", "婷", "俊", "瑞",
+    "鑫", "斌", "浩", "亮", "波", "辉", "玉", "兰", "凤", "云", "振", "宏", "峰", "晋", "春", "林", "利", "生", "荣",
+    "彦", "雪", "琳", "佳", "欣", "锐", "晨",
 ];
 
 #[cfg(test)]
@@ -1553,10 +1431,7 @@ mod tests {
 
     fn ex_ante_projects(c: &DemoCounty) -> usize {
         let trigger = Fen::from_yuan(EX_ANTE_YUAN);
-        c.projects
-            .iter()
-            .filter(|p| p.is_new && p.amount >= trigger)
-            .count()
+        c.projects.iter().filter(|p| p.is_new && p.amount >= trigger).count()
     }
 
     #[test]
@@ -1570,10 +1445,7 @@ mod tests {
         let names: HashSet<&str> = c.departments.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names.len(), 74, "department names are unique");
         for (code, _) in SECTORS {
-            assert!(
-                c.departments.iter().any(|d| d.sector == *code),
-                "no department in {code}"
-            );
+            assert!(c.departments.iter().any(|d| d.sector == *code), "no department in {code}");
         }
         for d in &c.departments {
             assert!(SECTORS.iter().any(|(s, _)| *s == d.sector), "{}", d.sector);
@@ -1586,26 +1458,13 @@ mod tests {
         assert_eq!(SECTOR_DATA.len(), SECTORS.len());
         for (data, (code, _)) in SECTOR_DATA.iter().zip(SECTORS) {
             assert_eq!(data.code, *code);
-            assert!(
-                data.templates.iter().any(|t| t.class == Class::Large),
-                "{code} has no capital project"
-            );
-            assert!(
-                data.templates.iter().all(|t| !t.outputs.is_empty()),
-                "{code}"
-            );
+            assert!(data.templates.iter().any(|t| t.class == Class::Large), "{code} has no capital project");
+            assert!(data.templates.iter().all(|t| !t.outputs.is_empty()), "{code}");
             // Enough for the largest groups without repeating a name: six outputs (a
             // template gives at most three), three benefits even when all must be
             // quantitative, two satisfaction indicators.
-            assert!(
-                data.quality.len() + TIMELINESS.len() + COST.len() >= 6,
-                "{code}"
-            );
-            let numeric = data
-                .benefit
-                .iter()
-                .filter(|s| s.op.is_quantitative())
-                .count();
+            assert!(data.quality.len() + TIMELINESS.len() + COST.len() >= 6, "{code}");
+            let numeric = data.benefit.iter().filter(|s| s.op.is_quantitative()).count();
             assert!(numeric >= 3, "{code}: {numeric} quantitative benefits");
             assert!(data.satisfaction.len() >= 2, "{code}");
         }
@@ -1618,16 +1477,8 @@ mod tests {
             all.extend(s.quality.iter().chain(s.benefit).chain(s.satisfaction));
             for t in s.templates {
                 all.extend(t.outputs.iter().chain(t.benefits));
-                assert!(
-                    t.outputs.iter().all(|o| o.level1 == Level1::Output),
-                    "{}",
-                    t.name
-                );
-                assert!(
-                    t.benefits.iter().all(|b| b.level1 == Level1::Benefit),
-                    "{}",
-                    t.name
-                );
+                assert!(t.outputs.iter().all(|o| o.level1 == Level1::Output), "{}", t.name);
+                assert!(t.benefits.iter().all(|b| b.level1 == Level1::Benefit), "{}", t.name);
             }
         }
         let mut rng = stream(0, 0);
@@ -1647,92 +1498,50 @@ mod tests {
         let codes: HashSet<&str> = c.projects.iter().map(|p| p.code.as_str()).collect();
         assert_eq!(codes.len(), SEED_PROJECTS, "project codes are unique");
         assert_eq!(c.projects[0].code, "XY2023-D001-0001");
-        let departments: BTreeMap<&str, &str> = c
-            .departments
-            .iter()
-            .map(|d| (d.code.as_str(), d.sector.as_str()))
-            .collect();
+        let departments: BTreeMap<&str, &str> =
+            c.departments.iter().map(|d| (d.code.as_str(), d.sector.as_str())).collect();
         let mut total_indicators = 0;
         let mut with_qualitative = 0;
         for p in &c.projects {
             assert_eq!(p.validate(), vec![], "{}", p.code);
             assert_eq!(p.fiscal_year, 2023);
-            assert_eq!(
-                departments[p.department_code.as_str()],
-                p.sector,
-                "{}",
-                p.code
-            );
-            assert!(
-                p.code
-                    .starts_with(&format!("XY2023-{}-", p.department_code))
-            );
+            assert_eq!(departments[p.department_code.as_str()], p.sector, "{}", p.code);
+            assert!(p.code.starts_with(&format!("XY2023-{}-", p.department_code)));
             let n = p.indicators.len();
             assert!((6..=10).contains(&n), "{}: {n} indicators", p.code);
             total_indicators += n;
-            for (level1, want) in [
-                (Level1::Output, 50),
-                (Level1::Benefit, 30),
-                (Level1::Satisfaction, 10),
-            ] {
+            for (level1, want) in [(Level1::Output, 50), (Level1::Benefit, 30), (Level1::Satisfaction, 10)] {
                 let of_level: Vec<_> = p.indicators.iter().filter(|i| i.level1 == level1).collect();
                 assert!(!of_level.is_empty(), "{}: no {level1}", p.code);
                 let sum: Decimal = of_level.iter().map(|i| i.weight).sum();
                 assert_eq!(sum, Decimal::from(want), "{}: {level1} weights", p.code);
             }
             let cores = p.indicators.iter().filter(|i| i.core).count();
-            assert!(
-                (1..=2).contains(&cores),
-                "{}: {cores} core indicators",
-                p.code
-            );
+            assert!((1..=2).contains(&cores), "{}: {cores} core indicators", p.code);
             let names: HashSet<&str> = p.indicators.iter().map(|i| i.name.as_str()).collect();
             assert_eq!(names.len(), n, "{}: repeated indicator name", p.code);
             for i in &p.indicators {
                 match &i.value {
                     TargetValue::Number(v) => {
-                        assert!(
-                            i.operator.is_quantitative() && !i.unit.is_empty(),
-                            "{}: {}",
-                            p.code,
-                            i.name
-                        );
+                        assert!(i.operator.is_quantitative() && !i.unit.is_empty(), "{}: {}", p.code, i.name);
                         if i.unit == "%" {
                             assert!(*v <= Decimal::ONE_HUNDRED, "{}: {} {v}%", p.code, i.name);
                         }
                         if i.unit == "万元" {
-                            assert!(
-                                *v * Decimal::from(10_000) <= p.amount.to_yuan_decimal(),
-                                "{}",
-                                p.code
-                            );
+                            assert!(*v * Decimal::from(10_000) <= p.amount.to_yuan_decimal(), "{}", p.code);
                         }
                     }
                     TargetValue::Text(_) => assert_eq!(i.operator, Operator::Qualitative),
                 }
             }
-            if p.indicators
-                .iter()
-                .any(|i| i.operator == Operator::Qualitative)
-            {
+            if p.indicators.iter().any(|i| i.operator == Operator::Qualitative) {
                 with_qualitative += 1;
             }
         }
         let average = Decimal::from(total_indicators) / Decimal::from(c.projects.len());
-        assert!(
-            average > Decimal::new(78, 1) && average < Decimal::new(82, 1),
-            "average {average}"
-        );
-        assert!(
-            with_qualitative > SEED_PROJECTS / 4 && with_qualitative < SEED_PROJECTS * 3 / 4,
-            "{with_qualitative}"
-        );
-        let plan = c
-            .projects
-            .iter()
-            .flat_map(|p| &p.indicators)
-            .filter(|i| i.basis == Basis::Plan)
-            .count();
+        assert!(average > Decimal::new(78, 1) && average < Decimal::new(82, 1), "average {average}");
+        assert!(with_qualitative > SEED_PROJECTS / 4 && with_qualitative < SEED_PROJECTS * 3 / 4, "{with_qualitative}");
+        let plan = c.projects.iter().flat_map(|p| &p.indicators).filter(|i| i.basis == Basis::Plan).count();
         assert!(plan * 2 > total_indicators, "计划标准 is the usual basis");
     }
 
@@ -1741,19 +1550,8 @@ mod tests {
         let c = seed_county();
         assert_eq!(ex_ante_projects(&c), 21);
         let new = c.projects.iter().filter(|p| p.is_new).count();
-        assert!(
-            new * 100 / c.projects.len() >= 17 && new * 100 / c.projects.len() <= 23,
-            "{new} new"
-        );
-        for (projects, want) in [
-            (0, 0),
-            (50, 0),
-            (99, 1),
-            (100, 1),
-            (1_000, 6),
-            (3_244, 21),
-            (350_000, 2_266),
-        ] {
+        assert!(new * 100 / c.projects.len() >= 17 && new * 100 / c.projects.len() <= 23, "{new} new");
+        for (projects, want) in [(0, 0), (50, 0), (99, 1), (100, 1), (1_000, 6), (3_244, 21), (350_000, 2_266)] {
             assert_eq!(ex_ante_count(projects), want, "{projects}");
         }
         for seed in 0..5 {
@@ -1766,24 +1564,11 @@ mod tests {
     fn amounts_are_skewed_like_a_county_budget() {
         let c = seed_county();
         let yuan: Vec<i64> = c.projects.iter().map(|p| p.amount.whole_yuan()).collect();
-        let typical = yuan
-            .iter()
-            .filter(|y| (20_000..=3_000_000).contains(*y))
-            .count();
-        assert!(
-            typical * 100 / yuan.len() >= 70,
-            "{typical} typical amounts"
-        );
-        assert!(
-            yuan.iter().filter(|y| **y >= 10_000_000).count() >= 10,
-            "a tail of large projects"
-        );
+        let typical = yuan.iter().filter(|y| (20_000..=3_000_000).contains(*y)).count();
+        assert!(typical * 100 / yuan.len() >= 70, "{typical} typical amounts");
+        assert!(yuan.iter().filter(|y| **y >= 10_000_000).count() >= 10, "a tail of large projects");
         assert!(yuan.iter().all(|y| *y >= 5_000));
-        let sources: HashSet<String> = c
-            .projects
-            .iter()
-            .map(|p| format!("{:?}", p.funding_source))
-            .collect();
+        let sources: HashSet<String> = c.projects.iter().map(|p| format!("{:?}", p.funding_source)).collect();
         assert_eq!(sources.len(), 5, "{sources:?}");
     }
 
@@ -1794,13 +1579,7 @@ mod tests {
         for p in &c.projects {
             *per_sector.entry(p.sector.as_str()).or_default() += 1;
         }
-        let big = [
-            "education",
-            "health",
-            "agriculture",
-            "transport",
-            "social_security",
-        ];
+        let big = ["education", "health", "agriculture", "transport", "social_security"];
         let smallest_big = big.iter().map(|s| per_sector[s]).min().unwrap_or(0);
         for (sector, n) in &per_sector {
             if !big.contains(sector) {
@@ -1808,11 +1587,7 @@ mod tests {
             }
         }
         assert_eq!(per_sector.len(), 9);
-        let per_dept: HashSet<&str> = c
-            .projects
-            .iter()
-            .map(|p| p.department_code.as_str())
-            .collect();
+        let per_dept: HashSet<&str> = c.projects.iter().map(|p| p.department_code.as_str()).collect();
         assert_eq!(per_dept.len(), 74, "every department has projects");
     }
 
@@ -1820,11 +1595,7 @@ mod tests {
     fn experts_cover_the_sectors_and_some_have_past_units() {
         let c = seed_county();
         assert_eq!(c.experts.len(), 200);
-        let sectors: HashSet<&str> = c
-            .experts
-            .iter()
-            .flat_map(|e| e.sectors.iter().map(String::as_str))
-            .collect();
+        let sectors: HashSet<&str> = c.experts.iter().flat_map(|e| e.sectors.iter().map(String::as_str)).collect();
         assert!(sectors.len() >= 6, "{sectors:?}");
         let emails: HashSet<&str> = c.experts.iter().map(|e| e.email.as_str()).collect();
         assert_eq!(emails.len(), 200);
@@ -1838,13 +1609,7 @@ mod tests {
                 assert!((2018..=2022).contains(to) && from < to, "{from}–{to}");
             }
         }
-        assert_eq!(
-            c.experts
-                .iter()
-                .filter(|e| !e.past_units.is_empty())
-                .count(),
-            20
-        );
+        assert_eq!(c.experts.iter().filter(|e| !e.past_units.is_empty()).count(), 20);
         assert_eq!(generate(1, 10, 2023).experts.len(), 40);
         assert_eq!(expert_count(350_000), 21_578);
     }

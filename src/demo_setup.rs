@@ -54,15 +54,7 @@ pub async fn load(rt: &Runtime, projects: usize) -> anyhow::Result<SampleTokens>
     }
     Ok(rt
         .store
-        .load_county(
-            &departments,
-            &experts,
-            &county.projects,
-            6,
-            &token_departments,
-            3,
-            rt.clock.now_ms(),
-        )
+        .load_county(&departments, &experts, &county.projects, 6, &token_departments, 3, rt.clock.now_ms())
         .await?)
 }
 
@@ -81,22 +73,8 @@ pub async fn fill(rt: &Arc<Runtime>, print: bool) -> anyhow::Result<()> {
         .store
         .latest_workflow_version(DEMO_WORKFLOW)
         .await?
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "the workflow {DEMO_WORKFLOW} is not published (is workflows/ missing?)"
-            )
-        })?;
-    let cycle = rt
-        .store
-        .start_cycle(
-            DEMO_WORKFLOW,
-            version,
-            DEMO_YEAR,
-            None,
-            None,
-            rt.clock.now_ms(),
-        )
-        .await?;
+        .ok_or_else(|| anyhow::anyhow!("the workflow {DEMO_WORKFLOW} is not published (is workflows/ missing?)"))?;
+    let cycle = rt.store.start_cycle(DEMO_WORKFLOW, version, DEMO_YEAR, None, None, rt.clock.now_ms()).await?;
     rt.wake.notify_one();
     let mut lines = vec![format!(
         "demo county loaded: 74 departments, 3244 projects; cycle {} started with {} cases",
@@ -159,12 +137,10 @@ pub async fn sample_form(
                 .indicators
                 .iter()
                 .enumerate()
-                .map(
-                    |(i, ind)| match (ind.operator.is_quantitative(), ind.value.as_number()) {
-                        (true, Some(v)) => json!({"index": i, "value": v.to_string()}),
-                        _ => json!({"index": i, "value": {"level": "达成", "share": "0.9"}}),
-                    },
-                )
+                .map(|(i, ind)| match (ind.operator.is_quantitative(), ind.value.as_number()) {
+                    (true, Some(v)) => json!({"index": i, "value": v.to_string()}),
+                    _ => json!({"index": i, "value": {"level": "达成", "share": "0.9"}}),
+                })
                 .collect();
             json!({"executed": crate::domain::Fen::from_fen(project.amount.fen() * 97 / 100), "items": items})
         }

@@ -9,11 +9,7 @@ use jixiao::clock::SystemClock;
 use jixiao::config::{Overrides, Settings};
 
 #[derive(Parser)]
-#[command(
-    name = "jixiao",
-    version,
-    about = "Whole-process budget performance management (全过程预算绩效管理)"
-)]
+#[command(name = "jixiao", version, about = "Whole-process budget performance management (全过程预算绩效管理)")]
 struct Cli {
     /// A TOML settings file (default: ./jixiao.toml if present). Also JIXIAO_CONFIG.
     #[arg(long, global = true, env = "JIXIAO_CONFIG")]
@@ -35,9 +31,24 @@ enum Command {
         /// Database URL (JIXIAO_DATABASE_URL).
         #[arg(long)]
         database_url: Option<String>,
+        /// Redis URL for the job queue (JIXIAO_REDIS_URL); without it jobs queue in the database.
+        #[arg(long)]
+        redis_url: Option<String>,
+        /// Run only the API (and the dispatcher); jobs run in `jixiao worker` processes.
+        #[arg(long)]
+        api_only: bool,
         /// Fill an empty instance with the demo county and start its cycle.
         #[arg(long)]
         demo: bool,
+    },
+    /// Run job workers and the scheduler without the API (scale-out).
+    Worker {
+        #[arg(long)]
+        data_dir: Option<String>,
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long)]
+        redis_url: Option<String>,
     },
     /// Fill an empty instance with the demo county and start its cycle, then exit.
     Demo {
@@ -66,10 +77,7 @@ enum WorkflowCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -88,12 +96,9 @@ fn main() -> std::process::ExitCode {
 fn settings(config: Option<&PathBuf>, overrides: Overrides) -> anyhow::Result<Settings> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let (s, warnings) = Settings::load(config.map(|p| p.as_path()), &env, &overrides)?;
-    let filter = tracing_subscriber::EnvFilter::try_new(&s.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&s.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
     for w in warnings {
         tracing::warn!("{w}");
     }
@@ -102,20 +107,8 @@ fn settings(config: Option<&PathBuf>, overrides: Overrides) -> anyhow::Result<Se
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
-        Command::Serve {
-            listen,
-            data_dir,
-            database_url,
-            demo,
-        } => {
-            let s = settings(
-                cli.config.as_ref(),
-                Overrides {
-                    listen,
-                    data_dir,
-                    database_url,
-                },
-            )?;
+        Command::Serve { listen, data_dir, database_url, redis_url, api_only, demo } => {
+            let s = settings(cli.config.as_ref(), Overrides { listen, data_dir, database_url, redis_url })?;
             let listen = s.listen;
             let started = app::start(s, Arc::new(SystemClock)).await?;
             if let Some(token) = &started.new_admin_token {
@@ -127,27 +120,27 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-            println!("jixiao listening on http://{}", listener.local_addr()?);
-            let (tx, rx) = tokio::sync::watch::channel(false);
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                let _ = tx.send(true);
-            });
-            app::serve(started.runtime, listener, Roles::ALL, rx).await?;
+            println!(
+                "jixiao listening on http://{} ({} queue)",
+                listener.local_addr()?,
+                started.runtime.transport.name()
+            );
+            let roles = if api_only { Roles::API_ONLY } else { Roles::ALL };
+            app::serve(started.runtime, Some(listener), roles, shutdown_channel()).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Demo {
-            data_dir,
-            database_url,
-        } => {
-            let s = settings(
-                cli.config.as_ref(),
-                Overrides {
-                    listen: None,
-                    data_dir,
-                    database_url,
-                },
-            )?;
+        Command::Worker { data_dir, database_url, redis_url } => {
+            let s = settings(cli.config.as_ref(), Overrides { listen: None, data_dir, database_url, redis_url })?;
+            let started = app::start(s, Arc::new(SystemClock)).await?;
+            if let Some(token) = &started.new_admin_token {
+                println!("admin token (shown once; keep it): {token}");
+            }
+            println!("jixiao worker running ({} queue)", started.runtime.transport.name());
+            app::serve(started.runtime, None, Roles::WORKER, shutdown_channel()).await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Demo { data_dir, database_url } => {
+            let s = settings(cli.config.as_ref(), Overrides { listen: None, data_dir, database_url, redis_url: None })?;
             let started = app::start(s, Arc::new(SystemClock)).await?;
             if let Some(token) = &started.new_admin_token {
                 println!("admin token (shown once; keep it): {token}");
@@ -156,24 +149,18 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             println!("the cycle's jobs run when `jixiao serve` starts");
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Workflow {
-            command: WorkflowCommand::Check { files },
-        } => {
+        Command::Workflow { command: WorkflowCommand::Check { files } } => {
             if files.is_empty() {
                 anyhow::bail!("name at least one workflow file");
             }
             let mut failed = false;
             for f in files {
-                let text = std::fs::read_to_string(&f)
-                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+                let text =
+                    std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
                 match jixiao::workflow::parse(&f.display().to_string(), &text) {
-                    Ok(wf) => println!(
-                        "{}: ok ({} version {}, {} stages)",
-                        f.display(),
-                        wf.id,
-                        wf.version,
-                        wf.stages.len()
-                    ),
+                    Ok(wf) => {
+                        println!("{}: ok ({} version {}, {} stages)", f.display(), wf.id, wf.version, wf.stages.len())
+                    }
                     Err(diags) => {
                         failed = true;
                         for d in diags {
@@ -182,11 +169,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     }
                 }
             }
-            Ok(if failed {
-                std::process::ExitCode::FAILURE
-            } else {
-                std::process::ExitCode::SUCCESS
-            })
+            Ok(if failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS })
         }
         Command::Bench { command } => {
             let filter = std::env::var("JIXIAO_LOG").unwrap_or_else(|_| "warn".into());
@@ -200,6 +183,16 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
     }
+}
+
+/// A channel that turns true on Ctrl-C or SIGTERM.
+fn shutdown_channel() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    rx
 }
 
 async fn shutdown_signal() {

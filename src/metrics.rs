@@ -39,51 +39,21 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("jixiao");
         let http = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([
-                0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-            ])
+            Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0])
         });
-        registry.register(
-            "http_request_duration_seconds",
-            "HTTP request latency",
-            http.clone(),
-        );
+        registry.register("http_request_duration_seconds", "HTTP request latency", http.clone());
         let jobs_processed = Counter::default();
-        registry.register(
-            "jobs_processed",
-            "Jobs completed by this process",
-            jobs_processed.clone(),
-        );
+        registry.register("jobs_processed", "Jobs completed by this process", jobs_processed.clone());
         let jobs_failed = Counter::default();
-        registry.register(
-            "jobs_failed",
-            "Jobs that failed in this process",
-            jobs_failed.clone(),
-        );
+        registry.register("jobs_failed", "Jobs that failed in this process", jobs_failed.clone());
         let worker_restarts = Counter::default();
-        registry.register(
-            "worker_restarts",
-            "Job workers restarted after an error",
-            worker_restarts.clone(),
-        );
+        registry.register("worker_restarts", "Job workers restarted after an error", worker_restarts.clone());
         let schedule_fires = Counter::default();
-        registry.register(
-            "schedule_fires",
-            "Schedule fires recorded by this process",
-            schedule_fires.clone(),
-        );
+        registry.register("schedule_fires", "Schedule fires recorded by this process", schedule_fires.clone());
         let queue_depth = Gauge::default();
-        registry.register(
-            "queue_depth",
-            "Jobs waiting in the queue",
-            queue_depth.clone(),
-        );
+        registry.register("queue_depth", "Jobs waiting in the queue", queue_depth.clone());
         let pending_inputs = Gauge::default();
-        registry.register(
-            "pending_case_inputs",
-            "Case inputs recorded but not yet applied",
-            pending_inputs.clone(),
-        );
+        registry.register("pending_case_inputs", "Case inputs recorded but not yet applied", pending_inputs.clone());
         let cases = Family::<StageLabels, Gauge>::default();
         registry.register("cases", "Cases per stage and status", cases.clone());
         Metrics {

@@ -17,10 +17,7 @@ pub struct Caller(pub User);
 impl FromRequestParts<Arc<Runtime>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        rt: &Arc<Runtime>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, rt: &Arc<Runtime>) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -31,22 +28,14 @@ impl FromRequestParts<Arc<Runtime>> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 200)
             .ok_or_else(ApiError::unauthorized)?;
-        let user = rt
-            .store
-            .user_by_token(token)
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
+        let user = rt.store.user_by_token(token).await?.ok_or_else(ApiError::unauthorized)?;
         Ok(Caller(user))
     }
 }
 
 impl Caller {
     pub fn require(&self, roles: &[Role], what: &str) -> Result<(), ApiError> {
-        if roles.contains(&self.0.role) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(what))
-        }
+        if roles.contains(&self.0.role) { Ok(()) } else { Err(ApiError::forbidden(what)) }
     }
 
     pub fn is_bureau(&self) -> bool {

@@ -25,14 +25,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            body: ErrorBody {
-                code,
-                message: message.into(),
-                details: Vec::new(),
-            },
-        }
+        ApiError { status, body: ErrorBody { code, message: message.into(), details: Vec::new() } }
     }
     pub fn unauthorized() -> Self {
         Self::new(
@@ -42,21 +35,15 @@ impl ApiError {
         )
     }
     pub fn forbidden(what: &str) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("your role may not {what}"),
-        )
+        Self::new(StatusCode::FORBIDDEN, "forbidden", format!("your role may not {what}"))
     }
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", what)
     }
     pub fn invalid(message: impl Into<String>, details: Vec<FieldError>) -> Self {
         let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
-        e.body.details = details
-            .into_iter()
-            .map(|d| serde_json::json!({"path": d.path, "message": d.message}))
-            .collect();
+        e.body.details =
+            details.into_iter().map(|d| serde_json::json!({"path": d.path, "message": d.message})).collect();
         e
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -64,11 +51,7 @@ impl ApiError {
     }
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "an internal error occurred; it has been logged",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
     }
 }
 

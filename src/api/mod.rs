@@ -41,11 +41,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
             Ok(Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => {
                 let status = rejection.status();
-                let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    "too_large"
-                } else {
-                    "invalid_json"
-                };
+                let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "invalid_json" };
                 Err(ApiError::new(status, code, rejection.body_text()))
             }
         }
@@ -64,9 +60,7 @@ impl Page {
         let limit = self.limit.unwrap_or(50);
         let offset = self.offset.unwrap_or(0);
         if !(1..=500).contains(&limit) {
-            return Err(ApiError::bad_request(format!(
-                "limit {limit} is outside 1–500"
-            )));
+            return Err(ApiError::bad_request(format!("limit {limit} is outside 1–500")));
         }
         if offset < 0 {
             return Err(ApiError::bad_request("offset cannot be negative"));
@@ -81,22 +75,13 @@ pub fn router(rt: Arc<Runtime>) -> Router {
     let v1 = Router::new()
         .route("/me", get(me))
         .route("/admin/users", get(list_users).post(create_user))
-        .route(
-            "/admin/users/{id}/tokens",
-            post(issue_token).delete(revoke_tokens),
-        )
-        .route(
-            "/departments",
-            get(list_departments).post(create_department),
-        )
+        .route("/admin/users/{id}/tokens", post(issue_token).delete(revoke_tokens))
+        .route("/departments", get(list_departments).post(create_department))
         .route("/projects", get(list_projects).post(create_project))
         .route("/projects/{id}", get(get_project))
         .route("/workflows", get(list_workflows).post(publish_workflow))
         .route("/workflows/check", post(check_workflow))
-        .route(
-            "/workflows/{id}/versions/{version}",
-            get(get_workflow_version),
-        )
+        .route("/workflows/{id}/versions/{version}", get(get_workflow_version))
         .route("/cycles", post(start_cycle))
         .route("/cases", get(list_cases))
         .route("/cases/{id}", get(get_case))
@@ -113,10 +98,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(middleware::from_fn_with_state(Arc::clone(&rt), observe))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(rt)
 }
@@ -125,21 +107,11 @@ pub fn router(rt: Arc<Runtime>) -> Router {
 async fn observe(State(rt): State<Arc<Runtime>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let resp = next.run(req).await;
-    let labels = crate::metrics::HttpLabels {
-        method,
-        route,
-        status: resp.status().as_u16(),
-    };
-    rt.metrics
-        .http
-        .get_or_create(&labels)
-        .observe(start.elapsed().as_secs_f64());
+    let labels = crate::metrics::HttpLabels { method, route, status: resp.status().as_u16() };
+    rt.metrics.http.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
     resp
 }
 
@@ -148,12 +120,7 @@ async fn readyz(State(rt): State<Arc<Runtime>>) -> Response {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the database is unavailable",
-            )
-            .into_response()
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable").into_response()
         }
     }
 }
@@ -162,40 +129,22 @@ async fn metrics(State(rt): State<Arc<Runtime>>) -> ApiResult<Response> {
     if let Some(depth) = rt.store.sqlite_queue_depth().await? {
         rt.metrics.queue_depth.set(depth);
     }
-    rt.metrics
-        .pending_inputs
-        .set(rt.store.pending_input_count().await?);
+    rt.metrics.pending_inputs.set(rt.store.pending_input_count().await?);
     rt.metrics.cases.clear();
     for (stage, status, n) in rt.store.cases_per_stage().await? {
-        rt.metrics
-            .cases
-            .get_or_create(&crate::metrics::StageLabels { stage, status })
-            .set(n);
+        rt.metrics.cases.get_or_create(&crate::metrics::StageLabels { stage, status }).set(n);
     }
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        rt.metrics.render(),
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], rt.metrics.render()).into_response())
 }
 
 async fn me(c: Caller) -> Json<Value> {
     Json(json!(c.0))
 }
 
-async fn list_users(
-    State(rt): State<Arc<Runtime>>,
-    c: Caller,
-    Query(p): Query<Page>,
-) -> ApiResult<Json<Value>> {
+async fn list_users(State(rt): State<Arc<Runtime>>, c: Caller, Query(p): Query<Page>) -> ApiResult<Json<Value>> {
     c.require(&[Role::Admin], "list users")?;
     let (limit, offset) = p.get()?;
-    Ok(Json(
-        json!({"items": rt.store.users(limit, offset).await?, "total": rt.store.user_count().await?}),
-    ))
+    Ok(Json(json!({"items": rt.store.users(limit, offset).await?, "total": rt.store.user_count().await?})))
 }
 
 async fn create_user(
@@ -204,10 +153,7 @@ async fn create_user(
     ApiJson(u): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     c.require(&[Role::Admin], "create users")?;
-    let user = rt
-        .store
-        .create_user(&u, rt.clock.now_ms(), Some(c.id()))
-        .await?;
+    let user = rt.store.create_user(&u, rt.clock.now_ms(), Some(c.id())).await?;
     Ok((StatusCode::CREATED, Json(json!(user))))
 }
 
@@ -229,43 +175,26 @@ async fn issue_token(
         TokenRequest { label: None }
     } else {
         serde_json::from_str(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("expected {{\"label\": \"...\"}}: {e}"),
-            )
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("expected {{\"label\": \"...\"}}: {e}"))
         })?
     };
     let label = req.label.unwrap_or_else(|| "api".into());
     if label.chars().count() > 100 {
         return Err(ApiError::invalid(
             "the request is invalid",
-            vec![crate::domain::FieldError {
-                path: "label".into(),
-                message: "at most 100 characters".into(),
-            }],
+            vec![crate::domain::FieldError { path: "label".into(), message: "at most 100 characters".into() }],
         ));
     }
-    let token = rt
-        .store
-        .issue_token(id, &label, rt.clock.now_ms(), Some(c.id()))
-        .await?;
+    let token = rt.store.issue_token(id, &label, rt.clock.now_ms(), Some(c.id())).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"user_id": id, "token": token, "note": "shown once; only its hash is stored"})),
     ))
 }
 
-async fn revoke_tokens(
-    State(rt): State<Arc<Runtime>>,
-    c: Caller,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+async fn revoke_tokens(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     c.require(&[Role::Admin], "revoke tokens")?;
-    let n = rt
-        .store
-        .revoke_tokens(id, rt.clock.now_ms(), Some(c.id()))
-        .await?;
+    let n = rt.store.revoke_tokens(id, rt.clock.now_ms(), Some(c.id())).await?;
     Ok(Json(json!({"user_id": id, "revoked": n})))
 }
 
@@ -289,17 +218,7 @@ async fn create_department(
     ApiJson(d): ApiJson<NewDepartment>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     c.require(&[Role::Admin, Role::Finance], "create departments")?;
-    let id = rt
-        .store
-        .create_department(
-            &d.code,
-            &d.name,
-            &d.sector,
-            &d.head,
-            rt.clock.now_ms(),
-            Some(c.id()),
-        )
-        .await?;
+    let id = rt.store.create_department(&d.code, &d.name, &d.sector, &d.head, rt.clock.now_ms(), Some(c.id())).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": id, "code": d.code, "name": d.name, "sector": d.sector, "head": d.head})),
@@ -320,29 +239,17 @@ async fn list_projects(
     c: Caller,
     Query(q): Query<ProjectQuery>,
 ) -> ApiResult<Json<Value>> {
-    let (limit, offset) = Page {
-        limit: q.limit,
-        offset: q.offset,
-    }
-    .get()?;
+    let (limit, offset) = Page { limit: q.limit, offset: q.offset }.get()?;
     let department_id = match c.0.role {
         Role::Admin | Role::Finance => q.department_id,
         Role::Department => c.0.department_id,
         _ => {
-            return Err(ApiError::forbidden(
-                "list projects (panel members see the projects of their tasks)",
-            ));
+            return Err(ApiError::forbidden("list projects (panel members see the projects of their tasks)"));
         }
     };
-    let f = ProjectFilter {
-        department_id,
-        fiscal_year: q.fiscal_year,
-        sector: q.sector,
-    };
+    let f = ProjectFilter { department_id, fiscal_year: q.fiscal_year, sector: q.sector };
     let (items, total) = rt.store.projects(&f, limit, offset).await?;
-    Ok(Json(
-        json!({"items": items, "total": total, "limit": limit, "offset": offset}),
-    ))
+    Ok(Json(json!({"items": items, "total": total, "limit": limit, "offset": offset})))
 }
 
 async fn create_project(
@@ -350,27 +257,18 @@ async fn create_project(
     c: Caller,
     ApiJson(p): ApiJson<ProjectInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    c.require(
-        &[Role::Admin, Role::Finance, Role::Department],
-        "create projects",
-    )?;
+    c.require(&[Role::Admin, Role::Finance, Role::Department], "create projects")?;
     if c.0.role == Role::Department {
         let own = rt.store.department_by_code(&p.department_code).await?;
         if own.map(|d| Some(d.id)) != Some(c.0.department_id) {
-            return Err(ApiError::forbidden(
-                "create projects for another department",
-            ));
+            return Err(ApiError::forbidden("create projects for another department"));
         }
     }
     let project = rt.store.create_project(&p, rt.clock.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(json!(project))))
 }
 
-async fn get_project(
-    State(rt): State<Arc<Runtime>>,
-    c: Caller,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+async fn get_project(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let p = rt.store.project(id).await?;
     let visible = match c.0.role {
         Role::Admin | Role::Finance => true,
@@ -389,10 +287,7 @@ async fn list_workflows(State(rt): State<Arc<Runtime>>, _c: Caller) -> ApiResult
 
 /// The definition's text: a YAML body, or JSON `{"source": "...", "file": "name"}`.
 fn definition(headers: &HeaderMap, body: &str) -> ApiResult<(String, String)> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if ct.starts_with("application/json") {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -402,11 +297,7 @@ fn definition(headers: &HeaderMap, body: &str) -> ApiResult<(String, String)> {
             file: Option<String>,
         }
         let d: Def = serde_json::from_str(body).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("expected {{\"source\": \"<yaml>\"}}: {e}"),
-            )
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("expected {{\"source\": \"<yaml>\"}}: {e}"))
         })?;
         Ok((d.file.unwrap_or_else(|| "request".into()), d.source))
     } else {
@@ -422,22 +313,8 @@ async fn publish_workflow(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     c.require(&[Role::Admin], "publish workflows")?;
     let (file, source) = definition(&headers, &body)?;
-    let p = rt
-        .store
-        .publish_workflow(
-            &rt.registry,
-            &file,
-            &source,
-            "api",
-            Some(c.id()),
-            rt.clock.now_ms(),
-        )
-        .await?;
-    let status = if p.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let p = rt.store.publish_workflow(&rt.registry, &file, &source, "api", Some(c.id()), rt.clock.now_ms()).await?;
+    let status = if p.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(json!(p))))
 }
 
@@ -498,9 +375,7 @@ async fn start_cycle(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     c.require(&[Role::Admin, Role::Finance], "start cycles")?;
     if r.project_codes.as_ref().is_some_and(|v| v.len() > 100_000) {
-        return Err(ApiError::bad_request(
-            "at most 100000 project codes per cycle",
-        ));
+        return Err(ApiError::bad_request("at most 100000 project codes per cycle"));
     }
     let version = match r.version {
         Some(v) => v,
@@ -535,35 +410,18 @@ struct CaseQuery {
     offset: Option<i64>,
 }
 
-async fn list_cases(
-    State(rt): State<Arc<Runtime>>,
-    c: Caller,
-    Query(q): Query<CaseQuery>,
-) -> ApiResult<Json<Value>> {
-    let (limit, offset) = Page {
-        limit: q.limit,
-        offset: q.offset,
-    }
-    .get()?;
+async fn list_cases(State(rt): State<Arc<Runtime>>, c: Caller, Query(q): Query<CaseQuery>) -> ApiResult<Json<Value>> {
+    let (limit, offset) = Page { limit: q.limit, offset: q.offset }.get()?;
     let department_id = match c.0.role {
         Role::Admin | Role::Finance => q.department_id,
         Role::Department => c.0.department_id,
         _ => {
-            return Err(ApiError::forbidden(
-                "list cases (panel members reach cases through their tasks)",
-            ));
+            return Err(ApiError::forbidden("list cases (panel members reach cases through their tasks)"));
         }
     };
-    let f = CaseFilter {
-        department_id,
-        cycle_id: q.cycle_id,
-        stage: q.stage,
-        status: q.status,
-    };
+    let f = CaseFilter { department_id, cycle_id: q.cycle_id, stage: q.stage, status: q.status };
     let (items, total) = rt.store.cases(&f, limit, offset).await?;
-    Ok(Json(
-        json!({"items": items, "total": total, "limit": limit, "offset": offset}),
-    ))
+    Ok(Json(json!({"items": items, "total": total, "limit": limit, "offset": offset})))
 }
 
 /// Reviewers' identities are the bureau's business: departments and other panel members see
@@ -590,27 +448,14 @@ fn redact_reviewers(view: &mut CaseView) {
     view.open_tasks.retain(|t| t.kind != "review");
 }
 
-async fn get_case(
-    State(rt): State<Arc<Runtime>>,
-    c: Caller,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+async fn get_case(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let mut view = rt.store.case_view(id).await?;
     match c.0.role {
         Role::Admin | Role::Finance => {}
-        Role::Department if c.0.department_id == Some(view.summary.department_id) => {
-            redact_reviewers(&mut view)
-        }
-        Role::Expert | Role::ThirdParty | Role::Department
-            if rt.store.is_assigned_to_case(c.id(), id).await? =>
-        {
+        Role::Department if c.0.department_id == Some(view.summary.department_id) => redact_reviewers(&mut view),
+        Role::Expert | Role::ThirdParty | Role::Department if rt.store.is_assigned_to_case(c.id(), id).await? => {
             let me = c.id();
-            let mine: Vec<_> = view
-                .open_tasks
-                .iter()
-                .filter(|t| t.assignee_id == Some(me))
-                .cloned()
-                .collect();
+            let mine: Vec<_> = view.open_tasks.iter().filter(|t| t.assignee_id == Some(me)).cloned().collect();
             redact_reviewers(&mut view);
             view.open_tasks = mine;
         }
@@ -633,14 +478,9 @@ async fn retry_case(
             format!("case {id} is {}, not blocked", summary.status),
         ));
     }
-    rt.store
-        .add_case_input(id, &Input::Retry, Some(c.id()), rt.clock.now_ms())
-        .await?;
+    rt.store.add_case_input(id, &Input::Retry, Some(c.id()), rt.clock.now_ms()).await?;
     rt.wake.notify_one();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"case_id": id, "retry": "queued"})),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(json!({"case_id": id, "retry": "queued"}))))
 }
 
 #[derive(Deserialize)]
@@ -652,29 +492,15 @@ struct TaskQuery {
     offset: Option<i64>,
 }
 
-async fn list_tasks(
-    State(rt): State<Arc<Runtime>>,
-    c: Caller,
-    Query(q): Query<TaskQuery>,
-) -> ApiResult<Json<Value>> {
-    let (limit, offset) = Page {
-        limit: q.limit,
-        offset: q.offset,
-    }
-    .get()?;
+async fn list_tasks(State(rt): State<Arc<Runtime>>, c: Caller, Query(q): Query<TaskQuery>) -> ApiResult<Json<Value>> {
+    let (limit, offset) = Page { limit: q.limit, offset: q.offset }.get()?;
     if let Some(s) = &q.status
         && !["open", "completed", "cancelled"].contains(&s.as_str())
     {
-        return Err(ApiError::bad_request(format!(
-            "status '{s}' is not open, completed or cancelled"
-        )));
+        return Err(ApiError::bad_request(format!("status '{s}' is not open, completed or cancelled")));
     }
     let scope = TaskScope::for_user(&c.0);
-    let f = TaskFilter {
-        status: q.status,
-        case_id: q.case_id,
-        kind: q.kind,
-    };
+    let f = TaskFilter { status: q.status, case_id: q.case_id, kind: q.kind };
     let (items, total) = rt.store.tasks(&scope, &f, limit, offset).await?;
     let now = rt.clock.now_ms();
     let items: Vec<Value> = items
@@ -686,16 +512,10 @@ async fn list_tasks(
             v
         })
         .collect();
-    Ok(Json(
-        json!({"items": items, "total": total, "limit": limit, "offset": offset}),
-    ))
+    Ok(Json(json!({"items": items, "total": total, "limit": limit, "offset": offset})))
 }
 
-async fn get_task(
-    State(rt): State<Arc<Runtime>>,
-    c: Caller,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+async fn get_task(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let t = rt.store.task(id).await?;
     if !TaskScope::for_user(&c.0).may_see(&t) {
         return Err(ApiError::not_found(format!("no task {id}")));
@@ -716,10 +536,7 @@ async fn complete_task(
     if !TaskScope::may_act(&c.0, &t) {
         return Err(ApiError::forbidden("complete this task"));
     }
-    let done = rt
-        .store
-        .complete_task(&rt.registry, id, &c.0, &body, rt.clock.now_ms())
-        .await?;
+    let done = rt.store.complete_task(&rt.registry, id, &c.0, &body, rt.clock.now_ms()).await?;
     rt.wake.notify_one();
     Ok(Json(json!(done)))
 }

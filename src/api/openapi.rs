@@ -19,48 +19,12 @@ const ALL: &[&str] = &["admin", "finance", "department", "expert", "third_party"
 const BUREAU: &[&str] = &["admin", "finance"];
 
 pub const ROUTES: &[RouteDoc] = &[
-    RouteDoc {
-        method: "get",
-        path: "/healthz",
-        summary: "Liveness: the process answers",
-        roles: &[],
-        body: None,
-    },
-    RouteDoc {
-        method: "get",
-        path: "/readyz",
-        summary: "Readiness: the database answers",
-        roles: &[],
-        body: None,
-    },
-    RouteDoc {
-        method: "get",
-        path: "/metrics",
-        summary: "Prometheus metrics",
-        roles: &[],
-        body: None,
-    },
-    RouteDoc {
-        method: "get",
-        path: "/api/openapi.json",
-        summary: "This document",
-        roles: &[],
-        body: None,
-    },
-    RouteDoc {
-        method: "get",
-        path: "/api/v1/me",
-        summary: "The caller's user record",
-        roles: ALL,
-        body: None,
-    },
-    RouteDoc {
-        method: "get",
-        path: "/api/v1/admin/users",
-        summary: "List users",
-        roles: &["admin"],
-        body: None,
-    },
+    RouteDoc { method: "get", path: "/healthz", summary: "Liveness: the process answers", roles: &[], body: None },
+    RouteDoc { method: "get", path: "/readyz", summary: "Readiness: the database answers", roles: &[], body: None },
+    RouteDoc { method: "get", path: "/metrics", summary: "Prometheus metrics", roles: &[], body: None },
+    RouteDoc { method: "get", path: "/api/openapi.json", summary: "This document", roles: &[], body: None },
+    RouteDoc { method: "get", path: "/api/v1/me", summary: "The caller's user record", roles: ALL, body: None },
+    RouteDoc { method: "get", path: "/api/v1/admin/users", summary: "List users", roles: &["admin"], body: None },
     RouteDoc {
         method: "post",
         path: "/api/v1/admin/users",
@@ -82,13 +46,7 @@ pub const ROUTES: &[RouteDoc] = &[
         roles: &["admin"],
         body: None,
     },
-    RouteDoc {
-        method: "get",
-        path: "/api/v1/departments",
-        summary: "List departments",
-        roles: ALL,
-        body: None,
-    },
+    RouteDoc { method: "get", path: "/api/v1/departments", summary: "List departments", roles: ALL, body: None },
     RouteDoc {
         method: "post",
         path: "/api/v1/departments",
@@ -180,13 +138,7 @@ pub const ROUTES: &[RouteDoc] = &[
         roles: ALL,
         body: None,
     },
-    RouteDoc {
-        method: "get",
-        path: "/api/v1/tasks/{id}",
-        summary: "One task",
-        roles: ALL,
-        body: None,
-    },
+    RouteDoc { method: "get", path: "/api/v1/tasks/{id}", summary: "One task", roles: ALL, body: None },
     RouteDoc {
         method: "post",
         path: "/api/v1/tasks/{id}/complete",
@@ -230,11 +182,7 @@ pub fn build() -> Value {
             op["security"] = json!([]);
         }
         if let Some(body) = r.body {
-            let media = if body == "WorkflowYaml" {
-                "application/yaml"
-            } else {
-                "application/json"
-            };
+            let media = if body == "WorkflowYaml" { "application/yaml" } else { "application/json" };
             op["requestBody"] = json!({"required": true, "content": {media: {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
         }
         paths

@@ -96,17 +96,8 @@ async fn cycle(projects: usize, runs: usize) -> anyhow::Result<()> {
 async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
     let dir = tempfile::tempdir()?;
     let env = vec![
-        (
-            "JIXIAO_DATA_DIR".to_string(),
-            dir.path().display().to_string(),
-        ),
-        (
-            "JIXIAO_WORKFLOWS_DIR".to_string(),
-            std::env::current_dir()?
-                .join("workflows")
-                .display()
-                .to_string(),
-        ),
+        ("JIXIAO_DATA_DIR".to_string(), dir.path().display().to_string()),
+        ("JIXIAO_WORKFLOWS_DIR".to_string(), std::env::current_dir()?.join("workflows").display().to_string()),
         ("JIXIAO_LOG".to_string(), "warn".to_string()),
     ];
     let (settings, _) = Settings::load(None, &env, &Overrides::default())?;
@@ -115,35 +106,12 @@ async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
     let rt = started.runtime;
     crate::demo_setup::load(&rt, projects).await?;
     let load_s = t0.elapsed().as_secs_f64();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(app::serve(
-        Arc::clone(&rt),
-        listener,
-        Roles {
-            api: false,
-            workers: true,
-            scheduler: true,
-        },
-        rx,
-    ));
+    let server = tokio::spawn(app::serve(Arc::clone(&rt), None, Roles::WORKER, rx));
     let wf = crate::demo_setup::DEMO_WORKFLOW;
-    let version = rt
-        .store
-        .latest_workflow_version(wf)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("{wf} is not published"))?;
-    let cycle = rt
-        .store
-        .start_cycle(
-            wf,
-            version,
-            crate::demo_setup::DEMO_YEAR,
-            None,
-            None,
-            rt.clock.now_ms(),
-        )
-        .await?;
+    let version =
+        rt.store.latest_workflow_version(wf).await?.ok_or_else(|| anyhow::anyhow!("{wf} is not published"))?;
+    let cycle = rt.store.start_cycle(wf, version, crate::demo_setup::DEMO_YEAR, None, None, rt.clock.now_ms()).await?;
     rt.wake.notify_one();
     let expected = cycle.cases_created;
     let users = rt.store.users(100_000, 0).await?;
@@ -152,10 +120,8 @@ async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
         .find(|u| u.role == crate::workflow::Role::Admin)
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("no admin"))?;
-    let by_department: std::collections::HashMap<i64, crate::store::people::User> = users
-        .iter()
-        .filter_map(|u| u.department_id.map(|d| (d, u.clone())))
-        .collect();
+    let by_department: std::collections::HashMap<i64, crate::store::people::User> =
+        users.iter().filter_map(|u| u.department_id.map(|d| (d, u.clone()))).collect();
     let by_id: std::collections::HashMap<i64, crate::store::people::User> =
         users.iter().map(|u| (u.id, u.clone())).collect();
     let mut round = 0;
@@ -163,30 +129,15 @@ async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
         let ts = Instant::now();
         settle(&rt.store).await?;
         round += 1;
-        tracing::info!(
-            round,
-            settle_s = ts.elapsed().as_secs_f64(),
-            total_s = t0.elapsed().as_secs_f64(),
-            "settled"
-        );
+        tracing::info!(round, settle_s = ts.elapsed().as_secs_f64(), total_s = t0.elapsed().as_secs_f64(), "settled");
         // Complete every open submission and review; stop when every case waits for its
         // target-review panel.
         let (tasks, _) = rt
             .store
-            .tasks(
-                &TaskScope::All,
-                &TaskFilter {
-                    status: Some("open".into()),
-                    ..Default::default()
-                },
-                100_000,
-                0,
-            )
+            .tasks(&TaskScope::All, &TaskFilter { status: Some("open".into()), ..Default::default() }, 100_000, 0)
             .await?;
-        let actionable: Vec<_> = tasks
-            .into_iter()
-            .filter(|t| !(t.stage == "target_review" && t.kind == "review"))
-            .collect();
+        let actionable: Vec<_> =
+            tasks.into_iter().filter(|t| !(t.stage == "target_review" && t.kind == "review")).collect();
         if actionable.is_empty() {
             break;
         }
@@ -196,16 +147,8 @@ async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
             .into_iter()
             .map(|t| {
                 let user = match t.kind.as_str() {
-                    "submission" => t
-                        .department_id
-                        .and_then(|d| by_department.get(&d))
-                        .unwrap_or(&admin)
-                        .clone(),
-                    "review" => t
-                        .assignee_id
-                        .and_then(|a| by_id.get(&a))
-                        .unwrap_or(&admin)
-                        .clone(),
+                    "submission" => t.department_id.and_then(|d| by_department.get(&d)).unwrap_or(&admin).clone(),
+                    "review" => t.assignee_id.and_then(|a| by_id.get(&a)).unwrap_or(&admin).clone(),
                     _ => admin.clone(),
                 };
                 (t, user)
@@ -216,9 +159,7 @@ async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
                 let rt = Arc::clone(&rt);
                 async move {
                     let body = crate::demo_setup::sample_form(&rt.store, &t).await?;
-                    rt.store
-                        .complete_task(&rt.registry, t.id, &user, &body, rt.clock.now_ms())
-                        .await?;
+                    rt.store.complete_task(&rt.registry, t.id, &user, &body, rt.clock.now_ms()).await?;
                     Ok(())
                 }
             })
@@ -226,11 +167,7 @@ async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
             .collect()
             .await;
         results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
-        tracing::info!(
-            round,
-            total_s = t0.elapsed().as_secs_f64(),
-            "tasks completed"
-        );
+        tracing::info!(round, total_s = t0.elapsed().as_secs_f64(), "tasks completed");
         rt.wake.notify_one();
     }
     let wall_s = t0.elapsed().as_secs_f64();
@@ -253,12 +190,7 @@ async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
     let jobs = rt.metrics.jobs_processed.get();
     let _ = tx.send(true);
     server.await??;
-    Ok(CycleRun {
-        wall_s,
-        load_s,
-        cases: expected,
-        jobs,
-    })
+    Ok(CycleRun { wall_s, load_s, cases: expected, jobs })
 }
 
 /// Waits until no case input is pending (every job done).

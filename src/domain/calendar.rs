@@ -23,30 +23,20 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use chrono::{
-    DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc,
-    Weekday,
-};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Pairs a shipped file's name with its embedded text, so that the two cannot disagree.
 macro_rules! shipped {
     ($file:literal) => {
-        (
-            $file,
-            include_str!(concat!("../../data-ref/calendar/", $file)),
-        )
+        ($file, include_str!(concat!("../../data-ref/calendar/", $file)))
     };
 }
 
 /// The shipped notices. Embedding a further year in the binary takes one entry here; the test
 /// `every_shipped_file_is_embedded` fails when a file in `data-ref/calendar` is missing from it.
-const BUILTIN: &[(&str, &str)] = &[
-    shipped!("cn-2024.txt"),
-    shipped!("cn-2025.txt"),
-    shipped!("cn-2026.txt"),
-];
+const BUILTIN: &[(&str, &str)] = &[shipped!("cn-2024.txt"), shipped!("cn-2025.txt"), shipped!("cn-2026.txt")];
 
 /// What a date field must look like, shared by the messages that complain about one.
 const EXPECTED_DATE: &str = "expected a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD";
@@ -56,8 +46,7 @@ const EXPECTED_DATE: &str = "expected a date YYYY-MM-DD or a range YYYY-MM-DD..Y
 const MAX_RANGE_DAYS: i64 = 31;
 
 /// Deadlines end one second before local midnight, so "by day X" includes all of day X.
-const END_OF_DAY: NaiveTime =
-    NaiveTime::from_hms_opt(23, 59, 59).expect("23:59:59 is a valid time");
+const END_OF_DAY: NaiveTime = NaiveTime::from_hms_opt(23, 59, 59).expect("23:59:59 is a valid time");
 
 /// Reminders go out at the start of office hours rather than at midnight.
 const REMINDER_TIME: NaiveTime = NaiveTime::from_hms_opt(9, 0, 0).expect("09:00 is a valid time");
@@ -72,26 +61,15 @@ const MAX_GAP_MINUTES: i64 = 24 * 60;
 pub enum CalendarError {
     /// A line that does not follow the format; `line` counts from 1.
     #[error("{file}:{line}: {message}")]
-    Syntax {
-        file: String,
-        line: usize,
-        message: String,
-    },
+    Syntax { file: String, line: usize, message: String },
     /// A file that is well-formed line by line but lacks something as a whole.
     #[error("{file}: {message}")]
     Incomplete { file: String, message: String },
     /// Two files in one directory describe the same year, and neither can be preferred.
     #[error("year {year} is described by both {first} and {second}")]
-    DuplicateYear {
-        year: i32,
-        first: String,
-        second: String,
-    },
+    DuplicateYear { year: i32, first: String, second: String },
     #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
 }
 
 /// What a date is, and why.
@@ -151,8 +129,7 @@ impl Calendar {
         for (name, text) in BUILTIN {
             // The shipped files are checked by the unit tests, so a failure here means the
             // binary was built from data that never passed them.
-            let year = Calendar::parse(name, text)
-                .unwrap_or_else(|e| panic!("shipped calendar data is invalid: {e}"));
+            let year = Calendar::parse(name, text).unwrap_or_else(|e| panic!("shipped calendar data is invalid: {e}"));
             calendar.merge(year);
         }
         calendar
@@ -163,11 +140,7 @@ impl Calendar {
     /// When `name` looks like `cn-YYYY.txt`, the `year` line must agree with it, which catches a
     /// file copied from last year whose `year` line was not updated.
     pub fn parse(name: &str, text: &str) -> Result<Calendar, CalendarError> {
-        let syntax = |line: usize, message: String| CalendarError::Syntax {
-            file: name.to_owned(),
-            line,
-            message,
-        };
+        let syntax = |line: usize, message: String| CalendarError::Syntax { file: name.to_owned(), line, message };
         // Files edited with Windows tools often start with a byte-order mark, which is not content.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut year: Option<(i32, usize)> = None;
@@ -184,71 +157,44 @@ impl Calendar {
             match keyword {
                 "year" => {
                     if let Some((declared, on)) = year {
-                        return Err(syntax(
-                            line,
-                            format!("year {declared} is already declared on line {on}"),
-                        ));
+                        return Err(syntax(line, format!("year {declared} is already declared on line {on}")));
                     }
                     let value = match (words.next(), words.next()) {
                         (Some(value), None) => value,
                         _ => {
-                            return Err(syntax(
-                                line,
-                                format!("expected `year YYYY`, found `{content}`"),
-                            ));
+                            return Err(syntax(line, format!("expected `year YYYY`, found `{content}`")));
                         }
                     };
                     let declared = parse_year(value).ok_or_else(|| {
-                        syntax(
-                            line,
-                            format!("expected a four-digit year after `year`, found `{value}`"),
-                        )
+                        syntax(line, format!("expected a four-digit year after `year`, found `{value}`"))
                     })?;
                     if let Some(named) = year_in_file_name(name)
                         && named != declared
                     {
                         return Err(syntax(
                             line,
-                            format!(
-                                "the file name says {named} but the file declares year {declared}"
-                            ),
+                            format!("the file name says {named} but the file declares year {declared}"),
                         ));
                     }
                     year = Some((declared, line));
                 }
                 "holiday" | "workday" => {
                     let Some((declared, _)) = year else {
-                        return Err(syntax(
-                            line,
-                            "expected a `year YYYY` line before the first entry".to_owned(),
-                        ));
+                        return Err(syntax(line, "expected a `year YYYY` line before the first entry".to_owned()));
                     };
-                    let kind = if keyword == "holiday" {
-                        EntryKind::Holiday
-                    } else {
-                        EntryKind::Workday
-                    };
-                    let span = words.next().ok_or_else(|| {
-                        syntax(line, format!("{EXPECTED_DATE} after `{keyword}`"))
-                    })?;
-                    let (first, last) =
-                        parse_span(span).map_err(|message| syntax(line, message))?;
+                    let kind = if keyword == "holiday" { EntryKind::Holiday } else { EntryKind::Workday };
+                    let span =
+                        words.next().ok_or_else(|| syntax(line, format!("{EXPECTED_DATE} after `{keyword}`")))?;
+                    let (first, last) = parse_span(span).map_err(|message| syntax(line, message))?;
                     let entry_name = words.collect::<Vec<_>>().join(" ");
                     if entry_name.is_empty() {
-                        let example = if kind == EntryKind::Holiday {
-                            "春节"
-                        } else {
-                            "春节调休"
-                        };
+                        let example = if kind == EntryKind::Holiday { "春节" } else { "春节调休" };
                         return Err(syntax(
                             line,
-                            format!(
-                                "expected a name after the date, e.g. `{keyword} {span} {example}`"
-                            ),
+                            format!("expected a name after the date, e.g. `{keyword} {span} {example}`"),
                         ));
                     }
-                    check_within_year(declared, first, last)
-                        .map_err(|message| syntax(line, message))?;
+                    check_within_year(declared, first, last).map_err(|message| syntax(line, message))?;
                     for date in first.iter_days().take_while(|d| *d <= last) {
                         if kind == EntryKind::Workday && !is_weekend(date) {
                             return Err(syntax(
@@ -260,30 +206,18 @@ impl Calendar {
                             ));
                         }
                         if let Some(earlier) = days.get(&date) {
-                            return Err(syntax(
-                                line,
-                                format!("{date} is already listed on line {}", earlier.line),
-                            ));
+                            return Err(syntax(line, format!("{date} is already listed on line {}", earlier.line)));
                         }
                         if kind == EntryKind::Holiday {
                             holidays += 1;
                         }
-                        days.insert(
-                            date,
-                            Entry {
-                                kind,
-                                name: entry_name.clone(),
-                                line,
-                            },
-                        );
+                        days.insert(date, Entry { kind, name: entry_name.clone(), line });
                     }
                 }
                 other => {
                     return Err(syntax(
                         line,
-                        format!(
-                            "expected `year`, `holiday` or `workday` at the start of the line, found `{other}`"
-                        ),
+                        format!("expected `year`, `holiday` or `workday` at the start of the line, found `{other}`"),
                     ));
                 }
             }
@@ -304,13 +238,7 @@ impl Calendar {
             ));
         }
         let mut calendar = Calendar::empty();
-        calendar.years.insert(
-            declared,
-            YearData {
-                source: name.to_owned(),
-                days,
-            },
-        );
+        calendar.years.insert(declared, YearData { source: name.to_owned(), days });
         Ok(calendar)
     }
 
@@ -321,10 +249,7 @@ impl Calendar {
     /// the directory correct a shipped year.
     pub fn load_dir(dir: impl AsRef<Path>) -> Result<Calendar, CalendarError> {
         let dir = dir.as_ref();
-        let io_error = |path: &Path, source| CalendarError::Io {
-            path: path.display().to_string(),
-            source,
-        };
+        let io_error = |path: &Path, source| CalendarError::Io { path: path.display().to_string(), source };
         let mut paths = Vec::new();
         for item in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
             let path = item.map_err(|e| io_error(dir, e))?.path();
@@ -378,16 +303,8 @@ impl Calendar {
     /// What `date` is: an ordinary workday or weekend, or a listed holiday or make-up workday.
     pub fn kind(&self, date: NaiveDate) -> DayKind<'_> {
         match self.entry(date) {
-            Some(Entry {
-                kind: EntryKind::Holiday,
-                name,
-                ..
-            }) => DayKind::Holiday(name),
-            Some(Entry {
-                kind: EntryKind::Workday,
-                name,
-                ..
-            }) => DayKind::MakeUpWorkday(name),
+            Some(Entry { kind: EntryKind::Holiday, name, .. }) => DayKind::Holiday(name),
+            Some(Entry { kind: EntryKind::Workday, name, .. }) => DayKind::MakeUpWorkday(name),
             None if is_weekend(date) => DayKind::Weekend,
             None => DayKind::Workday,
         }
@@ -402,12 +319,7 @@ impl Calendar {
     /// The `n`-th working day after `start`; `start` itself is not counted, so from a Friday one
     /// workday is normally the next Monday. `n = 0` gives `start`. Saturates at `NaiveDate::MAX`.
     pub fn add_workdays(&self, start: NaiveDate, n: u32) -> NaiveDate {
-        let last_listed = self
-            .years
-            .values()
-            .filter_map(|data| data.days.last_key_value())
-            .map(|(d, _)| *d)
-            .max();
+        let last_listed = self.years.values().filter_map(|data| data.days.last_key_value()).map(|(d, _)| *d).max();
         let mut date = start;
         let mut left = n;
         while left > 0 {
@@ -436,12 +348,7 @@ impl Calendar {
     /// the deadline" is the third working day before the deadline's date. `n = 0` gives `end`.
     /// Saturates at `NaiveDate::MIN`.
     pub fn sub_workdays(&self, end: NaiveDate, n: u32) -> NaiveDate {
-        let first_listed = self
-            .years
-            .values()
-            .filter_map(|data| data.days.first_key_value())
-            .map(|(d, _)| *d)
-            .min();
+        let first_listed = self.years.values().filter_map(|data| data.days.first_key_value()).map(|(d, _)| *d).min();
         let mut date = end;
         let mut left = n;
         while left > 0 {
@@ -475,13 +382,9 @@ impl Calendar {
         let local_date = from.with_timezone(&tz).date_naive();
         let target = match duration {
             WorkDuration::Workdays(n) => self.add_workdays(local_date, n),
-            WorkDuration::Days(n) => local_date
-                .checked_add_days(Days::new(u64::from(n)))
-                .unwrap_or(NaiveDate::MAX),
+            WorkDuration::Days(n) => local_date.checked_add_days(Days::new(u64::from(n))).unwrap_or(NaiveDate::MAX),
             WorkDuration::Hours(n) => {
-                return from
-                    .checked_add_signed(TimeDelta::hours(i64::from(n)))
-                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                return from.checked_add_signed(TimeDelta::hours(i64::from(n))).unwrap_or(DateTime::<Utc>::MAX_UTC);
             }
         };
         end_of_local_day(tz, target)
@@ -489,12 +392,7 @@ impl Calendar {
 
     /// 09:00 local time on the `workdays_before`-th working day before the local date of
     /// `deadline`, when a reminder about that deadline should go out.
-    pub fn reminder_time(
-        &self,
-        deadline: DateTime<Utc>,
-        tz: Tz,
-        workdays_before: u32,
-    ) -> DateTime<Utc> {
+    pub fn reminder_time(&self, deadline: DateTime<Utc>, tz: Tz, workdays_before: u32) -> DateTime<Utc> {
         let local_date = deadline.with_timezone(&tz).date_naive();
         let day = self.sub_workdays(local_date, workdays_before);
         let nominal = day.and_time(REMINDER_TIME);
@@ -515,10 +413,7 @@ impl Calendar {
     /// Year holiday began on 2022-12-31).
     fn entry(&self, date: NaiveDate) -> Option<&Entry> {
         let year = date.year();
-        [year, year - 1, year + 1]
-            .into_iter()
-            .filter_map(|y| self.years.get(&y))
-            .find_map(|data| data.days.get(&date))
+        [year, year - 1, year + 1].into_iter().filter_map(|y| self.years.get(&y)).find_map(|data| data.days.get(&date))
     }
 }
 
@@ -555,11 +450,7 @@ fn weekday_name(day: Weekday) -> &'static str {
 }
 
 fn parse_year(text: &str) -> Option<i32> {
-    if text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()) {
-        text.parse().ok()
-    } else {
-        None
-    }
+    if text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()) { text.parse().ok() } else { None }
 }
 
 /// The year in a file name of the form `…-YYYY.txt`, if it has that form.
@@ -577,10 +468,7 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
 fn parse_span(text: &str) -> Result<(NaiveDate, NaiveDate), String> {
     let expected = || format!("{EXPECTED_DATE}, found `{text}`");
     let (first, last) = match text.split_once("..") {
-        Some((a, b)) => (
-            parse_date(a).ok_or_else(expected)?,
-            parse_date(b).ok_or_else(expected)?,
-        ),
+        Some((a, b)) => (parse_date(a).ok_or_else(expected)?, parse_date(b).ok_or_else(expected)?),
         None => {
             let date = parse_date(text).ok_or_else(expected)?;
             (date, date)
@@ -591,9 +479,7 @@ fn parse_span(text: &str) -> Result<(NaiveDate, NaiveDate), String> {
     }
     let length = (last - first).num_days() + 1;
     if length > MAX_RANGE_DAYS {
-        return Err(format!(
-            "the range {text} spans {length} days; expected at most {MAX_RANGE_DAYS}"
-        ));
+        return Err(format!("the range {text} spans {length} days; expected at most {MAX_RANGE_DAYS}"));
     }
     Ok((first, last))
 }
@@ -605,9 +491,7 @@ fn check_within_year(year: i32, first: NaiveDate, last: NaiveDate) -> Result<(),
     let latest = NaiveDate::from_ymd_opt(year + 1, 1, 31);
     for date in [first, last] {
         if earliest.is_some_and(|e| date < e) || latest.is_some_and(|l| date > l) {
-            return Err(format!(
-                "{date} does not belong to year {year} declared in this file"
-            ));
+            return Err(format!("{date} does not belong to year {year} declared in this file"));
         }
     }
     Ok(())
@@ -627,9 +511,7 @@ pub enum WorkDuration {
 /// Why a text could not be read as a [`WorkDuration`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
-    #[error(
-        "'{0}' is not a duration (expected N workdays, N days or N hours, or N个工作日, N天, N小时)"
-    )]
+    #[error("'{0}' is not a duration (expected N workdays, N days or N hours, or N个工作日, N天, N小时)")]
     NotADuration(String),
     #[error("'{0}' is not a duration (the number must be at least 1)")]
     Zero(String),
@@ -642,9 +524,7 @@ impl FromStr for WorkDuration {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let trimmed = text.trim();
-        let digits_end = trimmed
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(trimmed.len());
+        let digits_end = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
         let (digits, unit) = trimmed.split_at(digits_end);
         let unit = unit.trim().to_ascii_lowercase();
         let make: fn(u32) -> WorkDuration = match unit.as_str() {
@@ -657,9 +537,7 @@ impl FromStr for WorkDuration {
             return Err(DurationError::NotADuration(text.to_owned()));
         }
         // Only digits remain, so a failed parse can only mean the number does not fit.
-        let count: u32 = digits
-            .parse()
-            .map_err(|_| DurationError::TooLarge(text.to_owned()))?;
+        let count: u32 = digits.parse().map_err(|_| DurationError::TooLarge(text.to_owned()))?;
         // A zero duration in a workflow definition is a slip, not a request for an immediate
         // deadline.
         if count == 0 {
@@ -703,9 +581,7 @@ mod tests {
     }
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
     }
 
     /// The obvious day-by-day walk, against which the week-skipping shortcut is checked.
@@ -713,11 +589,7 @@ mod tests {
         let mut date = start;
         let mut left = n;
         while left > 0 {
-            date = if forward {
-                date.succ_opt().unwrap()
-            } else {
-                date.pred_opt().unwrap()
-            };
+            date = if forward { date.succ_opt().unwrap() } else { date.pred_opt().unwrap() };
             if calendar.is_workday(date) {
                 left -= 1;
             }
@@ -735,16 +607,9 @@ mod tests {
             let days = &calendar.years[&year].days;
             let count = |kind| days.values().filter(|e| e.kind == kind).count();
             assert_eq!(count(EntryKind::Holiday), holidays, "{year} holidays");
-            assert_eq!(
-                count(EntryKind::Workday),
-                workdays,
-                "{year} make-up workdays"
-            );
+            assert_eq!(count(EntryKind::Workday), workdays, "{year} make-up workdays");
             assert!(calendar.covers(year));
-            assert_eq!(
-                calendar.source(year),
-                Some(format!("cn-{year}.txt").as_str())
-            );
+            assert_eq!(calendar.source(year), Some(format!("cn-{year}.txt").as_str()));
         }
         assert!(!calendar.covers(2023));
         assert!(!calendar.covers(2027));
@@ -755,21 +620,10 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data-ref/calendar");
         let on_disk = Calendar::load_dir(&dir).unwrap();
         let builtin = Calendar::builtin();
-        assert_eq!(
-            on_disk.years().collect::<Vec<_>>(),
-            builtin.years().collect::<Vec<_>>()
-        );
+        assert_eq!(on_disk.years().collect::<Vec<_>>(), builtin.years().collect::<Vec<_>>());
         for year in builtin.years() {
-            let a: Vec<_> = on_disk.years[&year]
-                .days
-                .iter()
-                .map(|(d, e)| (*d, e.kind, e.name.clone()))
-                .collect();
-            let b: Vec<_> = builtin.years[&year]
-                .days
-                .iter()
-                .map(|(d, e)| (*d, e.kind, e.name.clone()))
-                .collect();
+            let a: Vec<_> = on_disk.years[&year].days.iter().map(|(d, e)| (*d, e.kind, e.name.clone())).collect();
+            let b: Vec<_> = builtin.years[&year].days.iter().map(|(d, e)| (*d, e.kind, e.name.clone())).collect();
             assert_eq!(a, b, "{year}");
         }
     }
@@ -895,11 +749,7 @@ mod tests {
             ("2026-12-31", 1, "2027-01-01"),
         ];
         for (start, n, want) in cases {
-            assert_eq!(
-                calendar.add_workdays(d(start), n),
-                d(want),
-                "{start} + {n} workdays"
-            );
+            assert_eq!(calendar.add_workdays(d(start), n), d(want), "{start} + {n} workdays");
         }
     }
 
@@ -924,11 +774,7 @@ mod tests {
             ("2025-06-03", 0, "2025-06-03"),
         ];
         for (end, n, want) in cases {
-            assert_eq!(
-                calendar.sub_workdays(d(end), n),
-                d(want),
-                "{end} - {n} workdays"
-            );
+            assert_eq!(calendar.sub_workdays(d(end), n), d(want), "{end} - {n} workdays");
         }
     }
 
@@ -959,34 +805,15 @@ mod tests {
             ("2027-03-07", 4),
         ];
         for (start, n) in cases {
-            assert_eq!(
-                calendar.add_workdays(d(start), n),
-                walk(&calendar, d(start), n, true),
-                "{start} + {n}"
-            );
+            assert_eq!(calendar.add_workdays(d(start), n), walk(&calendar, d(start), n, true), "{start} + {n}");
         }
-        let backwards = [
-            ("2024-01-10", 6),
-            ("2024-01-01", 333),
-            ("2026-06-01", 1200),
-            ("2023-05-06", 9),
-        ];
+        let backwards = [("2024-01-10", 6), ("2024-01-01", 333), ("2026-06-01", 1200), ("2023-05-06", 9)];
         for (end, n) in backwards {
-            assert_eq!(
-                calendar.sub_workdays(d(end), n),
-                walk(&calendar, d(end), n, false),
-                "{end} - {n}"
-            );
+            assert_eq!(calendar.sub_workdays(d(end), n), walk(&calendar, d(end), n, false), "{end} - {n}");
         }
         // Absurd counts saturate instead of running for a long time or panicking.
-        assert_eq!(
-            calendar.add_workdays(d("2025-01-01"), u32::MAX),
-            NaiveDate::MAX
-        );
-        assert_eq!(
-            calendar.sub_workdays(d("2025-01-01"), u32::MAX),
-            NaiveDate::MIN
-        );
+        assert_eq!(calendar.add_workdays(d("2025-01-01"), u32::MAX), NaiveDate::MAX);
+        assert_eq!(calendar.sub_workdays(d("2025-01-01"), u32::MAX), NaiveDate::MIN);
     }
 
     #[test]
@@ -1008,11 +835,7 @@ mod tests {
         ];
         for (from, duration, want) in cases {
             let duration: WorkDuration = duration.parse().unwrap();
-            assert_eq!(
-                calendar.deadline(utc(from), shanghai, duration),
-                utc(want),
-                "{from} + {duration}"
-            );
+            assert_eq!(calendar.deadline(utc(from), shanghai, duration), utc(want), "{from} + {duration}");
         }
     }
 
@@ -1029,23 +852,13 @@ mod tests {
             (chrono_tz::Pacific::Apia, "2011-12-29T12:00:00Z", WorkDuration::Days(1), "2011-12-30T09:59:59Z"),
         ];
         for (tz, from, duration, want) in cases {
-            assert_eq!(
-                calendar.deadline(utc(from), tz, duration),
-                utc(want),
-                "{tz} {from} + {duration}"
-            );
+            assert_eq!(calendar.deadline(utc(from), tz, duration), utc(want), "{tz} {from} + {duration}");
         }
-        let far = calendar.deadline(
-            utc("2025-01-01T00:00:00Z"),
-            chrono_tz::America::New_York,
-            WorkDuration::Days(u32::MAX),
-        );
+        let far =
+            calendar.deadline(utc("2025-01-01T00:00:00Z"), chrono_tz::America::New_York, WorkDuration::Days(u32::MAX));
         assert!(far > utc("9999-12-31T00:00:00Z"));
-        let hours = calendar.deadline(
-            utc("2025-01-01T00:00:00Z"),
-            chrono_tz::Asia::Shanghai,
-            WorkDuration::Hours(u32::MAX),
-        );
+        let hours =
+            calendar.deadline(utc("2025-01-01T00:00:00Z"), chrono_tz::Asia::Shanghai, WorkDuration::Hours(u32::MAX));
         assert_eq!(hours, DateTime::<Utc>::MAX_UTC);
     }
 
@@ -1064,11 +877,7 @@ mod tests {
             ("2026-01-05T15:59:59Z", 2, "2025-12-31T01:00:00Z"),
         ];
         for (deadline, n, want) in cases {
-            assert_eq!(
-                calendar.reminder_time(utc(deadline), shanghai, n),
-                utc(want),
-                "{deadline} - {n}"
-            );
+            assert_eq!(calendar.reminder_time(utc(deadline), shanghai, n), utc(want), "{deadline} - {n}");
         }
     }
 
@@ -1095,14 +904,9 @@ mod tests {
             ("year 2026\nholiday 2026-01-01 元旦", 1, "the file name says 2025 but the file declares year 2026"),
         ];
         for (text, line, part) in cases {
-            let error = Calendar::parse("cn-2025.txt", text)
-                .unwrap_err()
-                .to_string();
+            let error = Calendar::parse("cn-2025.txt", text).unwrap_err().to_string();
             let prefix = format!("cn-2025.txt:{line}: ");
-            assert!(
-                error.starts_with(&prefix) && error.contains(part),
-                "{text:?} gave {error}"
-            );
+            assert!(error.starts_with(&prefix) && error.contains(part), "{text:?} gave {error}");
         }
         // Whole messages, as an operator would see them.
         let error = Calendar::parse("x.txt", "year 2025\nworkday 2025-01-27 调休").unwrap_err();
@@ -1111,10 +915,7 @@ mod tests {
             "x.txt:2: 2025-01-27 is a Monday; make-up workdays (调休上班) are Saturdays or Sundays"
         );
         let error = Calendar::parse("x.txt", "").unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "x.txt: expected a `year YYYY` line and at least one `holiday` line"
-        );
+        assert_eq!(error.to_string(), "x.txt: expected a `year YYYY` line and at least one `holiday` line");
     }
 
     #[test]
@@ -1122,12 +923,7 @@ mod tests {
         let text = "\u{feff}# 2023\r\nyear 2023\r\nholiday 2022-12-31..2023-01-02 元旦  # 与周末连休\r\nworkday 2023-01-28 春节调休\r\n";
         let calendar = Calendar::parse("cn-2023.txt", text).unwrap();
         assert_eq!(calendar.years().collect::<Vec<_>>(), [2023]);
-        let cases = [
-            ("2022-12-30", true),
-            ("2022-12-31", false),
-            ("2023-01-02", false),
-            ("2023-01-28", true),
-        ];
+        let cases = [("2022-12-30", true), ("2022-12-31", false), ("2023-01-02", false), ("2023-01-28", true)];
         for (date, want) in cases {
             assert_eq!(calendar.is_workday(d(date)), want, "{date}");
         }
@@ -1136,16 +932,10 @@ mod tests {
     #[test]
     fn merging_adds_years_and_replaces_whole_years() {
         let mut calendar = Calendar::builtin();
-        calendar
-            .merge(Calendar::parse("cn-2027.txt", "year 2027\nholiday 2027-01-01 元旦").unwrap());
+        calendar.merge(Calendar::parse("cn-2027.txt", "year 2027\nholiday 2027-01-01 元旦").unwrap());
         // A corrected 2025 replaces the shipped year wholesale, so 1.28 is no longer listed.
-        calendar.merge(
-            Calendar::parse("fix/cn-2025.txt", "year 2025\nholiday 2025-01-29 春节").unwrap(),
-        );
-        assert_eq!(
-            calendar.years().collect::<Vec<_>>(),
-            [2024, 2025, 2026, 2027]
-        );
+        calendar.merge(Calendar::parse("fix/cn-2025.txt", "year 2025\nholiday 2025-01-29 春节").unwrap());
+        assert_eq!(calendar.years().collect::<Vec<_>>(), [2024, 2025, 2026, 2027]);
         assert_eq!(calendar.source(2025), Some("fix/cn-2025.txt"));
         let cases = [
             ("2027-01-01", false),
@@ -1163,38 +953,22 @@ mod tests {
     fn loads_directories_and_names_the_failing_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("README.md"), "not calendar data").unwrap();
-        std::fs::write(
-            dir.path().join("cn-2027.txt"),
-            "year 2027\nholiday 2027-01-01 元旦\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("cn-2027.txt"), "year 2027\nholiday 2027-01-01 元旦\n").unwrap();
         let loaded = Calendar::load_dir(dir.path()).unwrap();
         assert_eq!(loaded.years().collect::<Vec<_>>(), [2027]);
 
-        std::fs::write(
-            dir.path().join("extra-2027.txt"),
-            "year 2027\nholiday 2027-01-01 元旦\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("extra-2027.txt"), "year 2027\nholiday 2027-01-01 元旦\n").unwrap();
         let error = Calendar::load_dir(dir.path()).unwrap_err().to_string();
-        assert!(
-            error.starts_with("year 2027 is described by both ") && error.contains("cn-2027.txt"),
-            "{error}"
-        );
+        assert!(error.starts_with("year 2027 is described by both ") && error.contains("cn-2027.txt"), "{error}");
 
         std::fs::remove_file(dir.path().join("extra-2027.txt")).unwrap();
-        std::fs::write(
-            dir.path().join("cn-2028.txt"),
-            "year 2028\nholiday 2028-01-01 元旦\nworkday 2028-01-03 调休\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("cn-2028.txt"), "year 2028\nholiday 2028-01-01 元旦\nworkday 2028-01-03 调休\n")
+            .unwrap();
         let error = Calendar::load_dir(dir.path()).unwrap_err().to_string();
         let file = dir.path().join("cn-2028.txt").display().to_string();
         assert_eq!(
             error,
-            format!(
-                "{file}:3: 2028-01-03 is a Monday; make-up workdays (调休上班) are Saturdays or Sundays"
-            )
+            format!("{file}:3: 2028-01-03 is a Monday; make-up workdays (调休上班) are Saturdays or Sundays")
         );
 
         let missing = dir.path().join("missing");
@@ -1243,11 +1017,7 @@ mod tests {
             ("99999999999 hours", "'99999999999 hours' is too long (the number must be at most 4294967295)".to_owned()),
         ];
         for (text, want) in cases {
-            assert_eq!(
-                text.parse::<WorkDuration>().unwrap_err().to_string(),
-                want,
-                "{text}"
-            );
+            assert_eq!(text.parse::<WorkDuration>().unwrap_err().to_string(), want, "{text}");
         }
     }
 
@@ -1265,22 +1035,11 @@ mod tests {
         for (duration, text) in cases {
             assert_eq!(duration.to_string(), text);
             assert_eq!(text.parse::<WorkDuration>(), Ok(duration));
-            assert_eq!(
-                serde_json::to_string(&duration).unwrap(),
-                format!("\"{text}\"")
-            );
-            assert_eq!(
-                serde_json::from_str::<WorkDuration>(&format!("\"{text}\"")).unwrap(),
-                duration
-            );
+            assert_eq!(serde_json::to_string(&duration).unwrap(), format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<WorkDuration>(&format!("\"{text}\"")).unwrap(), duration);
         }
-        assert_eq!(
-            serde_json::from_str::<WorkDuration>("\"10个工作日\"").unwrap(),
-            Workdays(10)
-        );
-        let error = serde_json::from_str::<WorkDuration>("\"10 weeks\"")
-            .unwrap_err()
-            .to_string();
+        assert_eq!(serde_json::from_str::<WorkDuration>("\"10个工作日\"").unwrap(), Workdays(10));
+        let error = serde_json::from_str::<WorkDuration>("\"10 weeks\"").unwrap_err().to_string();
         assert!(error.starts_with("'10 weeks' is not a duration"), "{error}");
         assert!(serde_json::from_str::<WorkDuration>("10").is_err());
     }

@@ -22,12 +22,7 @@ pub enum Level1 {
 }
 
 impl Level1 {
-    pub const ALL: [Level1; 4] = [
-        Level1::Output,
-        Level1::Benefit,
-        Level1::Satisfaction,
-        Level1::Cost,
-    ];
+    pub const ALL: [Level1; 4] = [Level1::Output, Level1::Benefit, Level1::Satisfaction, Level1::Cost];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -42,12 +37,7 @@ impl Level1 {
     pub fn level2_names(self) -> &'static [&'static str] {
         match self {
             Level1::Output => &["数量指标", "质量指标", "时效指标", "成本指标"],
-            Level1::Benefit => &[
-                "经济效益指标",
-                "社会效益指标",
-                "生态效益指标",
-                "可持续影响指标",
-            ],
+            Level1::Benefit => &["经济效益指标", "社会效益指标", "生态效益指标", "可持续影响指标"],
             Level1::Satisfaction => &["服务对象满意度指标"],
             Level1::Cost => &["经济成本指标", "社会成本指标", "生态环境成本指标"],
         }
@@ -63,9 +53,7 @@ impl FromStr for Level1 {
             "效益" | "benefit" => Ok(Level1::Benefit),
             "满意度" | "satisfaction" => Ok(Level1::Satisfaction),
             "成本" | "cost" => Ok(Level1::Cost),
-            _ => Err(format!(
-                "'{s}' is not a level-1 indicator (expected 产出, 效益, 满意度 or 成本)"
-            )),
+            _ => Err(format!("'{s}' is not a level-1 indicator (expected 产出, 效益, 满意度 or 成本)")),
         }
     }
 }
@@ -113,9 +101,7 @@ impl FromStr for Operator {
             "≤" | "<=" | "＜=" | "小于等于" => Ok(Operator::Le),
             "=" | "==" | "＝" | "等于" => Ok(Operator::Eq),
             "定性" | "qualitative" => Ok(Operator::Qualitative),
-            _ => Err(format!(
-                "'{s}' is not an operator (expected ≥, ≤, = or 定性)"
-            )),
+            _ => Err(format!("'{s}' is not an operator (expected ≥, ≤, = or 定性)")),
         }
     }
 }
@@ -201,12 +187,7 @@ impl Indicator {
     /// such as "a rate ≥ 100%" are the plugins' business.)
     pub fn validate(&self, path: &str) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        let mut err = |field: &str, message: String| {
-            errs.push(FieldError {
-                path: format!("{path}.{field}"),
-                message,
-            })
-        };
+        let mut err = |field: &str, message: String| errs.push(FieldError { path: format!("{path}.{field}"), message });
         if self.name.trim().is_empty() {
             err("name", "an indicator needs a name".into());
         }
@@ -225,22 +206,13 @@ impl Indicator {
             );
         }
         if self.weight < Decimal::ZERO || self.weight > Decimal::ONE_HUNDRED {
-            err(
-                "weight",
-                format!("{} is not a weight between 0 and 100", self.weight),
-            );
+            err("weight", format!("{} is not a weight between 0 and 100", self.weight));
         }
         if self.operator == Operator::Qualitative && matches!(self.value, TargetValue::Number(_)) {
             // A number on a qualitative indicator is allowed (e.g. a level), nothing to do.
         }
-        if self.operator.is_quantitative()
-            && self.value.as_number().is_some()
-            && self.unit.trim().is_empty()
-        {
-            err(
-                "unit",
-                "a quantitative indicator needs a unit (度量单位)".into(),
-            );
+        if self.operator.is_quantitative() && self.value.as_number().is_some() && self.unit.trim().is_empty() {
+            err("unit", "a quantitative indicator needs a unit (度量单位)".into());
         }
         errs
     }

@@ -14,9 +14,7 @@ pub struct Fen(i64);
 /// Why a text could not be read as an amount of yuan.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error(
-        "'{0}' is not an amount of yuan (expected digits with at most two decimals, e.g. 6000000 or 1250.50)"
-    )]
+    #[error("'{0}' is not an amount of yuan (expected digits with at most two decimals, e.g. 6000000 or 1250.50)")]
     NotAnAmount(String),
     #[error("'{0}' has more than two decimals (amounts are kept to the fen)")]
     TooPrecise(String),
@@ -56,9 +54,7 @@ impl Fen {
         if scaled.fract() != Decimal::ZERO {
             return Err(MoneyError::TooPrecise(d.to_string()));
         }
-        i64::try_from(scaled.trunc())
-            .map(Fen)
-            .map_err(|_| MoneyError::OutOfRange(d.to_string()))
+        i64::try_from(scaled.trunc()).map(Fen).map_err(|_| MoneyError::OutOfRange(d.to_string()))
     }
 
     pub fn checked_add(self, other: Fen) -> Option<Fen> {
@@ -76,9 +72,7 @@ impl FromStr for Fen {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim().replace([',', '，'], "");
         let valid = !t.is_empty()
-            && t.chars()
-                .enumerate()
-                .all(|(i, c)| c.is_ascii_digit() || c == '.' || (i == 0 && (c == '-' || c == '+')))
+            && t.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || c == '.' || (i == 0 && (c == '-' || c == '+')))
             && t.matches('.').count() <= 1
             && t.chars().any(|c| c.is_ascii_digit());
         if !valid {
@@ -113,17 +107,13 @@ impl<'de> Deserialize<'de> for Fen {
         impl serde::de::Visitor<'_> for V {
             type Value = Fen;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    "an amount of yuan as a string such as \"6000000.00\" or a whole number",
-                )
+                f.write_str("an amount of yuan as a string such as \"6000000.00\" or a whole number")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Fen, E> {
                 v.parse().map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Fen, E> {
-                v.checked_mul(100)
-                    .map(Fen)
-                    .ok_or_else(|| E::custom("amount out of range"))
+                v.checked_mul(100).map(Fen).ok_or_else(|| E::custom("amount out of range"))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Fen, E> {
                 i64::try_from(v)
@@ -167,15 +157,9 @@ mod tests {
 
     #[test]
     fn json_refuses_floats() {
-        assert_eq!(
-            serde_json::from_str::<Fen>("\"12.30\"").unwrap().fen(),
-            1230
-        );
+        assert_eq!(serde_json::from_str::<Fen>("\"12.30\"").unwrap().fen(), 1230);
         assert_eq!(serde_json::from_str::<Fen>("12").unwrap().fen(), 1200);
         assert!(serde_json::from_str::<Fen>("12.3").is_err());
-        assert_eq!(
-            serde_json::to_string(&Fen::from_fen(1230)).unwrap(),
-            "\"12.30\""
-        );
+        assert_eq!(serde_json::to_string(&Fen::from_fen(1230)).unwrap(), "\"12.30\"");
     }
 }

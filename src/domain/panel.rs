@@ -68,19 +68,15 @@ pub const RECUSAL_YEARS: i32 = 3;
 /// Why a candidate may not sit on this panel, if any.
 pub fn recusal(c: &Candidate, need: &Need) -> Option<Exclusion> {
     match c.seat {
-        Seat::Department if c.department_id == Some(need.project_department_id) => {
-            Some(Exclusion {
-                user_id: c.user_id,
-                rule: "own_department".into(),
-                reason: "belongs to the department whose project is reviewed".into(),
-            })
-        }
+        Seat::Department if c.department_id == Some(need.project_department_id) => Some(Exclusion {
+            user_id: c.user_id,
+            rule: "own_department".into(),
+            reason: "belongs to the department whose project is reviewed".into(),
+        }),
         Seat::Expert => c
             .employment
             .iter()
-            .find(|(dept, _, to)| {
-                *dept == need.project_department_id && *to >= need.fiscal_year - RECUSAL_YEARS
-            })
+            .find(|(dept, _, to)| *dept == need.project_department_id && *to >= need.fiscal_year - RECUSAL_YEARS)
             .map(|(_, from, to)| Exclusion {
                 user_id: c.user_id,
                 rule: "worked_for_unit".into(),
@@ -99,11 +95,9 @@ pub fn draw(seed: u64, candidates: &[Candidate], need: &Need) -> Result<Draw, St
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut exclusions = Vec::new();
     let mut members = Vec::new();
-    for (seat, count) in [
-        (Seat::Department, need.department),
-        (Seat::Finance, need.finance),
-        (Seat::Expert, need.expert),
-    ] {
+    for (seat, count) in
+        [(Seat::Department, need.department), (Seat::Finance, need.finance), (Seat::Expert, need.expert)]
+    {
         if count == 0 {
             continue;
         }
@@ -130,11 +124,7 @@ pub fn draw(seed: u64, candidates: &[Candidate], need: &Need) -> Result<Draw, St
         }
         pool.shuffle(&mut rng);
         for c in pool.into_iter().take(count as usize) {
-            members.push(Member {
-                user_id: c.user_id,
-                seat,
-                leader: false,
-            });
+            members.push(Member { user_id: c.user_id, seat, leader: false });
         }
     }
     if let Some(m) = members.iter_mut().find(|m| m.seat == Seat::Expert) {
@@ -142,11 +132,7 @@ pub fn draw(seed: u64, candidates: &[Candidate], need: &Need) -> Result<Draw, St
     } else if let Some(m) = members.first_mut() {
         m.leader = true;
     }
-    Ok(Draw {
-        seed,
-        members,
-        exclusions,
-    })
+    Ok(Draw { seed, members, exclusions })
 }
 
 #[cfg(test)]
@@ -154,13 +140,7 @@ mod tests {
     use super::*;
 
     fn expert(id: i64, sector: &str, employment: Vec<(i64, i32, i32)>) -> Candidate {
-        Candidate {
-            user_id: id,
-            seat: Seat::Expert,
-            sectors: vec![sector.into()],
-            department_id: None,
-            employment,
-        }
+        Candidate { user_id: id, seat: Seat::Expert, sectors: vec![sector.into()], department_id: None, employment }
     }
 
     fn need() -> Need {
@@ -190,20 +170,10 @@ mod tests {
                 department_id: Some(8),
                 employment: vec![],
             },
-            Candidate {
-                user_id: 3,
-                seat: Seat::Finance,
-                sectors: vec![],
-                department_id: None,
-                employment: vec![],
-            },
+            Candidate { user_id: 3, seat: Seat::Finance, sectors: vec![], department_id: None, employment: vec![] },
         ];
         for id in 10..20 {
-            v.push(expert(
-                id,
-                if id % 2 == 0 { "health" } else { "education" },
-                vec![],
-            ));
+            v.push(expert(id, if id % 2 == 0 { "health" } else { "education" }, vec![]));
         }
         v
     }
@@ -216,29 +186,16 @@ mod tests {
         let b = draw(42, &reversed, &need()).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.members.len(), 5);
-        assert!(
-            a.members.iter().all(|m| m.user_id != 1),
-            "own department recused"
-        );
-        assert!(
-            a.members
-                .iter()
-                .filter(|m| m.seat == Seat::Expert)
-                .all(|m| m.user_id % 2 == 0),
-            "sector match"
-        );
+        assert!(a.members.iter().all(|m| m.user_id != 1), "own department recused");
+        assert!(a.members.iter().filter(|m| m.seat == Seat::Expert).all(|m| m.user_id % 2 == 0), "sector match");
         assert_eq!(a.members.iter().filter(|m| m.leader).count(), 1);
     }
 
     #[test]
     fn recusal_window_boundaries() {
         let n = need();
-        let table = [
-            ((7, 2015, 2019), false),
-            ((7, 2015, 2020), true),
-            ((7, 2022, 2023), true),
-            ((8, 2022, 2023), false),
-        ];
+        let table =
+            [((7, 2015, 2019), false), ((7, 2015, 2020), true), ((7, 2022, 2023), true), ((8, 2022, 2023), false)];
         for ((dept, from, to), recused) in table {
             let c = expert(99, "health", vec![(dept, from, to)]);
             assert_eq!(recusal(&c, &n).is_some(), recused, "{dept} {from}-{to}");

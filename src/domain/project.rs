@@ -59,55 +59,25 @@ impl ProjectInput {
     /// Structural validation with field paths; an empty result means the project can be stored.
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        let mut err = |path: &str, message: String| {
-            errs.push(FieldError {
-                path: path.to_string(),
-                message,
-            })
-        };
+        let mut err = |path: &str, message: String| errs.push(FieldError { path: path.to_string(), message });
         let code_ok = !self.code.is_empty()
             && self.code.len() <= 64
-            && self
-                .code
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+            && self.code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
         if !code_ok {
-            err(
-                "code",
-                format!(
-                    "'{}' is not a project code (1–64 letters, digits, '-', '_' or '.')",
-                    self.code
-                ),
-            );
+            err("code", format!("'{}' is not a project code (1–64 letters, digits, '-', '_' or '.')", self.code));
         }
         if self.name.trim().is_empty() || self.name.chars().count() > 200 {
-            err(
-                "name",
-                "a project name of 1–200 characters is required".into(),
-            );
+            err("name", "a project name of 1–200 characters is required".into());
         }
         if sector_label(&self.sector).is_none() {
             let known: Vec<&str> = SECTORS.iter().map(|(c, _)| *c).collect();
-            err(
-                "sector",
-                format!(
-                    "'{}' is not a sector (expected one of {})",
-                    self.sector,
-                    known.join(", ")
-                ),
-            );
+            err("sector", format!("'{}' is not a sector (expected one of {})", self.sector, known.join(", ")));
         }
         if self.amount < Fen::ZERO {
             err("amount", "a budget amount cannot be negative".into());
         }
         if !(2000..=2100).contains(&self.fiscal_year) {
-            err(
-                "fiscal_year",
-                format!(
-                    "{} is not a fiscal year between 2000 and 2100",
-                    self.fiscal_year
-                ),
-            );
+            err("fiscal_year", format!("{} is not a fiscal year between 2000 and 2100", self.fiscal_year));
         }
         if self.indicators.len() > 200 {
             err("indicators", "at most 200 indicators per project".into());

@@ -89,11 +89,8 @@ pub enum QualitativeLevel {
 }
 
 impl QualitativeLevel {
-    pub const ALL: [QualitativeLevel; 3] = [
-        QualitativeLevel::Achieved,
-        QualitativeLevel::PartlyAchieved,
-        QualitativeLevel::NotAchieved,
-    ];
+    pub const ALL: [QualitativeLevel; 3] =
+        [QualitativeLevel::Achieved, QualitativeLevel::PartlyAchieved, QualitativeLevel::NotAchieved];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -166,11 +163,7 @@ pub enum SchemeError {
     #[error("the qualitative level {level} needs exactly one band")]
     QualitativeBandCount { level: QualitativeLevel },
     #[error("the band of {level} ({min}–{max}) is not a range of fractions within 0–1")]
-    BadQualitativeBand {
-        level: QualitativeLevel,
-        min: Decimal,
-        max: Decimal,
-    },
+    BadQualitativeBand { level: QualitativeLevel, min: Decimal, max: Decimal },
 }
 
 impl Scheme {
@@ -198,11 +191,7 @@ impl Scheme {
             ],
             _ => return None,
         };
-        let counts_under = if id == "mof_2020_10" {
-            vec![(Level1::Cost, Level1::Output)]
-        } else {
-            Vec::new()
-        };
+        let counts_under = if id == "mof_2020_10" { vec![(Level1::Cost, Level1::Output)] } else { Vec::new() };
         Some(Scheme {
             id: id.to_string(),
             level1_points,
@@ -216,16 +205,8 @@ impl Scheme {
             ],
             qualitative_bands: vec![
                 band(QualitativeLevel::Achieved, Decimal::new(8, 1), Decimal::ONE),
-                band(
-                    QualitativeLevel::PartlyAchieved,
-                    Decimal::new(6, 1),
-                    Decimal::new(8, 1),
-                ),
-                band(
-                    QualitativeLevel::NotAchieved,
-                    Decimal::ZERO,
-                    Decimal::new(6, 1),
-                ),
+                band(QualitativeLevel::PartlyAchieved, Decimal::new(6, 1), Decimal::new(8, 1)),
+                band(QualitativeLevel::NotAchieved, Decimal::ZERO, Decimal::new(6, 1)),
             ],
         })
     }
@@ -242,9 +223,7 @@ impl Scheme {
             }
         }
         if self.execution_points < Decimal::ZERO {
-            return Err(SchemeError::NegativeExecutionPoints {
-                points: self.execution_points,
-            });
+            return Err(SchemeError::NegativeExecutionPoints { points: self.execution_points });
         }
         for (i, &(from, into)) in self.counts_under.iter().enumerate() {
             let scored = |l: Level1| self.level1_points.iter().any(|&(x, _)| x == l);
@@ -253,11 +232,7 @@ impl Scheme {
                 return Err(SchemeError::BadCountsUnder { from, into });
             }
         }
-        if !self
-            .grade_bands
-            .iter()
-            .any(|&(min, _)| min <= Decimal::ZERO)
-        {
+        if !self.grade_bands.iter().any(|&(min, _)| min <= Decimal::ZERO) {
             return Err(SchemeError::NoLowestGradeBand);
         }
         for (i, &(min, _)) in self.grade_bands.iter().enumerate() {
@@ -266,23 +241,13 @@ impl Scheme {
             }
         }
         for level in QualitativeLevel::ALL {
-            if self
-                .qualitative_bands
-                .iter()
-                .filter(|b| b.level == level)
-                .count()
-                != 1
-            {
+            if self.qualitative_bands.iter().filter(|b| b.level == level).count() != 1 {
                 return Err(SchemeError::QualitativeBandCount { level });
             }
         }
         for b in &self.qualitative_bands {
             if b.min < Decimal::ZERO || b.min > b.max || b.max > Decimal::ONE {
-                return Err(SchemeError::BadQualitativeBand {
-                    level: b.level,
-                    min: b.min,
-                    max: b.max,
-                });
+                return Err(SchemeError::BadQualitativeBand { level: b.level, min: b.min, max: b.max });
             }
         }
         Ok(())
@@ -290,11 +255,7 @@ impl Scheme {
 
     /// The grade of a total: the band with the highest minimum that the total reaches.
     pub fn grade(&self, total: Decimal) -> Option<Grade> {
-        self.grade_bands
-            .iter()
-            .filter(|&&(min, _)| total >= min)
-            .max_by_key(|&&(min, _)| min)
-            .map(|&(_, grade)| grade)
+        self.grade_bands.iter().filter(|&&(min, _)| total >= min).max_by_key(|&&(min, _)| min).map(|&(_, grade)| grade)
     }
 
     /// Position in `level1_points` that each level-1 (by [`level1_slot`]) is scored under, after
@@ -335,9 +296,9 @@ pub enum SchemeRef {
 impl SchemeRef {
     pub fn resolve(&self) -> Result<Cow<'_, Scheme>, SchemeError> {
         match self {
-            SchemeRef::Named(id) => Scheme::builtin(id)
-                .map(Cow::Owned)
-                .ok_or_else(|| SchemeError::Unknown { id: id.clone() }),
+            SchemeRef::Named(id) => {
+                Scheme::builtin(id).map(Cow::Owned).ok_or_else(|| SchemeError::Unknown { id: id.clone() })
+            }
             SchemeRef::Inline(scheme) => Ok(Cow::Borrowed(scheme)),
         }
     }
@@ -366,15 +327,9 @@ impl FromStr for Share {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
-        let bad = || {
-            format!(
-                "'{s}' is not a share (expected a fraction such as 0.85 or a percentage such as 85%)"
-            )
-        };
+        let bad = || format!("'{s}' is not a share (expected a fraction such as 0.85 or a percentage such as 85%)");
         match t.strip_suffix(['%', '％']) {
-            Some(p) => Decimal::from_str(p.trim())
-                .map(Share::percent)
-                .map_err(|_| bad()),
+            Some(p) => Decimal::from_str(p.trim()).map(Share::percent).map_err(|_| bad()),
             None => Decimal::from_str(t).map(Share::fraction).map_err(|_| bad()),
         }
     }
@@ -417,10 +372,7 @@ pub struct Actual {
 #[serde(untagged)]
 pub enum ActualValue {
     Number(#[serde(with = "rust_decimal::serde::str")] Decimal),
-    Qualitative {
-        level: QualitativeLevel,
-        share: Share,
-    },
+    Qualitative { level: QualitativeLevel, share: Share },
 }
 
 /// A project's self-evaluation: money and one actual per declared indicator.
@@ -466,9 +418,7 @@ pub enum ScoringError {
     MissingActual { index: usize },
     #[error("indicator {index} has more than one actual value")]
     DuplicateActual { index: usize },
-    #[error(
-        "an actual value refers to indicator {index}, but the project declares {count} indicators"
-    )]
+    #[error("an actual value refers to indicator {index}, but the project declares {count} indicators")]
     UnknownIndicator { index: usize, count: usize },
     #[error(
         "indicator {index} is qualitative (定性): its actual must be a level (达成, 部分达成 or 未达成) with a share, not a number"
@@ -479,28 +429,14 @@ pub enum ScoringError {
     #[error("indicator {index} is quantitative but its target '{target}' is not a number")]
     TargetNotANumber { index: usize, target: String },
     #[error("indicator {index}: a share of {share} is outside the band of {level} ({}–{})", Share(*.min), Share(*.max))]
-    ShareOutOfBand {
-        index: usize,
-        level: QualitativeLevel,
-        share: Share,
-        min: Decimal,
-        max: Decimal,
-    },
+    ShareOutOfBand { index: usize, level: QualitativeLevel, share: Share, min: Decimal, max: Decimal },
     #[error("indicator {index} has a negative weight ({weight})")]
     NegativeWeight { index: usize, weight: Decimal },
     #[error("indicator {index} is under level-1 {level1}, which scheme '{scheme}' does not score")]
-    Level1NotInScheme {
-        index: usize,
-        level1: Level1,
-        scheme: String,
-    },
-    #[error(
-        "the indicators under {level1} all have weight 0, so its points cannot be shared among them"
-    )]
+    Level1NotInScheme { index: usize, level1: Level1, scheme: String },
+    #[error("the indicators under {level1} all have weight 0, so its points cannot be shared among them")]
     ZeroWeights { level1: Level1 },
-    #[error(
-        "no indicator falls under a level-1 with points, so the level-1 points have nowhere to go"
-    )]
+    #[error("no indicator falls under a level-1 with points, so the level-1 points have nowhere to go")]
     NoScoredLevel1,
     #[error("the executed amount is negative ({executed})")]
     NegativeExecuted { executed: Fen },
@@ -524,14 +460,9 @@ pub fn round_points(d: Decimal) -> Decimal {
 ///
 /// Hot path: besides the card's own vectors it allocates nothing when the actuals are listed in
 /// indicator order, and one index vector otherwise.
-pub fn score(
-    scheme: &Scheme,
-    indicators: &[Indicator],
-    eval: &Evaluation,
-) -> Result<ScoreCard, ScoringError> {
+pub fn score(scheme: &Scheme, indicators: &[Indicator], eval: &Evaluation) -> Result<ScoreCard, ScoringError> {
     scheme.validate()?;
-    let (execution, over_budget) =
-        execution_score(scheme.execution_points, eval.budget, eval.executed)?;
+    let (execution, over_budget) = execution_score(scheme.execution_points, eval.budget, eval.executed)?;
     let table = scheme.slot_table();
     let slot_of = |index: usize, ind: &Indicator| {
         table[level1_slot(ind.level1)].ok_or_else(|| ScoringError::Level1NotInScheme {
@@ -551,27 +482,16 @@ pub fn score(
     for (index, ind) in indicators.iter().enumerate() {
         let slot = slot_of(index, ind)?;
         if ind.weight < Decimal::ZERO {
-            return Err(ScoringError::NegativeWeight {
-                index,
-                weight: ind.weight,
-            });
+            return Err(ScoringError::NegativeWeight { index, weight: ind.weight });
         }
-        let actual = lookup
-            .get(index, &eval.items)
-            .ok_or(ScoringError::MissingActual { index })?;
+        let actual = lookup.get(index, &eval.items).ok_or(ScoringError::MissingActual { index })?;
         let fraction = achievement(index, ind, actual, &scheme.qualitative_bands)?;
         let overflow = || ScoringError::Overflow { index };
         let weighted = fraction.checked_mul(ind.weight).ok_or_else(overflow)?;
-        weight_sum[slot] = weight_sum[slot]
-            .checked_add(ind.weight)
-            .ok_or_else(overflow)?;
+        weight_sum[slot] = weight_sum[slot].checked_add(ind.weight).ok_or_else(overflow)?;
         achieved[slot] = achieved[slot].checked_add(weighted).ok_or_else(overflow)?;
         count[slot] += 1;
-        per_indicator.push(IndicatorScore {
-            index,
-            points: weighted,
-            max_points: ind.weight,
-        });
+        per_indicator.push(IndicatorScore { index, points: weighted, max_points: ind.weight });
     }
 
     // Level-1 points after redistribution: a present level-1 gets `points × all / present`.
@@ -581,9 +501,7 @@ pub fn score(
     for (slot, &(level1, points)) in scheme.level1_points.iter().enumerate() {
         all = all.checked_add(points).ok_or(ScoringError::TotalOverflow)?;
         if count[slot] > 0 {
-            present = present
-                .checked_add(points)
-                .ok_or(ScoringError::TotalOverflow)?;
+            present = present.checked_add(points).ok_or(ScoringError::TotalOverflow)?;
         } else if points > Decimal::ZERO {
             redistributed.push(level1);
         }
@@ -612,13 +530,11 @@ pub fn score(
             } else {
                 // From the level-1's sum rather than the rounded per-indicator quotients, so
                 // the total carries one division per level-1 only.
-                level_score = mul_div(achieved[slot], effective[slot], weight_sum[slot])
-                    .ok_or(ScoringError::TotalOverflow)?;
+                level_score =
+                    mul_div(achieved[slot], effective[slot], weight_sum[slot]).ok_or(ScoringError::TotalOverflow)?;
             }
         }
-        total = total
-            .checked_add(level_score)
-            .ok_or(ScoringError::TotalOverflow)?;
+        total = total.checked_add(level_score).ok_or(ScoringError::TotalOverflow)?;
         per_level1.push((level1, level_score));
     }
 
@@ -638,15 +554,7 @@ pub fn score(
 
     let total = round_points(total);
     let grade = scheme.grade(total).ok_or(ScoringError::NoGrade { total })?;
-    Ok(ScoreCard {
-        total,
-        grade,
-        execution,
-        per_level1,
-        per_indicator,
-        over_budget,
-        redistributed,
-    })
+    Ok(ScoreCard { total, grade, execution, per_level1, per_indicator, over_budget, redistributed })
 }
 
 /// `a × b / c`, multiplying first so that an exact quotient stays exact.
@@ -654,11 +562,7 @@ fn mul_div(a: Decimal, b: Decimal, c: Decimal) -> Option<Decimal> {
     a.checked_mul(b)?.checked_div(c)
 }
 
-fn execution_score(
-    points: Decimal,
-    budget: Fen,
-    executed: Fen,
-) -> Result<(Decimal, bool), ScoringError> {
+fn execution_score(points: Decimal, budget: Fen, executed: Fen) -> Result<(Decimal, bool), ScoringError> {
     if budget < Fen::ZERO {
         return Err(ScoringError::NegativeBudget { budget });
     }
@@ -670,12 +574,8 @@ fn execution_score(
     if over_budget || executed == budget {
         return Ok((points, over_budget));
     }
-    let score = mul_div(
-        Decimal::from(executed.fen()),
-        points,
-        Decimal::from(budget.fen()),
-    )
-    .ok_or(ScoringError::TotalOverflow)?;
+    let score = mul_div(Decimal::from(executed.fen()), points, Decimal::from(budget.fen()))
+        .ok_or(ScoringError::TotalOverflow)?;
     Ok((score, false))
 }
 
@@ -694,9 +594,7 @@ impl ActualLookup {
         let mut at = vec![usize::MAX; count];
         for (pos, item) in items.iter().enumerate() {
             let index = item.index;
-            let slot = at
-                .get_mut(index)
-                .ok_or(ScoringError::UnknownIndicator { index, count })?;
+            let slot = at.get_mut(index).ok_or(ScoringError::UnknownIndicator { index, count })?;
             if *slot != usize::MAX {
                 return Err(ScoringError::DuplicateActual { index });
             }
@@ -721,43 +619,22 @@ fn achievement(
     actual: &ActualValue,
     bands: &[QualitativeBand],
 ) -> Result<Decimal, ScoringError> {
-    let target = || {
-        ind.value
-            .as_number()
-            .ok_or_else(|| ScoringError::TargetNotANumber {
-                index,
-                target: ind.value.to_string(),
-            })
-    };
+    let target =
+        || ind.value.as_number().ok_or_else(|| ScoringError::TargetNotANumber { index, target: ind.value.to_string() });
     match (ind.operator, *actual) {
         (Operator::Qualitative, ActualValue::Qualitative { level, share }) => {
-            let band = bands
-                .iter()
-                .find(|b| b.level == level)
-                .ok_or(SchemeError::QualitativeBandCount { level })?;
+            let band = bands.iter().find(|b| b.level == level).ok_or(SchemeError::QualitativeBandCount { level })?;
             let s = share.as_fraction();
             if s < band.min || s > band.max {
-                return Err(ScoringError::ShareOutOfBand {
-                    index,
-                    level,
-                    share,
-                    min: band.min,
-                    max: band.max,
-                });
+                return Err(ScoringError::ShareOutOfBand { index, level, share, min: band.min, max: band.max });
             }
             Ok(s)
         }
-        (Operator::Qualitative, ActualValue::Number(_)) => {
-            Err(ScoringError::NumberForQualitative { index })
-        }
-        (operator, ActualValue::Qualitative { .. }) => {
-            Err(ScoringError::LevelForQuantitative { index, operator })
-        }
+        (Operator::Qualitative, ActualValue::Number(_)) => Err(ScoringError::NumberForQualitative { index }),
+        (operator, ActualValue::Qualitative { .. }) => Err(ScoringError::LevelForQuantitative { index, operator }),
         (Operator::Ge, ActualValue::Number(a)) => Ok(at_least(target()?, a)),
         (Operator::Le, ActualValue::Number(a)) => Ok(at_most(target()?, a)),
-        (Operator::Eq, ActualValue::Number(a)) => {
-            equal_to(target()?, a).ok_or(ScoringError::Overflow { index })
-        }
+        (Operator::Eq, ActualValue::Number(a)) => equal_to(target()?, a).ok_or(ScoringError::Overflow { index }),
     }
 }
 
@@ -782,32 +659,20 @@ fn at_most(t: Decimal, a: Decimal) -> Decimal {
         return Decimal::ZERO;
     }
     let excess = a - t;
-    if excess >= t {
-        Decimal::ZERO
-    } else {
-        (t - excess) / t
-    }
+    if excess >= t { Decimal::ZERO } else { (t - excess) / t }
 }
 
 /// "= T". `None` only if `A − T` leaves the decimal range.
 fn equal_to(t: Decimal, a: Decimal) -> Option<Decimal> {
     if t.is_zero() {
-        return Some(if a <= Decimal::ZERO {
-            Decimal::ONE
-        } else {
-            Decimal::ZERO
-        });
+        return Some(if a <= Decimal::ZERO { Decimal::ONE } else { Decimal::ZERO });
     }
     if a == t {
         return Some(Decimal::ONE);
     }
     let deviation = a.checked_sub(t)?.abs();
     let scale = t.abs();
-    Some(if deviation >= scale {
-        Decimal::ZERO
-    } else {
-        (scale - deviation) / scale
-    })
+    Some(if deviation >= scale { Decimal::ZERO } else { (scale - deviation) / scale })
 }
 
 /// Serde for `Vec<(Level1, Decimal)>` with the decimals as strings only, like every other exact
@@ -823,9 +688,7 @@ mod level1_points_serde {
         s.collect_seq(v.iter().map(|&(l, d)| (l, Exact(d))))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<(Level1, Decimal)>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Level1, Decimal)>, D::Error> {
         let v = Vec::<(Level1, Exact)>::deserialize(d)?;
         Ok(v.into_iter().map(|(l, Exact(x))| (l, x)).collect())
     }
@@ -863,24 +726,10 @@ mod tests {
     }
 
     fn ind(level1: Level1, operator: Operator, target: &str, weight: &str) -> Indicator {
-        named(
-            level1,
-            level1.level2_names()[0],
-            "指标",
-            operator,
-            target,
-            weight,
-        )
+        named(level1, level1.level2_names()[0], "指标", operator, target, weight)
     }
 
-    fn named(
-        level1: Level1,
-        level2: &str,
-        name: &str,
-        operator: Operator,
-        target: &str,
-        weight: &str,
-    ) -> Indicator {
+    fn named(level1: Level1, level2: &str, name: &str, operator: Operator, target: &str, weight: &str) -> Indicator {
         Indicator {
             level1,
             level2: level2.to_string(),
@@ -900,10 +749,7 @@ mod tests {
     }
 
     fn qual(level: QualitativeLevel, share: &str) -> ActualValue {
-        ActualValue::Qualitative {
-            level,
-            share: share.parse().unwrap(),
-        }
+        ActualValue::Qualitative { level, share: share.parse().unwrap() }
     }
 
     /// An evaluation with the actuals in indicator order; amounts in yuan.
@@ -911,11 +757,7 @@ mod tests {
         Evaluation {
             budget: budget.parse().unwrap(),
             executed: executed.parse().unwrap(),
-            items: values
-                .iter()
-                .enumerate()
-                .map(|(index, &value)| Actual { index, value })
-                .collect(),
+            items: values.iter().enumerate().map(|(index, &value)| Actual { index, value }).collect(),
         }
     }
 
@@ -926,11 +768,7 @@ mod tests {
     /// A full-marks project under 10号 used as a base: 产出 50, 效益 30, 满意度 10.
     fn full_project() -> (Vec<Indicator>, Vec<ActualValue>) {
         (
-            vec![
-                ind(Output, Ge, "100", "50"),
-                ind(Benefit, Ge, "100", "30"),
-                ind(Satisfaction, Ge, "90", "10"),
-            ],
+            vec![ind(Output, Ge, "100", "50"), ind(Benefit, Ge, "100", "30"), ind(Satisfaction, Ge, "90", "10")],
             vec![num("100"), num("100"), num("90")],
         )
     }
@@ -940,39 +778,39 @@ mod tests {
         let bands = scheme("mof_2020_10").qualitative_bands;
         let cases: &[(Operator, &str, &str, &str)] = &[
             // (operator, target T, actual A, achievement fraction)
-            (Ge, "100", "120", "1"),  // ≥: above target
-            (Ge, "100", "100", "1"),  // ≥: exactly the target
-            (Ge, "100", "80", "0.8"), // ≥: below → A/T
+            (Ge, "100", "120", "1"),                          // ≥: above target
+            (Ge, "100", "100", "1"),                          // ≥: exactly the target
+            (Ge, "100", "80", "0.8"),                         // ≥: below → A/T
             (Ge, "3", "1", "0.3333333333333333333333333333"), // ≥: A/T to 28 digits
-            (Ge, "100", "0", "0"),    // ≥: A = 0
-            (Ge, "100", "-5", "0"),   // ≥: A < 0
-            (Ge, "0", "0", "1"),      // ≥: T = 0, A ≥ T
-            (Ge, "0", "-1", "0"),     // ≥: T = 0, A < T
-            (Ge, "-10", "-5", "1"),   // ≥: T < 0, A ≥ T
-            (Ge, "-10", "-20", "0"),  // ≥: T < 0, A < T
-            (Ge, "95%", "93.1", "0.98"), // ≥: a percentage target reads as its number
-            (Le, "25", "20", "1"),    // ≤: A < T
-            (Le, "25", "25", "1"),    // ≤: A = T
-            (Le, "25", "26", "0.96"), // ≤: T < A < 2T → 1 − (A−T)/T
-            (Le, "25", "37.5", "0.5"), // ≤: halfway to 2T
-            (Le, "25", "49.99", "0.0004"), // ≤: just below 2T
-            (Le, "25", "50", "0"),    // ≤: A = 2T
-            (Le, "25", "60", "0"),    // ≤: A > 2T
-            (Le, "0", "0", "1"),      // ≤: T = 0, A = 0
-            (Le, "0", "-1", "1"),     // ≤: T = 0, A < 0
-            (Le, "0", "0.01", "0"),   // ≤: T = 0, A > 0
-            (Le, "-5", "-6", "1"),    // ≤: T < 0, A ≤ T
-            (Le, "-5", "-4", "0"),    // ≤: T < 0, A > T (no proportional band)
-            (Eq, "0", "0", "1"),      // =: T = 0, A = 0
-            (Eq, "0", "3", "0"),      // =: T = 0, A > 0
-            (Eq, "0", "-1", "1"),     // =: T = 0, A < 0
-            (Eq, "100", "100", "1"),  // =: A = T
-            (Eq, "100", "100.00", "1"), // =: equal at another scale
-            (Eq, "100", "90", "0.9"), // =: below → 1 − |A−T|/T
-            (Eq, "100", "110", "0.9"), // =: above, symmetric
-            (Eq, "100", "200", "0"),  // =: deviation = T
-            (Eq, "100", "250", "0"),  // =: floored at 0
-            (Eq, "-10", "-9", "0.9"), // =: T < 0 uses |T|
+            (Ge, "100", "0", "0"),                            // ≥: A = 0
+            (Ge, "100", "-5", "0"),                           // ≥: A < 0
+            (Ge, "0", "0", "1"),                              // ≥: T = 0, A ≥ T
+            (Ge, "0", "-1", "0"),                             // ≥: T = 0, A < T
+            (Ge, "-10", "-5", "1"),                           // ≥: T < 0, A ≥ T
+            (Ge, "-10", "-20", "0"),                          // ≥: T < 0, A < T
+            (Ge, "95%", "93.1", "0.98"),                      // ≥: a percentage target reads as its number
+            (Le, "25", "20", "1"),                            // ≤: A < T
+            (Le, "25", "25", "1"),                            // ≤: A = T
+            (Le, "25", "26", "0.96"),                         // ≤: T < A < 2T → 1 − (A−T)/T
+            (Le, "25", "37.5", "0.5"),                        // ≤: halfway to 2T
+            (Le, "25", "49.99", "0.0004"),                    // ≤: just below 2T
+            (Le, "25", "50", "0"),                            // ≤: A = 2T
+            (Le, "25", "60", "0"),                            // ≤: A > 2T
+            (Le, "0", "0", "1"),                              // ≤: T = 0, A = 0
+            (Le, "0", "-1", "1"),                             // ≤: T = 0, A < 0
+            (Le, "0", "0.01", "0"),                           // ≤: T = 0, A > 0
+            (Le, "-5", "-6", "1"),                            // ≤: T < 0, A ≤ T
+            (Le, "-5", "-4", "0"),                            // ≤: T < 0, A > T (no proportional band)
+            (Eq, "0", "0", "1"),                              // =: T = 0, A = 0
+            (Eq, "0", "3", "0"),                              // =: T = 0, A > 0
+            (Eq, "0", "-1", "1"),                             // =: T = 0, A < 0
+            (Eq, "100", "100", "1"),                          // =: A = T
+            (Eq, "100", "100.00", "1"),                       // =: equal at another scale
+            (Eq, "100", "90", "0.9"),                         // =: below → 1 − |A−T|/T
+            (Eq, "100", "110", "0.9"),                        // =: above, symmetric
+            (Eq, "100", "200", "0"),                          // =: deviation = T
+            (Eq, "100", "250", "0"),                          // =: floored at 0
+            (Eq, "-10", "-9", "0.9"),                         // =: T < 0 uses |T|
         ];
         for &(op, t, a, want) in cases {
             let got = achievement(0, &ind(Output, op, t, "10"), &num(a), &bands);
@@ -1012,10 +850,7 @@ mod tests {
             }
         }
         let err = achievement(7, &indicator, &qual(Achieved, "75%"), &bands).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "indicator 7: a share of 75% is outside the band of 达成 (80%–100%)"
-        );
+        assert_eq!(err.to_string(), "indicator 7: a share of 75% is outside the band of 达成 (80%–100%)");
     }
 
     #[test]
@@ -1034,17 +869,8 @@ mod tests {
         ];
         let (indicators, values) = full_project();
         for &(budget, executed, want, over) in cases {
-            let card = score(
-                &scheme("mof_2020_10"),
-                &indicators,
-                &eval(budget, executed, &values),
-            )
-            .unwrap();
-            assert_eq!(
-                (card.execution, card.over_budget),
-                (d(want), over),
-                "{budget}/{executed}"
-            );
+            let card = score(&scheme("mof_2020_10"), &indicators, &eval(budget, executed, &values)).unwrap();
+            assert_eq!((card.execution, card.over_budget), (d(want), over), "{budget}/{executed}");
             assert_eq!(card.total, round_points(Decimal::from(90) + d(want)));
         }
     }
@@ -1081,12 +907,7 @@ mod tests {
             ("8000", "88.00", Grade::Good),
         ];
         for &(executed, total, grade) in cases {
-            let card = score(
-                &scheme("mof_2020_10"),
-                &indicators,
-                &eval("10000", executed, &values),
-            )
-            .unwrap();
+            let card = score(&scheme("mof_2020_10"), &indicators, &eval("10000", executed, &values)).unwrap();
             assert_eq!((card.total, card.grade), (d(total), grade), "{executed}");
         }
     }
@@ -1094,29 +915,13 @@ mod tests {
     #[test]
     fn missing_level1_is_redistributed_pro_rata() {
         // No 满意度 indicator: its 10 points go to 产出 and 效益 in the ratio 50 : 30.
-        let indicators = [
-            ind(Output, Ge, "100", "30"),
-            ind(Output, Ge, "10", "20"),
-            ind(Benefit, Ge, "5", "7"),
-        ];
+        let indicators = [ind(Output, Ge, "100", "30"), ind(Output, Ge, "10", "20"), ind(Benefit, Ge, "5", "7")];
         let values = [num("100"), num("10"), num("5")];
-        let card = score(
-            &scheme("mof_2020_10"),
-            &indicators,
-            &eval("100", "100", &values),
-        )
-        .unwrap();
+        let card = score(&scheme("mof_2020_10"), &indicators, &eval("100", "100", &values)).unwrap();
         assert_eq!(card.total, d("100.00"));
         assert_eq!(card.grade, Grade::Excellent);
         assert_eq!(card.redistributed, vec![Satisfaction]);
-        assert_eq!(
-            card.per_level1,
-            vec![
-                (Output, d("56.25")),
-                (Benefit, d("33.75")),
-                (Satisfaction, Decimal::ZERO)
-            ]
-        );
+        assert_eq!(card.per_level1, vec![(Output, d("56.25")), (Benefit, d("33.75")), (Satisfaction, Decimal::ZERO)]);
         let max: Decimal = card.per_indicator.iter().map(|i| i.max_points).sum();
         assert_eq!(max, Decimal::from(90));
         let maxes: Vec<Decimal> = card.per_indicator.iter().map(|i| i.max_points).collect();
@@ -1124,12 +929,7 @@ mod tests {
 
         // Partial achievement is scaled the same way: 产出 at 80% → 0.8 × 56.25 = 45.
         let values = [num("80"), num("8"), num("5")];
-        let card = score(
-            &scheme("mof_2020_10"),
-            &indicators,
-            &eval("100", "100", &values),
-        )
-        .unwrap();
+        let card = score(&scheme("mof_2020_10"), &indicators, &eval("100", "100", &values)).unwrap();
         assert_eq!(card.per_level1[0], (Output, d("45")));
         assert_eq!(card.total, d("88.75"));
     }
@@ -1144,17 +944,8 @@ mod tests {
             ind(Satisfaction, Ge, "90", "4"),
         ];
         let values = [num("1"), num("5"), num("10"), num("90")];
-        let card = score(
-            &scheme("mof_2020_10"),
-            &indicators,
-            &eval("1", "1", &values),
-        )
-        .unwrap();
-        let got: Vec<(Decimal, Decimal)> = card
-            .per_indicator
-            .iter()
-            .map(|i| (i.points, i.max_points))
-            .collect();
+        let card = score(&scheme("mof_2020_10"), &indicators, &eval("1", "1", &values)).unwrap();
+        let got: Vec<(Decimal, Decimal)> = card.per_indicator.iter().map(|i| (i.points, i.max_points)).collect();
         let want = [("50", "50"), ("7.5", "15"), ("15", "15"), ("10", "10")];
         assert_eq!(got, want.map(|(p, m)| (d(p), d(m))).to_vec());
         assert_eq!(card.total, d("92.50"));
@@ -1187,32 +978,17 @@ mod tests {
         }
 
         // 101号 without a 成本 indicator: 成本's 10 points go pro rata to the other 80.
-        let card = score(
-            &scheme("mof_2021_101"),
-            &indicators[..1],
-            &eval("1", "1", &[num("100")]),
-        )
-        .unwrap();
+        let card = score(&scheme("mof_2021_101"), &indicators[..1], &eval("1", "1", &[num("100")])).unwrap();
         assert_eq!(card.redistributed, vec![Cost, Benefit, Satisfaction]);
         assert_eq!(card.per_level1[0], (Output, d("90")));
         assert_eq!(card.total, d("100.00"));
         let without_cost = [&indicators[..1], &indicators[2..]].concat();
         let values = [num("100"), num("100"), num("95")];
-        let card = score(
-            &scheme("mof_2021_101"),
-            &without_cost,
-            &eval("1", "1", &values),
-        )
-        .unwrap();
+        let card = score(&scheme("mof_2021_101"), &without_cost, &eval("1", "1", &values)).unwrap();
         assert_eq!(card.redistributed, vec![Cost]);
         assert_eq!(
             card.per_level1,
-            vec![
-                (Output, d("45")),
-                (Cost, Decimal::ZERO),
-                (Benefit, d("33.75")),
-                (Satisfaction, d("11.25"))
-            ]
+            vec![(Output, d("45")), (Cost, Decimal::ZERO), (Benefit, d("33.75")), (Satisfaction, d("11.25"))]
         );
         assert_eq!(card.total, d("100.00"));
     }
@@ -1243,54 +1019,20 @@ mod tests {
             named(Output, "数量指标", "新增安防设施", Ge, "200", "5"),
             named(Output, "成本指标", "每公里改造成本", Le, "25", "10"),
             named(Benefit, "社会效益指标", "受益群众人数", Ge, "20000", "20"),
-            named(
-                Benefit,
-                "可持续影响指标",
-                "长效管护机制",
-                Qualitative,
-                "健全",
-                "20",
-            ),
-            named(
-                Satisfaction,
-                "服务对象满意度指标",
-                "沿线群众满意度",
-                Ge,
-                "95%",
-                "10",
-            ),
+            named(Benefit, "可持续影响指标", "长效管护机制", Qualitative, "健全", "20"),
+            named(Satisfaction, "服务对象满意度指标", "沿线群众满意度", Ge, "95%", "10"),
         ];
         for (i, indicator) in indicators.iter().enumerate() {
             let errors = indicator.validate(&format!("indicators[{i}]"));
             assert!(errors.is_empty(), "{errors:?}");
         }
-        let values = [
-            num("120"),
-            num("98"),
-            num("90"),
-            num("185"),
-            num("26"),
-            num("15300"),
-            qual(Achieved, "85%"),
-            num("93.1"),
-        ];
-        let card = score(
-            &scheme("mof_2020_10"),
-            &indicators,
-            &eval("3200000.00", "3040000.00", &values),
-        )
-        .unwrap();
+        let values =
+            [num("120"), num("98"), num("90"), num("185"), num("26"), num("15300"), qual(Achieved, "85%"), num("93.1")];
+        let card = score(&scheme("mof_2020_10"), &indicators, &eval("3200000.00", "3040000.00", &values)).unwrap();
         assert_eq!(card.total, d("91.55"));
         assert_eq!(card.grade, Grade::Excellent);
         assert_eq!(card.execution, d("9.5"));
-        assert_eq!(
-            card.per_level1,
-            vec![
-                (Output, d("48.025")),
-                (Benefit, d("24.225")),
-                (Satisfaction, d("9.8"))
-            ]
-        );
+        assert_eq!(card.per_level1, vec![(Output, d("48.025")), (Benefit, d("24.225")), (Satisfaction, d("9.8"))]);
         let points: Vec<Decimal> = card.per_indicator.iter().map(|i| i.points).collect();
         let want = ["15", "9.8", "9", "4.625", "9.6", "11.475", "12.75", "9.8"];
         assert_eq!(points, want.map(d).to_vec());
@@ -1298,8 +1040,7 @@ mod tests {
         assert_eq!(max, Decimal::from(90));
         assert!(!card.over_budget && card.redistributed.is_empty());
         // The exact sum needs no rounding: the unrounded parts add to the published total.
-        let parts: Decimal =
-            card.per_level1.iter().map(|&(_, p)| p).sum::<Decimal>() + card.execution;
+        let parts: Decimal = card.per_level1.iter().map(|&(_, p)| p).sum::<Decimal>() + card.execution;
         assert_eq!(parts, d("91.55"));
     }
 
@@ -1310,10 +1051,7 @@ mod tests {
         let mut shuffled = in_order.clone();
         shuffled.items.reverse();
         let s = scheme("mof_2020_10");
-        assert_eq!(
-            score(&s, &indicators, &in_order),
-            score(&s, &indicators, &shuffled)
-        );
+        assert_eq!(score(&s, &indicators, &in_order), score(&s, &indicators, &shuffled));
     }
 
     #[test]
@@ -1363,10 +1101,7 @@ mod tests {
         let mut custom = s.clone();
         custom.counts_under.clear();
         let err = score(&custom, &cost_only, &base(&[num("1")])).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "indicator 0 is under level-1 成本, which scheme 'mof_2020_10' does not score"
-        );
+        assert_eq!(err.to_string(), "indicator 0 is under level-1 成本, which scheme 'mof_2020_10' does not score");
     }
 
     #[test]
@@ -1411,29 +1146,18 @@ mod tests {
         // A scheme survives JSON, and its decimals are strings only.
         let s = scheme("mof_2020_10");
         let json = serde_json::to_string(&s).unwrap();
-        assert!(
-            json.contains(r#"["产出","50"]"#) && json.contains(r#"["90","优"]"#),
-            "{json}"
-        );
+        assert!(json.contains(r#"["产出","50"]"#) && json.contains(r#"["90","优"]"#), "{json}");
         assert_eq!(serde_json::from_str::<Scheme>(&json).unwrap(), s);
         let with_number = json.replacen(r#""50""#, "50", 1);
         assert!(serde_json::from_str::<Scheme>(&with_number).is_err());
 
         // A workflow may name a scheme or carry it.
         let named: SchemeRef = serde_json::from_str(r#""mof_2021_101""#).unwrap();
-        assert_eq!(
-            named.resolve().unwrap().into_owned(),
-            scheme("mof_2021_101")
-        );
+        assert_eq!(named.resolve().unwrap().into_owned(), scheme("mof_2021_101"));
         let inline: SchemeRef = serde_json::from_str(&json).unwrap();
         assert_eq!(*inline.resolve().unwrap(), s);
         let unknown: SchemeRef = serde_json::from_str(r#""mof_2030_1""#).unwrap();
-        assert_eq!(
-            unknown.resolve(),
-            Err(SchemeError::Unknown {
-                id: "mof_2030_1".into()
-            })
-        );
+        assert_eq!(unknown.resolve(), Err(SchemeError::Unknown { id: "mof_2030_1".into() }));
 
         // An evaluation as a form sends it; shares as fractions or percentages.
         let e: Evaluation = serde_json::from_str(
@@ -1446,10 +1170,7 @@ mod tests {
         assert_eq!(e.items[0].value, num("120"));
         assert_eq!(e.items[1].value, qual(Achieved, "0.85"));
         assert_eq!(e.items[2].value, qual(PartlyAchieved, "70%"));
-        assert_eq!(
-            serde_json::from_str::<Evaluation>(&serde_json::to_string(&e).unwrap()).unwrap(),
-            e
-        );
+        assert_eq!(serde_json::from_str::<Evaluation>(&serde_json::to_string(&e).unwrap()).unwrap(), e);
         assert!(serde_json::from_str::<ActualValue>("120.5").is_err());
         assert!(serde_json::from_str::<Share>(r#""很好""#).is_err());
 

@@ -35,30 +35,21 @@ pub enum FormOutcome {
 }
 
 fn err(path: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        path: path.to_string(),
-        message: message.into(),
-    }
+    FieldError { path: path.to_string(), message: message.into() }
 }
 
 /// Deserialises `body` into `T`, turning serde's message into a field error.
 fn typed<T: serde::de::DeserializeOwned>(body: &Value) -> Result<T, Vec<FieldError>> {
     serde_path_to_error::deserialize(body.clone()).map_err(|e| {
         let path = e.path().to_string();
-        vec![err(
-            if path == "." { "" } else { &path },
-            e.inner().to_string(),
-        )]
+        vec![err(if path == "." { "" } else { &path }, e.inner().to_string())]
     })
 }
 
 fn text_len(path: &str, s: &str, min: usize, max: usize, errs: &mut Vec<FieldError>) {
     let n = s.trim().chars().count();
     if n < min || s.chars().count() > max {
-        errs.push(err(
-            path,
-            format!("expected {min}–{max} characters, got {n}"),
-        ));
+        errs.push(err(path, format!("expected {min}–{max} characters, got {n}")));
     }
 }
 
@@ -82,10 +73,7 @@ pub fn check(
         "target_review" => review(ReviewForm::TargetReview, body),
         "result_application" => approval_actions(body),
         "disclosure" => approval_publish(body),
-        other => Err(vec![err(
-            "",
-            format!("the task's form '{other}' is not known to this server"),
-        )]),
+        other => Err(vec![err("", format!("the task's form '{other}' is not known to this server"))]),
     }
 }
 
@@ -141,21 +129,16 @@ fn targets(body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
         return Err(errs);
     }
     let count = f.indicators.len();
-    Ok(FormOutcome::Targets {
-        indicators: f.indicators,
-        result: json!({"indicators": count}),
-    })
+    Ok(FormOutcome::Targets { indicators: f.indicators, result: json!({"indicators": count}) })
 }
 
 /// A decimal written as a JSON string or number.
 fn decimal(path: &str, v: &Value, errs: &mut Vec<FieldError>) -> Option<Decimal> {
     let parsed = match v {
         Value::String(s) => s.trim().trim_end_matches('%').parse::<Decimal>().ok(),
-        Value::Number(n) => n
-            .to_string()
-            .parse::<Decimal>()
-            .ok()
-            .or_else(|| Decimal::from_scientific(&n.to_string()).ok()),
+        Value::Number(n) => {
+            n.to_string().parse::<Decimal>().ok().or_else(|| Decimal::from_scientific(&n.to_string()).ok())
+        }
         _ => None,
     };
     if parsed.is_none() {
@@ -198,10 +181,7 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
     if f.executed > project.amount && f.explanation.trim().is_empty() {
         errs.push(err(
             "executed",
-            format!(
-                "{} yuan exceeds the budget of {} yuan; explain why in 'explanation'",
-                f.executed, project.amount
-            ),
+            format!("{} yuan exceeds the budget of {} yuan; explain why in 'explanation'", f.executed, project.amount),
         ));
     }
     let mut seen = vec![false; project.indicators.len()];
@@ -217,18 +197,11 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
                     project.indicators.len().saturating_sub(1)
                 ),
             )),
-            Some(true) => errs.push(err(
-                &format!("{path}.index"),
-                format!("indicator {} is reported twice", p.index),
-            )),
+            Some(true) => errs.push(err(&format!("{path}.index"), format!("indicator {} is reported twice", p.index))),
             Some(s) => *s = true,
         }
         let c = decimal(&format!("{path}.cumulative"), &p.cumulative, &mut errs);
-        let e = decimal(
-            &format!("{path}.expected_full_year"),
-            &p.expected_full_year,
-            &mut errs,
-        );
+        let e = decimal(&format!("{path}.expected_full_year"), &p.expected_full_year, &mut errs);
         for (name, v) in [("cumulative", c), ("expected_full_year", e)] {
             if v.is_some_and(|v| v < Decimal::ZERO) {
                 errs.push(err(&format!("{path}.{name}"), "cannot be negative"));
@@ -238,19 +211,13 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
     }
     for (i, ind) in project.indicators.iter().enumerate() {
         if ind.operator.is_quantitative() && !seen.get(i).copied().unwrap_or(true) {
-            errs.push(err(
-                "progress",
-                format!("indicator {i} ({}) has no progress", ind.name),
-            ));
+            errs.push(err("progress", format!("indicator {i} ({}) has no progress", ind.name)));
         }
     }
     match &f.deviation_cause {
         Some(c) if !DEVIATION_CAUSES.contains(&c.as_str()) => errs.push(err(
             "deviation_cause",
-            format!(
-                "'{c}' is not a cause (expected one of {})",
-                DEVIATION_CAUSES.join(", ")
-            ),
+            format!("'{c}' is not a cause (expected one of {})", DEVIATION_CAUSES.join(", ")),
         )),
         Some(c) if c == "其他" && f.deviation_text.trim().is_empty() => {
             errs.push(err("deviation_text", "describe the cause when it is 其他"))
@@ -260,11 +227,7 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
     if !LIKELIHOODS.contains(&f.likelihood.as_str()) {
         errs.push(err(
             "likelihood",
-            format!(
-                "'{}' is not a likelihood (expected one of {})",
-                f.likelihood,
-                LIKELIHOODS.join(", ")
-            ),
+            format!("'{}' is not a likelihood (expected one of {})", f.likelihood, LIKELIHOODS.join(", ")),
         ));
     }
     if f.explanation.chars().count() > 5000 || f.deviation_text.chars().count() > 5000 {
@@ -289,24 +252,15 @@ struct SelfEvaluation {
     explanation: String,
 }
 
-fn self_evaluation(
-    project: &Project,
-    scheme_id: &str,
-    body: &Value,
-) -> Result<FormOutcome, Vec<FieldError>> {
+fn self_evaluation(project: &Project, scheme_id: &str, body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
     let f: SelfEvaluation = typed(body)?;
     if f.explanation.chars().count() > 5000 {
         return Err(vec![err("explanation", "at most 5000 characters")]);
     }
-    let scheme = Scheme::builtin(scheme_id)
-        .ok_or_else(|| vec![err("", format!("unknown scoring scheme '{scheme_id}'"))])?;
-    let eval = Evaluation {
-        budget: project.amount,
-        executed: f.executed,
-        items: f.items,
-    };
-    let card = scoring::score(&scheme, &project.indicators, &eval)
-        .map_err(|e| vec![err("items", e.to_string())])?;
+    let scheme =
+        Scheme::builtin(scheme_id).ok_or_else(|| vec![err("", format!("unknown scoring scheme '{scheme_id}'"))])?;
+    let eval = Evaluation { budget: project.amount, executed: f.executed, items: f.items };
+    let card = scoring::score(&scheme, &project.indicators, &eval).map_err(|e| vec![err("items", e.to_string())])?;
     let grade = card.grade.label().to_string();
     Ok(FormOutcome::Submission {
         score: Some(card.total),
@@ -349,10 +303,7 @@ fn review(form: ReviewForm, body: &Value) -> Result<FormOutcome, Vec<FieldError>
             let names: Vec<&str> = form.criteria().iter().map(|(n, _)| *n).collect();
             errs.push(err(
                 &format!("scores.{k}"),
-                format!(
-                    "not a criterion of this form (expected {})",
-                    names.join(", ")
-                ),
+                format!("not a criterion of this form (expected {})", names.join(", ")),
             ));
         }
     }
@@ -390,36 +341,22 @@ fn approval_actions(body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
     let f: ActionsApproval = typed(body)?;
     let mut errs = Vec::new();
     match f.decision.as_str() {
-        "approve" if !f.amended_actions.is_empty() => errs.push(err(
-            "amended_actions",
-            "only an 'amend' decision lists amended actions",
-        )),
+        "approve" if !f.amended_actions.is_empty() => {
+            errs.push(err("amended_actions", "only an 'amend' decision lists amended actions"))
+        }
         "approve" => {}
-        "amend" if f.amended_actions.is_empty() => errs.push(err(
-            "amended_actions",
-            "an 'amend' decision lists the actions as amended",
-        )),
+        "amend" if f.amended_actions.is_empty() => {
+            errs.push(err("amended_actions", "an 'amend' decision lists the actions as amended"))
+        }
         "amend" => {}
-        other => errs.push(err(
-            "decision",
-            format!("'{other}' is not a decision (expected approve or amend)"),
-        )),
+        other => errs.push(err("decision", format!("'{other}' is not a decision (expected approve or amend)"))),
     }
     for (i, a) in f.amended_actions.iter().enumerate() {
-        if a.kind == crate::workflow::ActionKind::Cut
-            && !a.percent.is_some_and(|p| (1..=100).contains(&p))
-        {
-            errs.push(err(
-                &format!("amended_actions[{i}].percent"),
-                "a cut needs a percent between 1 and 100",
-            ));
+        if a.kind == crate::workflow::ActionKind::Cut && !a.percent.is_some_and(|p| (1..=100).contains(&p)) {
+            errs.push(err(&format!("amended_actions[{i}].percent"), "a cut needs a percent between 1 and 100"));
         }
-        if a.kind == crate::workflow::ActionKind::Recover && a.amount.is_none_or(|m| m <= Fen::ZERO)
-        {
-            errs.push(err(
-                &format!("amended_actions[{i}].amount"),
-                "recovering funds needs a positive amount",
-            ));
+        if a.kind == crate::workflow::ActionKind::Recover && a.amount.is_none_or(|m| m <= Fen::ZERO) {
+            errs.push(err(&format!("amended_actions[{i}].amount"), "recovering funds needs a positive amount"));
         }
     }
     text_len("comment", &f.comment, 0, 5000, &mut errs);
@@ -443,16 +380,11 @@ fn approval_publish(body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
     let f: Publish = typed(body)?;
     let mut errs = Vec::new();
     if !f.publish {
-        errs.push(err(
-            "publish",
-            "set publish to true to publish the targets and results",
-        ));
+        errs.push(err("publish", "set publish to true to publish the targets and results"));
     }
     text_len("comment", &f.comment, 0, 5000, &mut errs);
     if !errs.is_empty() {
         return Err(errs);
     }
-    Ok(FormOutcome::Approval {
-        result: json!({"publish": true, "comment": f.comment}),
-    })
+    Ok(FormOutcome::Approval { result: json!({"publish": true, "comment": f.comment}) })
 }

@@ -12,9 +12,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::calendar::WorkDuration;
-use crate::workflow::{
-    ActionKind, Aggregate, Outcome, ReviewForm, Role, Stage, SubmitForm, VarValue, Vars, Workflow,
-};
+use crate::workflow::{ActionKind, Aggregate, Outcome, ReviewForm, Role, Stage, SubmitForm, VarValue, Vars, Workflow};
 
 /// Where a case is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,12 +210,7 @@ pub struct EngineError(pub String);
 pub const PANEL_GRADE_BANDS: [(u32, &str); 3] = [(90, "优"), (80, "良"), (60, "中")];
 
 pub fn grade_for(score: Decimal) -> String {
-    PANEL_GRADE_BANDS
-        .iter()
-        .find(|(min, _)| score >= Decimal::from(*min))
-        .map(|(_, g)| *g)
-        .unwrap_or("差")
-        .to_string()
+    PANEL_GRADE_BANDS.iter().find(|(min, _)| score >= Decimal::from(*min)).map(|(_, g)| *g).unwrap_or("差").to_string()
 }
 
 /// Advances a case by one input. `project` is the case's project as expression variables.
@@ -230,15 +223,11 @@ pub fn step(
     let mut s = state.clone();
     let mut fx = Vec::new();
     if matches!(s.status, Status::Completed | Status::Rejected) {
-        fx.push(Effect::Ignored {
-            reason: format!("the case is already {}", s.status.as_str()),
-        });
+        fx.push(Effect::Ignored { reason: format!("the case is already {}", s.status.as_str()) });
         return Ok((s, fx));
     }
     if s.status == Status::Blocked && !matches!(input, Input::Retry) {
-        fx.push(Effect::Ignored {
-            reason: "the case is blocked; the bureau must retry it first".into(),
-        });
+        fx.push(Effect::Ignored { reason: "the case is blocked; the bureau must retry it first".into() });
         return Ok((s, fx));
     }
     let current = |s: &CaseState| s.stage.and_then(|i| wf.stages.get(i));
@@ -256,8 +245,7 @@ pub fn step(
                 ignore(&mut fx, "the case is not blocked".into());
             } else {
                 s.status = Status::Active;
-                let st =
-                    current(&s).ok_or_else(|| EngineError("a blocked case has no stage".into()))?;
+                let st = current(&s).ok_or_else(|| EngineError("a blocked case has no stage".into()))?;
                 // A blocked case was waiting for a panel; draw it again.
                 if s.phase == Phase::AwaitingReviews
                     && let Some(p) = &st.panel
@@ -272,21 +260,10 @@ pub fn step(
                 let st = st.clone();
                 begin_work(wf, &mut s, &st, project, &mut fx)?;
             }
-            _ => ignore(
-                &mut fx,
-                format!("the schedule of stage '{stage}' fired but the case is not waiting for it"),
-            ),
+            _ => ignore(&mut fx, format!("the schedule of stage '{stage}' fired but the case is not waiting for it")),
         },
-        Input::Submitted {
-            stage,
-            round,
-            score,
-            grade,
-            ..
-        } => match current(&s) {
-            Some(st)
-                if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingSubmission =>
-            {
+        Input::Submitted { stage, round, score, grade, .. } => match current(&s) {
+            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingSubmission => {
                 let st = st.clone();
                 if st.scoring.is_some() {
                     s.score = *score;
@@ -294,63 +271,30 @@ pub fn step(
                 }
                 after_submission(wf, &mut s, &st, project, &mut fx)?;
             }
-            _ => ignore(
-                &mut fx,
-                format!("a submission for stage '{stage}' round {round} does not match the case"),
-            ),
+            _ => ignore(&mut fx, format!("a submission for stage '{stage}' round {round} does not match the case")),
         },
         Input::PanelDrawn { stage, round, size } => match current(&s) {
-            Some(st)
-                if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews =>
-            {
+            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {
                 s.panel_size = *size;
             }
-            _ => ignore(
-                &mut fx,
-                format!("a panel for stage '{stage}' round {round} does not match the case"),
-            ),
+            _ => ignore(&mut fx, format!("a panel for stage '{stage}' round {round} does not match the case")),
         },
-        Input::PanelInfeasible {
-            stage,
-            round,
-            reason,
-        } => match current(&s) {
-            Some(st)
-                if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews =>
-            {
+        Input::PanelInfeasible { stage, round, reason } => match current(&s) {
+            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {
                 s.status = Status::Blocked;
-                fx.push(Effect::Blocked {
-                    reason: reason.clone(),
-                });
+                fx.push(Effect::Blocked { reason: reason.clone() });
             }
-            _ => ignore(
-                &mut fx,
-                format!("a panel report for stage '{stage}' does not match the case"),
-            ),
+            _ => ignore(&mut fx, format!("a panel report for stage '{stage}' does not match the case")),
         },
-        Input::Reviewed {
-            stage,
-            round,
-            task_id,
-            score,
-        } => match current(&s) {
-            Some(st)
-                if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews =>
-            {
+        Input::Reviewed { stage, round, task_id, score } => match current(&s) {
+            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {
                 if s.reviews.iter().any(|(t, _)| t == task_id) {
-                    ignore(
-                        &mut fx,
-                        format!("review task {task_id} was already counted"),
-                    );
+                    ignore(&mut fx, format!("review task {task_id} was already counted"));
                 } else {
                     s.reviews.push((*task_id, *score));
                     if s.panel_size > 0 && s.reviews.len() as u32 >= s.panel_size {
                         let st = st.clone();
-                        let agg = st
-                            .panel
-                            .as_ref()
-                            .map(|p| p.aggregate)
-                            .unwrap_or(Aggregate::Mean);
+                        let agg = st.panel.as_ref().map(|p| p.aggregate).unwrap_or(Aggregate::Mean);
                         let panel_score = aggregate(agg, &s.reviews);
                         s.score = Some(panel_score);
                         s.grade = Some(grade_for(panel_score));
@@ -358,20 +302,14 @@ pub fn step(
                     }
                 }
             }
-            _ => ignore(
-                &mut fx,
-                format!("a review for stage '{stage}' round {round} does not match the case"),
-            ),
+            _ => ignore(&mut fx, format!("a review for stage '{stage}' round {round} does not match the case")),
         },
         Input::Approved { stage, .. } => match current(&s) {
             Some(st) if st.id == *stage && s.phase == Phase::AwaitingApproval => {
                 let next = s.stage.map(|i| i + 1).unwrap_or(0);
                 enter(wf, &mut s, project, next, &mut fx)?;
             }
-            _ => ignore(
-                &mut fx,
-                format!("an approval for stage '{stage}' does not match the case"),
-            ),
+            _ => ignore(&mut fx, format!("an approval for stage '{stage}' does not match the case")),
         },
     }
     Ok((s, fx))
@@ -396,12 +334,7 @@ pub fn aggregate(how: Aggregate, reviews: &[(i64, Decimal)]) -> Decimal {
 fn vars(s: &CaseState, project: &VarValue) -> Vars {
     let mut v = Vars::default();
     v.set("project", project.clone());
-    v.set(
-        "score",
-        s.score
-            .map(VarValue::Decimal)
-            .unwrap_or(VarValue::Decimal(Decimal::ZERO)),
-    );
+    v.set("score", s.score.map(VarValue::Decimal).unwrap_or(VarValue::Decimal(Decimal::ZERO)));
     v.set("grade", VarValue::Text(s.grade.clone().unwrap_or_default()));
     v.set("round", VarValue::Int(i64::from(s.round)));
     v
@@ -422,10 +355,7 @@ fn enter(
             s.stage = None;
             s.phase = Phase::Done;
             s.status = Status::Completed;
-            fx.push(Effect::Finished {
-                status: Status::Completed,
-                reason: "every stage is done".into(),
-            });
+            fx.push(Effect::Finished { status: Status::Completed, reason: "every stage is done".into() });
             return Ok(());
         };
         if let Some(cond) = &st.when {
@@ -448,16 +378,10 @@ fn enter(
         s.runs_done = 0;
         s.reviews.clear();
         s.panel_size = 0;
-        fx.push(Effect::StageEntered {
-            stage: st.id.clone(),
-            title: st.title.clone(),
-        });
+        fx.push(Effect::StageEntered { stage: st.id.clone(), title: st.title.clone() });
         if let Some(sch) = &st.schedule {
             s.phase = Phase::AwaitingFire;
-            fx.push(Effect::WaitingForSchedule {
-                stage: st.id.clone(),
-                cron: sch.source.clone(),
-            });
+            fx.push(Effect::WaitingForSchedule { stage: st.id.clone(), cron: sch.source.clone() });
             return Ok(());
         }
         return begin_work(wf, s, st, project, fx);
@@ -541,9 +465,7 @@ fn decide(
     let Some(rule) = chosen else {
         // A checked workflow always ends with `else`; stay put and say so.
         s.status = Status::Blocked;
-        fx.push(Effect::Blocked {
-            reason: format!("no decision rule of stage '{}' matched", st.id),
-        });
+        fx.push(Effect::Blocked { reason: format!("no decision rule of stage '{}' matched", st.id) });
         return Ok(());
     };
     let rule_text = rule.when.as_ref().map(|e| e.source().to_string());
@@ -551,10 +473,7 @@ fn decide(
         Outcome::Next => "next".to_string(),
         Outcome::Reject => "reject".to_string(),
         Outcome::Revise { .. } => "revise".to_string(),
-        Outcome::Goto(j) => format!(
-            "goto {}",
-            wf.stages.get(j).map(|x| x.id.as_str()).unwrap_or("?")
-        ),
+        Outcome::Goto(j) => format!("goto {}", wf.stages.get(j).map(|x| x.id.as_str()).unwrap_or("?")),
     };
     fx.push(Effect::Decided {
         stage: st.id.clone(),
@@ -575,10 +494,7 @@ fn decide(
                 finish_rejected(
                     s,
                     fx,
-                    format!(
-                        "stage '{}' needed revision after {max_rounds} revision round(s), the most allowed",
-                        st.id
-                    ),
+                    format!("stage '{}' needed revision after {max_rounds} revision round(s), the most allowed", st.id),
                 );
                 Ok(())
             } else {
@@ -595,10 +511,7 @@ fn decide(
 fn finish_rejected(s: &mut CaseState, fx: &mut Vec<Effect>, reason: String) {
     s.status = Status::Rejected;
     s.phase = Phase::Done;
-    fx.push(Effect::Finished {
-        status: Status::Rejected,
-        reason,
-    });
+    fx.push(Effect::Finished { status: Status::Rejected, reason });
 }
 
 /// After a stage's work is decided: propose actions and ask for approval if the stage says so,
@@ -614,10 +527,7 @@ fn after_decision(
         s.runs_done += 1;
         if s.runs_done < sch.runs {
             s.phase = Phase::AwaitingFire;
-            fx.push(Effect::WaitingForSchedule {
-                stage: st.id.clone(),
-                cron: sch.source.clone(),
-            });
+            fx.push(Effect::WaitingForSchedule { stage: st.id.clone(), cron: sch.source.clone() });
             return Ok(());
         }
     }
@@ -641,24 +551,14 @@ fn conclude(
                 Some(e) => e.eval_bool(&v).map_err(EngineError)?,
             };
             if hit {
-                actions.push(ProposedAction {
-                    kind: a.kind,
-                    percent: a.percent,
-                });
+                actions.push(ProposedAction { kind: a.kind, percent: a.percent });
             }
         }
-        fx.push(Effect::ProposeActions {
-            stage: st.id.clone(),
-            actions,
-        });
+        fx.push(Effect::ProposeActions { stage: st.id.clone(), actions });
     }
     if let Some(ap) = &st.approve {
         s.phase = Phase::AwaitingApproval;
-        fx.push(Effect::OpenApproval {
-            stage: st.id.clone(),
-            by: ap.by,
-            within: ap.within,
-        });
+        fx.push(Effect::OpenApproval { stage: st.id.clone(), by: ap.by, within: ap.within });
         return Ok(());
     }
     let next = s.stage.map(|i| i + 1).unwrap_or(0);
@@ -671,26 +571,15 @@ pub fn project_vars(p: &crate::domain::project::Project) -> VarValue {
     let mut m = BTreeMap::new();
     m.insert("code".into(), VarValue::Text(p.code.clone()));
     m.insert("name".into(), VarValue::Text(p.name.clone()));
-    m.insert(
-        "department".into(),
-        VarValue::Text(p.department_code.clone()),
-    );
+    m.insert("department".into(), VarValue::Text(p.department_code.clone()));
     m.insert("sector".into(), VarValue::Text(p.sector.clone()));
     m.insert("amount_yuan".into(), VarValue::Int(p.amount.whole_yuan()));
     m.insert("amount_fen".into(), VarValue::Int(p.amount.fen()));
-    m.insert(
-        "fiscal_year".into(),
-        VarValue::Int(i64::from(p.fiscal_year)),
-    );
+    m.insert("fiscal_year".into(), VarValue::Int(i64::from(p.fiscal_year)));
     m.insert("is_new".into(), VarValue::Bool(p.is_new));
-    let funding = serde_json::to_value(p.funding_source)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let funding =
+        serde_json::to_value(p.funding_source).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     m.insert("funding_source".into(), VarValue::Text(funding));
-    m.insert(
-        "indicator_count".into(),
-        VarValue::Int(p.indicators.len() as i64),
-    );
+    m.insert("indicator_count".into(), VarValue::Int(p.indicators.len() as i64));
     VarValue::Map(m)
 }

@@ -28,10 +28,7 @@ pub enum Job {
 
 impl Job {
     pub fn encode_advance(case_ids: &[i64]) -> Vec<u8> {
-        serde_json::to_vec(&Job::AdvanceCases {
-            case_ids: case_ids.to_vec(),
-        })
-        .unwrap_or_default()
+        serde_json::to_vec(&Job::AdvanceCases { case_ids: case_ids.to_vec() }).unwrap_or_default()
     }
 }
 
@@ -39,11 +36,7 @@ async fn handle(job: Job, rt: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
     match job {
         Job::AdvanceCases { case_ids } => {
             let now = rt.clock.now_ms();
-            match rt
-                .store
-                .advance_cases(&rt.registry, &rt.calendar, &case_ids, now)
-                .await
-            {
+            match rt.store.advance_cases(&rt.registry, &rt.calendar, &case_ids, now).await {
                 Ok(report) => {
                     rt.metrics.jobs_processed.inc();
                     tracing::debug!(
@@ -97,35 +90,26 @@ impl Transport {
         namespace: &str,
     ) -> anyhow::Result<Transport> {
         if let Some(url) = redis_url {
-            let conn = apalis_redis::connect(url).await.map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot connect to Redis at {}: {e}",
-                    crate::store::redact(url)
-                )
-            })?;
+            let conn = apalis_redis::connect(url)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot connect to Redis at {}: {e}", crate::store::redact(url)))?;
             let config = apalis_redis::Config::default()
                 .queue(namespace)
                 .batch_size(16)
                 .heartbeat_interval(Duration::from_secs(5))
                 .missed_heartbeats(3);
-            return Ok(Transport::Redis(
-                RedisStorage::new(conn).with_config(config),
-            ));
+            return Ok(Transport::Redis(RedisStorage::new(conn).with_config(config)));
         }
         match store.backend {
             Backend::Sqlite => {
-                let pool = store
-                    .sqlite
-                    .as_ref()
-                    .ok_or_else(|| anyhow::anyhow!("the SQLite queue needs the SQLite pool"))?;
+                let pool =
+                    store.sqlite.as_ref().ok_or_else(|| anyhow::anyhow!("the SQLite queue needs the SQLite pool"))?;
                 let config = apalis_sqlite::Config::default()
                     .queue(namespace)
                     .batch_size(16)
                     .heartbeat_interval(Duration::from_secs(10))
                     .missed_heartbeats(3);
-                Ok(Transport::Sqlite(
-                    SqliteStorage::new(pool).with_config(config),
-                ))
+                Ok(Transport::Sqlite(SqliteStorage::new(pool).with_config(config)))
             }
             Backend::Postgres => {
                 let pool = sqlx::postgres::PgPoolOptions::new()
@@ -133,9 +117,7 @@ impl Transport {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(database_url)
                     .await
-                    .map_err(|e| {
-                        anyhow::anyhow!("cannot connect the job queue to PostgreSQL: {e}")
-                    })?;
+                    .map_err(|e| anyhow::anyhow!("cannot connect the job queue to PostgreSQL: {e}"))?;
                 PostgresStorage::<()>::setup(&pool)
                     .await
                     .map_err(|e| anyhow::anyhow!("job queue migration failed: {e}"))?;
@@ -144,9 +126,7 @@ impl Transport {
                     .batch_size(100)
                     .heartbeat_interval(Duration::from_secs(5))
                     .missed_heartbeats(3);
-                Ok(Transport::Postgres(
-                    PostgresStorage::new(&pool).with_config(config),
-                ))
+                Ok(Transport::Postgres(PostgresStorage::new(&pool).with_config(config)))
             }
         }
     }
@@ -165,21 +145,13 @@ impl Transport {
             return Ok(());
         }
         match self.clone() {
-            Transport::Sqlite(mut s) => s
-                .push_bulk(jobs)
-                .await
-                .map_err(|e| anyhow::anyhow!("queueing jobs: {e}")),
-            Transport::Postgres(mut s) => s
-                .push_bulk(jobs)
-                .await
-                .map_err(|e| anyhow::anyhow!("queueing jobs: {e}")),
+            Transport::Sqlite(mut s) => s.push_bulk(jobs).await.map_err(|e| anyhow::anyhow!("queueing jobs: {e}")),
+            Transport::Postgres(mut s) => s.push_bulk(jobs).await.map_err(|e| anyhow::anyhow!("queueing jobs: {e}")),
             Transport::Redis(mut s) => {
                 // One push per job: apalis-redis's bulk push goes through its scheduled set, whose
                 // promotion fails beyond ~8,000 due jobs; single pushes go straight to the queue.
                 for j in jobs {
-                    s.push(j)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("queueing jobs: {e}"))?;
+                    s.push(j).await.map_err(|e| anyhow::anyhow!("queueing jobs: {e}"))?;
                 }
                 Ok(())
             }
@@ -191,11 +163,7 @@ impl Transport {
 /// backend error; apalis stops a worker on any storage error.
 pub async fn run_workers(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     let mut generation = 0u32;
-    let instance = format!(
-        "{}-{}",
-        std::process::id(),
-        crate::store::people::new_token().get(3..11).unwrap_or("0")
-    );
+    let instance = format!("{}-{}", std::process::id(), crate::store::people::new_token().get(3..11).unwrap_or("0"));
     loop {
         if *shutdown.borrow() {
             return;
@@ -283,12 +251,8 @@ pub async fn dispatch_once(rt: &Runtime) -> anyhow::Result<usize> {
         if ids.is_empty() {
             return Ok(total);
         }
-        let jobs: Vec<Job> = ids
-            .chunks(rt.settings.job_batch.max(1))
-            .map(|c| Job::AdvanceCases {
-                case_ids: c.to_vec(),
-            })
-            .collect();
+        let jobs: Vec<Job> =
+            ids.chunks(rt.settings.job_batch.max(1)).map(|c| Job::AdvanceCases { case_ids: c.to_vec() }).collect();
         rt.transport.push(jobs).await?;
         rt.store.mark_dispatched(&ids, now).await?;
         total += ids.len();
@@ -301,11 +265,7 @@ pub async fn run_scheduler(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>
         if *shutdown.borrow() {
             return;
         }
-        match rt
-            .store
-            .fire_due_schedules(&rt.registry, rt.clock.now_ms())
-            .await
-        {
+        match rt.store.fire_due_schedules(&rt.registry, rt.clock.now_ms()).await {
             Ok(fires) => {
                 for f in &fires {
                     rt.metrics.schedule_fires.inc();

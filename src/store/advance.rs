@@ -33,42 +33,34 @@ struct Pool {
 
 async fn load_pool(conn: &mut AnyConnection) -> Result<Pool> {
     let mut candidates = Vec::new();
-    let rows = sqlx::query("SELECT id, role, department_id FROM users WHERE active = 1 AND role IN ('finance', 'department')").fetch_all(&mut *conn).await?;
+    let rows =
+        sqlx::query("SELECT id, role, department_id FROM users WHERE active = 1 AND role IN ('finance', 'department')")
+            .fetch_all(&mut *conn)
+            .await?;
     for r in rows {
         let role: String = r.try_get("role")?;
         candidates.push(Candidate {
             user_id: r.try_get("id")?,
-            seat: if role == "finance" {
-                Seat::Finance
-            } else {
-                Seat::Department
-            },
+            seat: if role == "finance" { Seat::Finance } else { Seat::Department },
             sectors: Vec::new(),
             department_id: r.try_get("department_id")?,
             employment: Vec::new(),
         });
     }
     let mut employment: HashMap<i64, Vec<(i64, i32, i32)>> = HashMap::new();
-    for r in sqlx::query(
-        "SELECT expert_user_id, department_id, from_year, to_year FROM expert_employment",
-    )
-    .fetch_all(&mut *conn)
-    .await?
+    for r in sqlx::query("SELECT expert_user_id, department_id, from_year, to_year FROM expert_employment")
+        .fetch_all(&mut *conn)
+        .await?
     {
-        employment
-            .entry(r.try_get("expert_user_id")?)
-            .or_default()
-            .push((
-                r.try_get("department_id")?,
-                r.try_get("from_year")?,
-                r.try_get("to_year")?,
-            ));
+        employment.entry(r.try_get("expert_user_id")?).or_default().push((
+            r.try_get("department_id")?,
+            r.try_get("from_year")?,
+            r.try_get("to_year")?,
+        ));
     }
-    for r in sqlx::query(
-        "SELECT u.id, e.sectors FROM users u JOIN experts e ON e.user_id = u.id WHERE u.active = 1",
-    )
-    .fetch_all(&mut *conn)
-    .await?
+    for r in sqlx::query("SELECT u.id, e.sectors FROM users u JOIN experts e ON e.user_id = u.id WHERE u.active = 1")
+        .fetch_all(&mut *conn)
+        .await?
     {
         let id: i64 = r.try_get("id")?;
         let sectors: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("sectors")?)?;
@@ -91,10 +83,7 @@ pub fn draw_seed(case_id: i64, stage: &str, round: u32) -> u64 {
 }
 
 fn due_ms(cal: &Calendar, wf: &Workflow, now_ms: i64, within: &WorkDuration) -> i64 {
-    let now: DateTime<Utc> = Utc
-        .timestamp_millis_opt(now_ms)
-        .single()
-        .unwrap_or_else(Utc::now);
+    let now: DateTime<Utc> = Utc.timestamp_millis_opt(now_ms).single().unwrap_or_else(Utc::now);
     cal.deadline(now, wf.timezone, *within).timestamp_millis()
 }
 
@@ -129,7 +118,11 @@ impl Store {
             if !super::cases::lock_case(&mut tx, case_id).await? {
                 continue;
             }
-            let inputs = sqlx::query("SELECT id, input FROM case_inputs WHERE case_id = $1 AND applied_ms IS NULL ORDER BY id").bind(case_id).fetch_all(&mut *tx).await?;
+            let inputs =
+                sqlx::query("SELECT id, input FROM case_inputs WHERE case_id = $1 AND applied_ms IS NULL ORDER BY id")
+                    .bind(case_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
             if inputs.is_empty() {
                 continue;
             }
@@ -147,9 +140,7 @@ impl Store {
                 state: serde_json::from_str(&row.try_get::<String, _>("state")?)?,
                 version: row.try_get("version")?,
             };
-            let wf = self
-                .workflow(reg, &case.workflow_id, case.workflow_version)
-                .await?;
+            let wf = self.workflow(reg, &case.workflow_id, case.workflow_version).await?;
             let project = load_project(&mut tx, case.project_id).await?;
             let mut state = case.state.clone();
             let mut queue: Vec<Input> = Vec::new();
@@ -176,48 +167,29 @@ impl Store {
             while i < queue.len() {
                 let input = queue[i].clone();
                 i += 1;
-                let (next, effects) =
-                    match engine::step(&wf, &state, &engine::project_vars(&project), &input) {
-                        Ok(x) => x,
-                        Err(e) => {
-                            let mut blocked = state.clone();
-                            blocked.status = Status::Blocked;
-                            (
-                                blocked,
-                                vec![Effect::Blocked {
-                                    reason: format!("the engine could not apply {input:?}: {e}"),
-                                }],
-                            )
-                        }
-                    };
+                let (next, effects) = match engine::step(&wf, &state, &engine::project_vars(&project), &input) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        let mut blocked = state.clone();
+                        blocked.status = Status::Blocked;
+                        (
+                            blocked,
+                            vec![Effect::Blocked { reason: format!("the engine could not apply {input:?}: {e}") }],
+                        )
+                    }
+                };
                 state = next;
                 for fx in effects {
                     if let Some(more) = self
-                        .apply_effect(
-                            &mut tx,
-                            &mut pool,
-                            cal,
-                            &wf,
-                            &case,
-                            &project,
-                            fx,
-                            now_ms,
-                            &mut report,
-                        )
+                        .apply_effect(&mut tx, &mut pool, cal, &wf, &case, &project, fx, now_ms, &mut report)
                         .await?
                     {
                         queue.push(more);
                     }
                 }
             }
-            let stage = state
-                .stage
-                .and_then(|i| wf.stages.get(i))
-                .map(|s| s.id.clone());
-            let phase = serde_json::to_value(state.phase)?
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let stage = state.stage.and_then(|i| wf.stages.get(i)).map(|s| s.id.clone());
+            let phase = serde_json::to_value(state.phase)?.as_str().unwrap_or_default().to_string();
             let updated = sqlx::query("UPDATE cases SET state = $1, stage = $2, phase = $3, status = $4, version = version + 1, updated_ms = $5 WHERE id = $6 AND version = $7")
                 .bind(serde_json::to_string(&state)?)
                 .bind(stage)
@@ -230,15 +202,9 @@ impl Store {
                 .await?
                 .rows_affected();
             if updated != 1 {
-                return Err(StoreError::Conflict(format!(
-                    "case {} changed while it was being advanced",
-                    case.id
-                )));
+                return Err(StoreError::Conflict(format!("case {} changed while it was being advanced", case.id)));
             }
-            let ids: Vec<i64> = inputs
-                .iter()
-                .map(|r| r.try_get("id"))
-                .collect::<std::result::Result<_, _>>()?;
+            let ids: Vec<i64> = inputs.iter().map(|r| r.try_get("id")).collect::<std::result::Result<_, _>>()?;
             for id in &ids {
                 sqlx::query("UPDATE case_inputs SET applied_ms = $1 WHERE id = $2")
                     .bind(now_ms)
@@ -266,19 +232,9 @@ impl Store {
         report: &mut AdvanceReport,
     ) -> Result<Option<Input>> {
         let data = serde_json::to_value(&fx)?;
-        let kind = data
-            .get("type")
-            .and_then(|t| t.as_str())
-            .unwrap_or("effect")
-            .to_string();
+        let kind = data.get("type").and_then(|t| t.as_str()).unwrap_or("effect").to_string();
         match &fx {
-            Effect::OpenSubmission {
-                stage,
-                round,
-                by,
-                form,
-                within,
-            } => {
+            Effect::OpenSubmission { stage, round, by, form, within } => {
                 let due = due_ms(cal, wf, now_ms, within);
                 let dept = (*by == Role::Department).then_some(case.department_id);
                 let task_id = insert_task(
@@ -300,20 +256,13 @@ impl Store {
                 let mut d = data.clone();
                 d["task_id"] = task_id.into();
                 d["due_ms"] = due.into();
-                let kind = if *round > 0 {
-                    "revision_requested"
-                } else {
-                    "submission_opened"
-                };
+                let kind = if *round > 0 { "revision_requested" } else { "submission_opened" };
                 append_event(tx, case.id, kind, &d, None, now_ms).await?;
                 Ok(None)
             }
             Effect::OpenApproval { stage, by, within } => {
                 let due = due_ms(cal, wf, now_ms, within);
-                let form = wf
-                    .stage_index(stage)
-                    .map(|i| wf.stages[i].kind.as_str())
-                    .unwrap_or("approval");
+                let form = wf.stage_index(stage).map(|i| wf.stages[i].kind.as_str()).unwrap_or("approval");
                 let task_id = insert_task(
                     tx,
                     case.id,
@@ -336,15 +285,7 @@ impl Store {
                 append_event(tx, case.id, "approval_opened", &d, None, now_ms).await?;
                 Ok(None)
             }
-            Effect::DrawPanel {
-                stage,
-                round,
-                department,
-                finance,
-                expert,
-                form,
-                within,
-            } => {
+            Effect::DrawPanel { stage, round, department, finance, expert, form, within } => {
                 if pool.is_none() {
                     *pool = Some(load_pool(tx).await?);
                 }
@@ -363,11 +304,7 @@ impl Store {
                         let due = due_ms(cal, wf, now_ms, within);
                         let mut task_ids = Vec::new();
                         for m in &draw.members {
-                            let seat = if m.leader {
-                                "leader"
-                            } else {
-                                seat_name(m.seat)
-                            };
+                            let seat = if m.leader { "leader" } else { seat_name(m.seat) };
                             let role = match m.seat {
                                 Seat::Department => "department",
                                 Seat::Finance => "finance",
@@ -409,16 +346,18 @@ impl Store {
                     }
                     Err(reason) => {
                         append_event(tx, case.id, "panel_infeasible", &serde_json::json!({"stage": stage, "round": round, "seed": seed.to_string(), "reason": reason}), None, now_ms).await?;
-                        Ok(Some(Input::PanelInfeasible {
-                            stage: stage.clone(),
-                            round: *round,
-                            reason,
-                        }))
+                        Ok(Some(Input::PanelInfeasible { stage: stage.clone(), round: *round, reason }))
                     }
                 }
             }
             Effect::Finished { .. } => {
-                sqlx::query("UPDATE tasks SET status = 'cancelled', completed_ms = $1 WHERE case_id = $2 AND status = 'open'").bind(now_ms).bind(case.id).execute(&mut *tx).await?;
+                sqlx::query(
+                    "UPDATE tasks SET status = 'cancelled', completed_ms = $1 WHERE case_id = $2 AND status = 'open'",
+                )
+                .bind(now_ms)
+                .bind(case.id)
+                .execute(&mut *tx)
+                .await?;
                 append_event(tx, case.id, "case_finished", &data, None, now_ms).await?;
                 Ok(None)
             }

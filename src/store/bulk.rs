@@ -58,8 +58,7 @@ impl Store {
         let mut tokens = SampleTokens::default();
         let mut dept_ids = HashMap::new();
         for d in departments {
-            let id =
-                insert_department(&mut tx, &d.code, &d.name, &d.sector, &d.head, now_ms).await?;
+            let id = insert_department(&mut tx, &d.code, &d.name, &d.sector, &d.head, now_ms).await?;
             dept_ids.insert(d.code.clone(), id);
             let user = insert_user(
                 &mut tx,
@@ -76,10 +75,7 @@ impl Store {
             )
             .await?;
             if token_departments.contains(&d.code) {
-                tokens.departments.push((
-                    user.username.clone(),
-                    insert_token(&mut tx, user.id, "demo", now_ms).await?,
-                ));
+                tokens.departments.push((user.username.clone(), insert_token(&mut tx, user.id, "demo", now_ms).await?));
             }
         }
         for i in 0..finance_staff {
@@ -98,10 +94,7 @@ impl Store {
             )
             .await?;
             if i == 0 {
-                tokens.finance = Some((
-                    user.username.clone(),
-                    insert_token(&mut tx, user.id, "demo", now_ms).await?,
-                ));
+                tokens.finance = Some((user.username.clone(), insert_token(&mut tx, user.id, "demo", now_ms).await?));
             }
         }
         for (i, e) in experts.iter().enumerate() {
@@ -135,16 +128,14 @@ impl Store {
                 }
             }
             if i < token_experts {
-                tokens.experts.push((
-                    user.username.clone(),
-                    insert_token(&mut tx, user.id, "demo", now_ms).await?,
-                ));
+                tokens.experts.push((user.username.clone(), insert_token(&mut tx, user.id, "demo", now_ms).await?));
             }
         }
         for p in projects {
-            let dept = dept_ids.get(&p.department_code).copied().ok_or_else(|| {
-                super::StoreError::NotFound(format!("no department {}", p.department_code))
-            })?;
+            let dept = dept_ids
+                .get(&p.department_code)
+                .copied()
+                .ok_or_else(|| super::StoreError::NotFound(format!("no department {}", p.department_code)))?;
             insert_project(&mut tx, p, dept, now_ms).await?;
         }
         tx.commit().await?;

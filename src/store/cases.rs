@@ -97,17 +97,14 @@ impl Store {
         now_ms: i64,
     ) -> Result<Cycle> {
         let mut tx = self.write().await?;
-        let exists: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM workflow_versions WHERE workflow_id = $1 AND version = $2",
-        )
-        .bind(workflow_id)
-        .bind(i64::from(version))
-        .fetch_optional(&mut *tx)
-        .await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM workflow_versions WHERE workflow_id = $1 AND version = $2")
+                .bind(workflow_id)
+                .bind(i64::from(version))
+                .fetch_optional(&mut *tx)
+                .await?;
         if exists.is_none() {
-            return Err(StoreError::NotFound(format!(
-                "workflow '{workflow_id}' has no version {version}"
-            )));
+            return Err(StoreError::NotFound(format!("workflow '{workflow_id}' has no version {version}")));
         }
         let cycle_id: i64 = sqlx::query_scalar("INSERT INTO cycles (fiscal_year, workflow_id, workflow_version, started_ms, started_by) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(fiscal_year)
@@ -117,12 +114,8 @@ impl Store {
             .bind(actor)
             .fetch_one(&mut *tx)
             .await?;
-        sqlx::query("CREATE TEMP TABLE IF NOT EXISTS cycle_codes (code TEXT PRIMARY KEY)")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM cycle_codes")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("CREATE TEMP TABLE IF NOT EXISTS cycle_codes (code TEXT PRIMARY KEY)").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM cycle_codes").execute(&mut *tx).await?;
         if let Some(codes) = project_codes {
             for code in codes {
                 sqlx::query("INSERT INTO cycle_codes (code) VALUES ($1) ON CONFLICT DO NOTHING")
@@ -175,7 +168,8 @@ impl Store {
             .bind(cycle_id)
             .execute(&mut *tx)
             .await?;
-        let data = serde_json::json!({"cycle_id": cycle_id, "workflow_id": workflow_id, "workflow_version": version}).to_string();
+        let data = serde_json::json!({"cycle_id": cycle_id, "workflow_id": workflow_id, "workflow_version": version})
+            .to_string();
         sqlx::query("INSERT INTO events (case_id, seq, kind, data, actor_id, at_ms) SELECT id, 1, 'case_created', $1, $2, $3 FROM cases WHERE cycle_id = $4")
             .bind(&data)
             .bind(actor)
@@ -196,37 +190,36 @@ impl Store {
     }
 
     pub async fn case_summary(&self, id: i64) -> Result<CaseSummary> {
-        let row = sqlx::query(super::sql(format!("SELECT {CASE_COLUMNS} FROM cases c JOIN projects p ON p.id = c.project_id WHERE c.id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("no case {id}")))?;
+        let row = sqlx::query(super::sql(format!(
+            "SELECT {CASE_COLUMNS} FROM cases c JOIN projects p ON p.id = c.project_id WHERE c.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no case {id}")))?;
         summary_from_row(&row)
     }
 
     /// The whole case: state, open tasks, history.
     pub async fn case_view(&self, id: i64) -> Result<CaseView> {
         let summary = self.case_summary(id).await?;
-        let state: String = sqlx::query_scalar("SELECT state FROM cases WHERE id = $1")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
-        let tasks = sqlx::query(super::sql(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.case_id = $1 AND t.status = 'open' ORDER BY t.id")))
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
-        let events = sqlx::query(
-            "SELECT seq, kind, data, actor_id, at_ms FROM events WHERE case_id = $1 ORDER BY seq",
-        )
+        let state: String =
+            sqlx::query_scalar("SELECT state FROM cases WHERE id = $1").bind(id).fetch_one(&self.pool).await?;
+        let tasks = sqlx::query(super::sql(format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t WHERE t.case_id = $1 AND t.status = 'open' ORDER BY t.id"
+        )))
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        let pending_inputs: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM case_inputs WHERE case_id = $1 AND applied_ms IS NULL",
-        )
-        .bind(id)
-        .fetch_one(&self.pool)
-        .await?;
+        let events = sqlx::query("SELECT seq, kind, data, actor_id, at_ms FROM events WHERE case_id = $1 ORDER BY seq")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let pending_inputs: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM case_inputs WHERE case_id = $1 AND applied_ms IS NULL")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(CaseView {
             summary,
             state: serde_json::from_str(&state)?,
@@ -247,12 +240,7 @@ impl Store {
         })
     }
 
-    pub async fn cases(
-        &self,
-        f: &CaseFilter,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(Vec<CaseSummary>, i64)> {
+    pub async fn cases(&self, f: &CaseFilter, limit: i64, offset: i64) -> Result<(Vec<CaseSummary>, i64)> {
         let where_sql = "($1 IS NULL OR c.department_id = $1) AND ($2 IS NULL OR c.cycle_id = $2) AND ($3 IS NULL OR c.stage = $3) AND ($4 IS NULL OR c.status = $4)";
         let rows = sqlx::query(super::sql(format!("SELECT {CASE_COLUMNS} FROM cases c JOIN projects p ON p.id = c.project_id WHERE {where_sql} ORDER BY c.id LIMIT $5 OFFSET $6")))
             .bind(f.department_id)
@@ -263,67 +251,43 @@ impl Store {
             .bind(offset)
             .fetch_all(&self.pool)
             .await?;
-        let total: i64 = sqlx::query_scalar(super::sql(format!(
-            "SELECT COUNT(*) FROM cases c WHERE {where_sql}"
-        )))
-        .bind(f.department_id)
-        .bind(f.cycle_id)
-        .bind(&f.stage)
-        .bind(&f.status)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((
-            rows.iter().map(summary_from_row).collect::<Result<_>>()?,
-            total,
-        ))
+        let total: i64 = sqlx::query_scalar(super::sql(format!("SELECT COUNT(*) FROM cases c WHERE {where_sql}")))
+            .bind(f.department_id)
+            .bind(f.cycle_id)
+            .bind(&f.stage)
+            .bind(&f.status)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows.iter().map(summary_from_row).collect::<Result<_>>()?, total))
     }
 
     /// Cases per (stage, status), for the dashboard and /metrics.
     pub async fn cases_per_stage(&self) -> Result<Vec<(String, String, i64)>> {
-        let rows = sqlx::query("SELECT COALESCE(stage, '-') AS stage, status, COUNT(*) AS n FROM cases GROUP BY 1, 2 ORDER BY 1, 2").fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("stage")?, r.try_get("status")?, r.try_get("n")?)))
-            .collect()
+        let rows = sqlx::query(
+            "SELECT COALESCE(stage, '-') AS stage, status, COUNT(*) AS n FROM cases GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("stage")?, r.try_get("status")?, r.try_get("n")?))).collect()
     }
 
     /// Records an input for a case (the bureau's retry of a blocked case, for example).
-    pub async fn add_case_input(
-        &self,
-        case_id: i64,
-        input: &Input,
-        actor: Option<i64>,
-        now_ms: i64,
-    ) -> Result<()> {
+    pub async fn add_case_input(&self, case_id: i64, input: &Input, actor: Option<i64>, now_ms: i64) -> Result<()> {
         let mut tx = self.write().await?;
         add_input(&mut tx, case_id, input, now_ms).await?;
-        append_event(
-            &mut tx,
-            case_id,
-            "input_recorded",
-            &serde_json::to_value(input)?,
-            actor,
-            now_ms,
-        )
-        .await?;
+        append_event(&mut tx, case_id, "input_recorded", &serde_json::to_value(input)?, actor, now_ms).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn pending_input_count(&self) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL")
+            .fetch_one(&self.pool)
+            .await?)
     }
 }
 
-pub(crate) async fn add_input(
-    conn: &mut AnyConnection,
-    case_id: i64,
-    input: &Input,
-    now_ms: i64,
-) -> Result<()> {
+pub(crate) async fn add_input(conn: &mut AnyConnection, case_id: i64, input: &Input, now_ms: i64) -> Result<()> {
     sqlx::query("INSERT INTO case_inputs (case_id, input, created_ms) VALUES ($1, $2, $3)")
         .bind(case_id)
         .bind(serde_json::to_string(input)?)
@@ -336,14 +300,12 @@ pub(crate) async fn add_input(
 /// Locks a case's row for the rest of the transaction (PostgreSQL; SQLite's write transaction
 /// already excludes other writers), so events of one case are appended by one writer at a time.
 pub(crate) async fn lock_case(conn: &mut AnyConnection, case_id: i64) -> Result<bool> {
-    Ok(
-        sqlx::query("UPDATE cases SET version = version WHERE id = $1")
-            .bind(case_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-            == 1,
-    )
+    Ok(sqlx::query("UPDATE cases SET version = version WHERE id = $1")
+        .bind(case_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+        == 1)
 }
 
 /// Appends an event to a case's history with the next sequence number.

@@ -10,12 +10,7 @@ impl Store {
     /// Cases with inputs that no job has been queued for, or whose job was queued more than
     /// `redispatch_after_ms` ago and has not applied them (the job was lost: a worker killed and
     /// its job given up, a flushed Redis).
-    pub async fn pending_cases(
-        &self,
-        now_ms: i64,
-        redispatch_after_ms: i64,
-        limit: i64,
-    ) -> Result<Vec<i64>> {
+    pub async fn pending_cases(&self, now_ms: i64, redispatch_after_ms: i64, limit: i64) -> Result<Vec<i64>> {
         let mut ids: Vec<i64> = sqlx::query_scalar(
             "SELECT case_id FROM case_inputs WHERE applied_ms IS NULL AND (dispatched_ms IS NULL OR dispatched_ms < $1) ORDER BY id LIMIT $2",
         )
@@ -33,7 +28,11 @@ impl Store {
     pub async fn mark_dispatched(&self, case_ids: &[i64], now_ms: i64) -> Result<()> {
         let mut tx = self.write().await?;
         for id in case_ids {
-            sqlx::query("UPDATE case_inputs SET dispatched_ms = $1 WHERE case_id = $2 AND applied_ms IS NULL").bind(now_ms).bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE case_inputs SET dispatched_ms = $1 WHERE case_id = $2 AND applied_ms IS NULL")
+                .bind(now_ms)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -44,7 +43,10 @@ impl Store {
     pub async fn release_cases(&self, case_ids: &[i64]) -> Result<()> {
         let mut tx = self.write().await?;
         for id in case_ids {
-            sqlx::query("UPDATE case_inputs SET dispatched_ms = NULL WHERE case_id = $1 AND applied_ms IS NULL").bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE case_inputs SET dispatched_ms = NULL WHERE case_id = $1 AND applied_ms IS NULL")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -54,7 +56,12 @@ impl Store {
     pub async fn sqlite_queue_depth(&self) -> Result<Option<i64>> {
         match (&self.backend, &self.sqlite) {
             (Backend::Sqlite, Some(p)) => Ok(Some(
-                sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND status IN ('Pending', 'Queued', 'Running')").bind(QUEUE).fetch_one(p).await?,
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND status IN ('Pending', 'Queued', 'Running')",
+                )
+                .bind(QUEUE)
+                .fetch_one(p)
+                .await?,
             )),
             _ => Ok(None),
         }
@@ -65,6 +72,10 @@ impl Store {
     pub async fn prune_sqlite_jobs(&self, now_ms: i64, keep_ms: i64) -> Result<u64> {
         let Some(p) = &self.sqlite else { return Ok(0) };
         let cutoff_s = (now_ms - keep_ms) / 1000;
-        Ok(sqlx::query("DELETE FROM Jobs WHERE status IN ('Done', 'Killed') AND done_at IS NOT NULL AND done_at < $1").bind(cutoff_s).execute(p).await?.rows_affected())
+        Ok(sqlx::query("DELETE FROM Jobs WHERE status IN ('Done', 'Killed') AND done_at IS NOT NULL AND done_at < $1")
+            .bind(cutoff_s)
+            .execute(p)
+            .await?
+            .rows_affected())
     }
 }

@@ -24,9 +24,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 /// A store error: either something the caller asked for that the data refuses (`Conflict`,
@@ -38,10 +36,7 @@ pub enum StoreError {
     #[error("{0}")]
     Conflict(String),
     #[error("{message}")]
-    Invalid {
-        message: String,
-        details: Vec<crate::domain::FieldError>,
-    },
+    Invalid { message: String, details: Vec<crate::domain::FieldError> },
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -53,14 +48,10 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
-            sqlx::Error::Database(d)
-                if d.code()
-                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
-            {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) => {
                 StoreError::Unavailable(e.to_string())
             }
             _ => StoreError::Db(e),
@@ -106,26 +97,14 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await
-                .map_err(|e| {
-                    anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact(url))
-                })?;
+                .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact(url)))?;
             let mut ours = sqlx::migrate!("./migrations/postgres");
             ours.dangerous_set_table_name("jixiao_migrations");
-            ours.run(&pool)
-                .await
-                .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
-            return Ok(Store {
-                pool,
-                backend: Backend::Postgres,
-                sqlite: None,
-            });
+            ours.run(&pool).await.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+            return Ok(Store { pool, backend: Backend::Postgres, sqlite: None });
         }
         let opts = SqliteConnectOptions::from_str(url)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "JIXIAO_DATABASE_URL '{url}' is not a SQLite or PostgreSQL URL: {e}"
-                )
-            })?
+            .map_err(|e| anyhow::anyhow!("JIXIAO_DATABASE_URL '{url}' is not a SQLite or PostgreSQL URL: {e}"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL in WAL mode survives a process crash; only an OS crash or power loss can
@@ -158,14 +137,8 @@ impl Store {
             .map_err(|e| anyhow::anyhow!("cannot open the database {url}: {e}"))?;
         let mut ours = sqlx::migrate!("./migrations/sqlite");
         ours.dangerous_set_table_name("jixiao_migrations");
-        ours.run(&pool)
-            .await
-            .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
-        Ok(Store {
-            pool,
-            backend: Backend::Sqlite,
-            sqlite: Some(sqlite),
-        })
+        ours.run(&pool).await.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+        Ok(Store { pool, backend: Backend::Sqlite, sqlite: Some(sqlite) })
     }
 
     /// A write transaction. On SQLite it takes the write lock at once, so two writers never

@@ -81,9 +81,7 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User> {
         id: r.try_get("id")?,
         username: r.try_get("username")?,
         display_name: r.try_get("display_name")?,
-        role: role
-            .parse()
-            .map_err(|e: String| StoreError::Other(anyhow::anyhow!(e)))?,
+        role: role.parse().map_err(|e: String| StoreError::Other(anyhow::anyhow!(e)))?,
         department_id: r.try_get("department_id")?,
         email: r.try_get("email")?,
         language: r.try_get("language")?,
@@ -94,10 +92,7 @@ fn invalid(path: &str, message: impl Into<String>) -> StoreError {
     let message = message.into();
     StoreError::Invalid {
         message: "the request is invalid".into(),
-        details: vec![crate::domain::FieldError {
-            path: path.into(),
-            message,
-        }],
+        details: vec![crate::domain::FieldError { path: path.into(), message }],
     }
 }
 
@@ -106,46 +101,36 @@ impl Store {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE active = 1 AND id = (SELECT user_id FROM api_tokens WHERE token_hash = $1 AND revoked_ms IS NULL)"
         );
-        let row = sqlx::query(super::sql(sql))
-            .bind(hash_token(token))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(super::sql(sql)).bind(hash_token(token)).fetch_optional(&self.pool).await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     pub async fn user(&self, id: i64) -> Result<User> {
-        let row = sqlx::query(super::sql(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no user {id}")))?;
+        let row = sqlx::query(super::sql(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no user {id}")))?;
         user_from_row(&row)
     }
 
     pub async fn users(&self, limit: i64, offset: i64) -> Result<Vec<User>> {
-        let rows = sqlx::query(super::sql(format!(
-            "SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2"
-        )))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(super::sql(format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2")))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(user_from_row).collect()
     }
 
     pub async fn user_count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
     }
 
     pub async fn departments(&self) -> Result<Vec<Department>> {
-        let rows =
-            sqlx::query("SELECT id, code, name, sector, head FROM departments ORDER BY code")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query("SELECT id, code, name, sector, head FROM departments ORDER BY code")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(Department {
@@ -188,9 +173,7 @@ impl Store {
     ) -> Result<i64> {
         if code.is_empty()
             || code.len() > 32
-            || !code
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return Err(invalid(
                 "code",
@@ -198,24 +181,15 @@ impl Store {
             ));
         }
         if name.trim().is_empty() || name.chars().count() > 100 {
-            return Err(invalid(
-                "name",
-                "a department name of 1–100 characters is required",
-            ));
+            return Err(invalid("name", "a department name of 1–100 characters is required"));
         }
         if crate::domain::project::sector_label(sector).is_none() {
             return Err(invalid("sector", format!("'{sector}' is not a sector")));
         }
         let mut tx = self.write().await?;
         let id = insert_department(&mut tx, code, name, sector, head, now_ms).await?;
-        audit(
-            &mut tx,
-            "department_created",
-            &serde_json::json!({"id": id, "code": code, "name": name}),
-            actor,
-            now_ms,
-        )
-        .await?;
+        audit(&mut tx, "department_created", &serde_json::json!({"id": id, "code": code, "name": name}), actor, now_ms)
+            .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -238,35 +212,16 @@ impl Store {
 
     /// Issues a new token for a user; returns the token, which is shown once and stored only as
     /// its hash.
-    pub async fn issue_token(
-        &self,
-        user_id: i64,
-        label: &str,
-        now_ms: i64,
-        actor: Option<i64>,
-    ) -> Result<String> {
+    pub async fn issue_token(&self, user_id: i64, label: &str, now_ms: i64, actor: Option<i64>) -> Result<String> {
         let mut tx = self.write().await?;
         let token = insert_token(&mut tx, user_id, label, now_ms).await?;
-        audit(
-            &mut tx,
-            "token_issued",
-            &serde_json::json!({"user_id": user_id, "label": label}),
-            actor,
-            now_ms,
-        )
-        .await?;
+        audit(&mut tx, "token_issued", &serde_json::json!({"user_id": user_id, "label": label}), actor, now_ms).await?;
         tx.commit().await?;
         Ok(token)
     }
 
     /// Stores a token the operator chose (e.g. `JIXIAO_ADMIN_TOKEN`) for a user, unless present.
-    pub async fn ensure_token(
-        &self,
-        user_id: i64,
-        token: &str,
-        label: &str,
-        now_ms: i64,
-    ) -> Result<()> {
+    pub async fn ensure_token(&self, user_id: i64, token: &str, label: &str, now_ms: i64) -> Result<()> {
         sqlx::query("INSERT INTO api_tokens (user_id, token_hash, label, created_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (token_hash) DO NOTHING")
             .bind(user_id)
             .bind(hash_token(token))
@@ -277,29 +232,15 @@ impl Store {
         Ok(())
     }
 
-    pub async fn revoke_tokens(
-        &self,
-        user_id: i64,
-        now_ms: i64,
-        actor: Option<i64>,
-    ) -> Result<u64> {
+    pub async fn revoke_tokens(&self, user_id: i64, now_ms: i64, actor: Option<i64>) -> Result<u64> {
         let mut tx = self.write().await?;
-        let n = sqlx::query(
-            "UPDATE api_tokens SET revoked_ms = $1 WHERE user_id = $2 AND revoked_ms IS NULL",
-        )
-        .bind(now_ms)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        audit(
-            &mut tx,
-            "tokens_revoked",
-            &serde_json::json!({"user_id": user_id, "count": n}),
-            actor,
-            now_ms,
-        )
-        .await?;
+        let n = sqlx::query("UPDATE api_tokens SET revoked_ms = $1 WHERE user_id = $2 AND revoked_ms IS NULL")
+            .bind(now_ms)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        audit(&mut tx, "tokens_revoked", &serde_json::json!({"user_id": user_id, "count": n}), actor, now_ms).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -313,59 +254,43 @@ pub(crate) async fn insert_department(
     head: &str,
     now_ms: i64,
 ) -> Result<i64> {
-    sqlx::query_scalar("INSERT INTO departments (code, name, sector, head, created_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id")
-        .bind(code)
-        .bind(name)
-        .bind(sector)
-        .bind(head)
-        .bind(now_ms)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("a department with code '{code}' already exists"))
-            } else {
-                e.into()
-            }
-        })
+    sqlx::query_scalar(
+        "INSERT INTO departments (code, name, sector, head, created_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(code)
+    .bind(name)
+    .bind(sector)
+    .bind(head)
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict(format!("a department with code '{code}' already exists"))
+        } else {
+            e.into()
+        }
+    })
 }
 
-pub(crate) async fn insert_user(
-    conn: &mut AnyConnection,
-    u: &NewUser,
-    now_ms: i64,
-) -> Result<User> {
+pub(crate) async fn insert_user(conn: &mut AnyConnection, u: &NewUser, now_ms: i64) -> Result<User> {
     let uname_ok = !u.username.is_empty()
         && u.username.len() <= 64
-        && u.username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+        && u.username.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
     if !uname_ok {
         return Err(invalid(
             "username",
-            format!(
-                "'{}' is not a username (1–64 letters, digits, '-', '_', '.', '@')",
-                u.username
-            ),
+            format!("'{}' is not a username (1–64 letters, digits, '-', '_', '.', '@')", u.username),
         ));
     }
     if u.display_name.trim().is_empty() || u.display_name.chars().count() > 100 {
-        return Err(invalid(
-            "display_name",
-            "a display name of 1–100 characters is required",
-        ));
+        return Err(invalid("display_name", "a display name of 1–100 characters is required"));
     }
     if !u.email.is_empty() && (!u.email.contains('@') || u.email.len() > 254) {
-        return Err(invalid(
-            "email",
-            format!("'{}' is not an email address", u.email),
-        ));
+        return Err(invalid("email", format!("'{}' is not an email address", u.email)));
     }
     if u.language != "zh" && u.language != "en" {
-        return Err(invalid(
-            "language",
-            format!("'{}' is not a language (expected zh or en)", u.language),
-        ));
+        return Err(invalid("language", format!("'{}' is not a language (expected zh or en)", u.language)));
     }
     let department_id = match (&u.role, &u.department_code) {
         (Role::Department, Some(code)) => Some(
@@ -373,24 +298,13 @@ pub(crate) async fn insert_user(
                 .bind(code)
                 .fetch_optional(&mut *conn)
                 .await?
-                .ok_or_else(|| {
-                    invalid(
-                        "department_code",
-                        format!("no department has code '{code}'"),
-                    )
-                })?,
+                .ok_or_else(|| invalid("department_code", format!("no department has code '{code}'")))?,
         ),
         (Role::Department, None) => {
-            return Err(invalid(
-                "department_code",
-                "a department user needs department_code",
-            ));
+            return Err(invalid("department_code", "a department user needs department_code"));
         }
         (_, Some(_)) => {
-            return Err(invalid(
-                "department_code",
-                "only department users belong to a department",
-            ));
+            return Err(invalid("department_code", "only department users belong to a department"));
         }
         (_, None) => None,
     };
@@ -402,17 +316,11 @@ pub(crate) async fn insert_user(
     }
     if let Some(p) = &u.expert {
         if p.sectors.is_empty() {
-            return Err(invalid(
-                "expert.sectors",
-                "an expert needs at least one sector",
-            ));
+            return Err(invalid("expert.sectors", "an expert needs at least one sector"));
         }
         for (i, s) in p.sectors.iter().enumerate() {
             if crate::domain::project::sector_label(s).is_none() {
-                return Err(invalid(
-                    &format!("expert.sectors[{i}]"),
-                    format!("'{s}' is not a sector"),
-                ));
+                return Err(invalid(&format!("expert.sectors[{i}]"), format!("'{s}' is not a sector")));
             }
         }
     }
@@ -436,15 +344,13 @@ pub(crate) async fn insert_user(
         }
     })?;
     if let Some(p) = &u.expert {
-        sqlx::query(
-            "INSERT INTO experts (user_id, sectors, title, organisation) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(serde_json::to_string(&p.sectors)?)
-        .bind(&p.title)
-        .bind(&p.organisation)
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query("INSERT INTO experts (user_id, sectors, title, organisation) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(serde_json::to_string(&p.sectors)?)
+            .bind(&p.title)
+            .bind(&p.organisation)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(User {
         id,
@@ -457,29 +363,20 @@ pub(crate) async fn insert_user(
     })
 }
 
-pub(crate) async fn insert_token(
-    conn: &mut AnyConnection,
-    user_id: i64,
-    label: &str,
-    now_ms: i64,
-) -> Result<String> {
-    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+pub(crate) async fn insert_token(conn: &mut AnyConnection, user_id: i64, label: &str, now_ms: i64) -> Result<String> {
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *conn).await?;
     if exists.is_none() {
         return Err(StoreError::NotFound(format!("no user {user_id}")));
     }
     let token = new_token();
-    sqlx::query(
-        "INSERT INTO api_tokens (user_id, token_hash, label, created_ms) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(user_id)
-    .bind(hash_token(&token))
-    .bind(label)
-    .bind(now_ms)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query("INSERT INTO api_tokens (user_id, token_hash, label, created_ms) VALUES ($1, $2, $3, $4)")
+        .bind(user_id)
+        .bind(hash_token(&token))
+        .bind(label)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
     Ok(token)
 }
 

@@ -9,16 +9,11 @@ pub use crate::domain::project::Project;
 use crate::domain::{Fen, Indicator, ProjectInput, TargetValue};
 
 fn enum_str<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 fn enum_from<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
-    Ok(serde_json::from_value(serde_json::Value::String(
-        s.to_string(),
-    ))?)
+    Ok(serde_json::from_value(serde_json::Value::String(s.to_string()))?)
 }
 
 const PROJECT_COLUMNS: &str = "p.id, p.code, p.name, p.department_id, d.code AS department_code, p.sector, p.amount_fen, p.fiscal_year, p.is_new, p.funding_source";
@@ -50,17 +45,15 @@ fn indicator_from_row(r: &sqlx::any::AnyRow) -> Result<Indicator> {
         operator: enum_from(&r.try_get::<String, _>("operator")?)?,
         value: if kind == "number" {
             TargetValue::Number(
-                value.parse::<Decimal>().map_err(|e| {
-                    StoreError::Other(anyhow::anyhow!("stored indicator value: {e}"))
-                })?,
+                value
+                    .parse::<Decimal>()
+                    .map_err(|e| StoreError::Other(anyhow::anyhow!("stored indicator value: {e}")))?,
             )
         } else {
             TargetValue::Text(value)
         },
         unit: r.try_get("unit")?,
-        weight: weight
-            .parse()
-            .map_err(|e| StoreError::Other(anyhow::anyhow!("stored weight: {e}")))?,
+        weight: weight.parse().map_err(|e| StoreError::Other(anyhow::anyhow!("stored weight: {e}")))?,
         basis: enum_from(&r.try_get::<String, _>("basis")?)?,
         explanation: r.try_get("explanation")?,
         core: r.try_get::<i64, _>("core")? != 0,
@@ -82,10 +75,8 @@ impl Store {
     }
 
     pub async fn project_by_code(&self, code: &str) -> Result<Option<Project>> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM projects WHERE code = $1")
-            .bind(code)
-            .fetch_optional(&self.pool)
-            .await?;
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM projects WHERE code = $1").bind(code).fetch_optional(&self.pool).await?;
         match id {
             Some(id) => Ok(Some(self.project(id).await?)),
             None => Ok(None),
@@ -93,12 +84,7 @@ impl Store {
     }
 
     /// Projects without their indicators, newest code order, paginated.
-    pub async fn projects(
-        &self,
-        f: &ProjectFilter,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(Vec<Project>, i64)> {
+    pub async fn projects(&self, f: &ProjectFilter, limit: i64, offset: i64) -> Result<(Vec<Project>, i64)> {
         let where_sql = "($1 IS NULL OR p.department_id = $1) AND ($2 IS NULL OR p.fiscal_year = $2) AND ($3 IS NULL OR p.sector = $3)";
         let rows = sqlx::query(super::sql(format!(
             "SELECT {PROJECT_COLUMNS} FROM projects p JOIN departments d ON d.id = p.department_id WHERE {where_sql} ORDER BY p.code LIMIT $4 OFFSET $5"
@@ -110,28 +96,20 @@ impl Store {
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        let total: i64 = sqlx::query_scalar(super::sql(format!(
-            "SELECT COUNT(*) FROM projects p WHERE {where_sql}"
-        )))
-        .bind(f.department_id)
-        .bind(f.fiscal_year)
-        .bind(&f.sector)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((
-            rows.iter().map(project_from_row).collect::<Result<_>>()?,
-            total,
-        ))
+        let total: i64 = sqlx::query_scalar(super::sql(format!("SELECT COUNT(*) FROM projects p WHERE {where_sql}")))
+            .bind(f.department_id)
+            .bind(f.fiscal_year)
+            .bind(&f.sector)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows.iter().map(project_from_row).collect::<Result<_>>()?, total))
     }
 
     /// Creates a project after validating it; a department user may only create its own.
     pub async fn create_project(&self, p: &ProjectInput, now_ms: i64) -> Result<Project> {
         let errs = p.validate();
         if !errs.is_empty() {
-            return Err(StoreError::Invalid {
-                message: "the project is invalid".into(),
-                details: errs,
-            });
+            return Err(StoreError::Invalid { message: "the project is invalid".into(), details: errs });
         }
         let mut tx = self.write().await?;
         let dept: Option<i64> = sqlx::query_scalar("SELECT id FROM departments WHERE code = $1")
@@ -183,20 +161,13 @@ pub(crate) async fn write_indicators(
     project_id: i64,
     indicators: &[Indicator],
 ) -> Result<()> {
-    sqlx::query("DELETE FROM indicators WHERE project_id = $1")
-        .bind(project_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("DELETE FROM indicators WHERE project_id = $1").bind(project_id).execute(&mut *conn).await?;
     insert_indicators(conn, project_id, indicators).await
 }
 
 /// Inserts indicators in one statement per 64 rows (a statement per row costs a round trip to
 /// SQLite's worker thread each).
-async fn insert_indicators(
-    conn: &mut AnyConnection,
-    project_id: i64,
-    indicators: &[Indicator],
-) -> Result<()> {
+async fn insert_indicators(conn: &mut AnyConnection, project_id: i64, indicators: &[Indicator]) -> Result<()> {
     const COLS: usize = 13;
     for (chunk_no, chunk) in indicators.chunks(64).enumerate() {
         let mut text = String::from(
@@ -238,11 +209,13 @@ async fn insert_indicators(
 }
 
 pub(crate) async fn load_project(conn: &mut AnyConnection, id: i64) -> Result<Project> {
-    let row = sqlx::query(super::sql(format!("SELECT {PROJECT_COLUMNS} FROM projects p JOIN departments d ON d.id = p.department_id WHERE p.id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no project {id}")))?;
+    let row = sqlx::query(super::sql(format!(
+        "SELECT {PROJECT_COLUMNS} FROM projects p JOIN departments d ON d.id = p.department_id WHERE p.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("no project {id}")))?;
     let mut p = project_from_row(&row)?;
     let rows = sqlx::query(
         "SELECT level1, level2, name, operator, value, value_kind, unit, weight, basis, explanation, core FROM indicators WHERE project_id = $1 ORDER BY position",

@@ -28,11 +28,9 @@ impl Store {
     /// Fires every schedule that is due at `now_ms`. Returns the fires this call recorded (fires
     /// another process recorded first are not repeated).
     pub async fn fire_due_schedules(&self, reg: &Registry, now_ms: i64) -> Result<Vec<FireRecord>> {
-        let versions = sqlx::query(
-            "SELECT DISTINCT workflow_id, workflow_version FROM cases WHERE status = 'active'",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let versions = sqlx::query("SELECT DISTINCT workflow_id, workflow_version FROM cases WHERE status = 'active'")
+            .fetch_all(&self.pool)
+            .await?;
         let mut records = Vec::new();
         for v in versions {
             let id: String = v.try_get("workflow_id")?;
@@ -58,14 +56,8 @@ impl Store {
                         .fetch_one(&self.pool)
                         .await?,
                 };
-                let from = Utc
-                    .timestamp_millis_opt(start)
-                    .single()
-                    .unwrap_or_else(Utc::now);
-                let until = Utc
-                    .timestamp_millis_opt(now_ms)
-                    .single()
-                    .unwrap_or_else(Utc::now);
+                let from = Utc.timestamp_millis_opt(start).single().unwrap_or_else(Utc::now);
+                let until = Utc.timestamp_millis_opt(now_ms).single().unwrap_or_else(Utc::now);
                 let due = schedule.fires_between(wf.timezone, from, until);
                 if due.is_empty() {
                     continue;
@@ -78,10 +70,7 @@ impl Store {
                         MissedPolicy::RunOnce => i == last,
                         MissedPolicy::Skip => !late,
                     };
-                    if let Some(r) = self
-                        .record_fire(&id, version, &stage.id, fire_ms, fire, now_ms)
-                        .await?
-                    {
+                    if let Some(r) = self.record_fire(&id, version, &stage.id, fire_ms, fire, now_ms).await? {
                         records.push(r);
                     }
                 }
@@ -115,10 +104,7 @@ impl Store {
         .rows_affected();
         let mut cases = 0;
         if inserted == 1 && fire {
-            let input = serde_json::to_string(&Input::Fired {
-                stage: stage.to_string(),
-                fire_time_ms: fire_ms,
-            })?;
+            let input = serde_json::to_string(&Input::Fired { stage: stage.to_string(), fire_time_ms: fire_ms })?;
             cases = sqlx::query(
                 "INSERT INTO case_inputs (case_id, input, created_ms) SELECT id, $1, $2 FROM cases \
                  WHERE workflow_id = $3 AND workflow_version = $4 AND stage = $5 AND phase = 'awaiting_fire' AND status = 'active' ORDER BY id",

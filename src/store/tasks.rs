@@ -71,10 +71,7 @@ impl TaskScope {
     pub fn for_user(u: &User) -> TaskScope {
         match (u.role, u.department_id) {
             (Role::Admin | Role::Finance, _) => TaskScope::All,
-            (Role::Department, Some(d)) => TaskScope::Department {
-                department_id: d,
-                user_id: u.id,
-            },
+            (Role::Department, Some(d)) => TaskScope::Department { department_id: d, user_id: u.id },
             _ => TaskScope::Assignee(u.id),
         }
     }
@@ -83,9 +80,7 @@ impl TaskScope {
     pub fn may_act(u: &User, t: &Task) -> bool {
         match t.kind.as_str() {
             "submission" => {
-                u.role == Role::Department
-                    && u.department_id.is_some()
-                    && u.department_id == t.department_id
+                u.role == Role::Department && u.department_id.is_some() && u.department_id == t.department_id
             }
             "review" => t.assignee_id == Some(u.id),
             "approval" => u.role == Role::Admin || u.role.as_str() == t.role,
@@ -96,12 +91,8 @@ impl TaskScope {
     pub fn may_see(&self, t: &Task) -> bool {
         match self {
             TaskScope::All => true,
-            TaskScope::Department {
-                department_id,
-                user_id,
-            } => {
-                (t.department_id == Some(*department_id) && t.kind == "submission")
-                    || t.assignee_id == Some(*user_id)
+            TaskScope::Department { department_id, user_id } => {
+                (t.department_id == Some(*department_id) && t.kind == "submission") || t.assignee_id == Some(*user_id)
             }
             TaskScope::Assignee(u) => t.assignee_id == Some(*u),
         }
@@ -117,57 +108,43 @@ pub struct TaskFilter {
 
 impl Store {
     pub async fn task(&self, id: i64) -> Result<Task> {
-        let row = sqlx::query(super::sql(format!(
-            "SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no task {id}")))?;
+        let row = sqlx::query(super::sql(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no task {id}")))?;
         task_from_row(&row)
     }
 
-    pub async fn tasks(
-        &self,
-        scope: &TaskScope,
-        f: &TaskFilter,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(Vec<Task>, i64)> {
+    pub async fn tasks(&self, scope: &TaskScope, f: &TaskFilter, limit: i64, offset: i64) -> Result<(Vec<Task>, i64)> {
         let (dept, assignee) = match scope {
             TaskScope::All => (None, None),
-            TaskScope::Department {
-                department_id,
-                user_id,
-            } => (Some(*department_id), Some(*user_id)),
+            TaskScope::Department { department_id, user_id } => (Some(*department_id), Some(*user_id)),
             TaskScope::Assignee(u) => (None, Some(*u)),
         };
         let where_sql = "(($1 IS NULL AND $2 IS NULL) OR (t.department_id = $1 AND t.kind = 'submission') OR t.assignee_id = $2) \
              AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.case_id = $4) AND ($5 IS NULL OR t.kind = $5)";
-        let rows = sqlx::query(super::sql(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE {where_sql} ORDER BY t.due_ms, t.id LIMIT $6 OFFSET $7")))
-            .bind(dept)
-            .bind(assignee)
-            .bind(&f.status)
-            .bind(f.case_id)
-            .bind(&f.kind)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?;
-        let total: i64 = sqlx::query_scalar(super::sql(format!(
-            "SELECT COUNT(*) FROM tasks t WHERE {where_sql}"
+        let rows = sqlx::query(super::sql(format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t WHERE {where_sql} ORDER BY t.due_ms, t.id LIMIT $6 OFFSET $7"
         )))
         .bind(dept)
         .bind(assignee)
         .bind(&f.status)
         .bind(f.case_id)
         .bind(&f.kind)
-        .fetch_one(&self.pool)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
         .await?;
-        Ok((
-            rows.iter().map(task_from_row).collect::<Result<_>>()?,
-            total,
-        ))
+        let total: i64 = sqlx::query_scalar(super::sql(format!("SELECT COUNT(*) FROM tasks t WHERE {where_sql}")))
+            .bind(dept)
+            .bind(assignee)
+            .bind(&f.status)
+            .bind(f.case_id)
+            .bind(&f.kind)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows.iter().map(task_from_row).collect::<Result<_>>()?, total))
     }
 
     /// Completes a task with a form. The form is checked against the task's form kind; the task,
@@ -181,30 +158,23 @@ impl Store {
         now_ms: i64,
     ) -> Result<Task> {
         let mut tx = self.write().await?;
-        let row = sqlx::query(super::sql(format!(
-            "SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = $1"
-        )))
-        .bind(task_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no task {task_id}")))?;
+        let row = sqlx::query(super::sql(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = $1")))
+            .bind(task_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no task {task_id}")))?;
         let task = task_from_row(&row)?;
         if !TaskScope::may_act(user, &task) {
             // The API checks visibility first; this guards every other caller.
             return Err(StoreError::NotFound(format!("no task {task_id}")));
         }
         if task.status != "open" {
-            return Err(StoreError::Conflict(format!(
-                "task {task_id} is already {}",
-                task.status
-            )));
+            return Err(StoreError::Conflict(format!("task {task_id} is already {}", task.status)));
         }
-        let case = sqlx::query(
-            "SELECT project_id, workflow_id, workflow_version FROM cases WHERE id = $1",
-        )
-        .bind(task.case_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let case = sqlx::query("SELECT project_id, workflow_id, workflow_version FROM cases WHERE id = $1")
+            .bind(task.case_id)
+            .fetch_one(&mut *tx)
+            .await?;
         let project = load_project(&mut tx, case.try_get("project_id")?).await?;
         let wf = self
             .workflow(
@@ -213,16 +183,10 @@ impl Store {
                 case.try_get::<i64, _>("workflow_version")? as u32,
             )
             .await?;
-        let scheme = wf
-            .stage_index(&task.stage)
-            .and_then(|i| wf.stages[i].scoring.clone());
-        let outcome =
-            forms::check(&task.form, &project, scheme.as_deref(), body).map_err(|details| {
-                StoreError::Invalid {
-                    message: format!("the {} form is invalid", task.form),
-                    details,
-                }
-            })?;
+        let scheme = wf.stage_index(&task.stage).and_then(|i| wf.stages[i].scoring.clone());
+        let outcome = forms::check(&task.form, &project, scheme.as_deref(), body).map_err(|details| {
+            StoreError::Invalid { message: format!("the {} form is invalid", task.form), details }
+        })?;
         let (input, result) = match outcome {
             FormOutcome::Targets { indicators, result } => {
                 // A resubmission of the declared targets as they stand changes nothing.
@@ -245,36 +209,13 @@ impl Store {
                     result,
                 )
             }
-            FormOutcome::Submission {
-                score,
-                grade,
-                result,
-            } => (
-                Input::Submitted {
-                    stage: task.stage.clone(),
-                    round: task.round,
-                    task_id,
-                    score,
-                    grade,
-                },
-                result,
-            ),
-            FormOutcome::Review { score, result } => (
-                Input::Reviewed {
-                    stage: task.stage.clone(),
-                    round: task.round,
-                    task_id,
-                    score,
-                },
-                result,
-            ),
-            FormOutcome::Approval { result } => (
-                Input::Approved {
-                    stage: task.stage.clone(),
-                    task_id,
-                },
-                result,
-            ),
+            FormOutcome::Submission { score, grade, result } => {
+                (Input::Submitted { stage: task.stage.clone(), round: task.round, task_id, score, grade }, result)
+            }
+            FormOutcome::Review { score, result } => {
+                (Input::Reviewed { stage: task.stage.clone(), round: task.round, task_id, score }, result)
+            }
+            FormOutcome::Approval { result } => (Input::Approved { stage: task.stage.clone(), task_id }, result),
         };
         let updated = sqlx::query("UPDATE tasks SET status = 'completed', completed_ms = $1, completed_by = $2, result = $3 WHERE id = $4 AND status = 'open'")
             .bind(now_ms)
@@ -285,9 +226,7 @@ impl Store {
             .await?
             .rows_affected();
         if updated != 1 {
-            return Err(StoreError::Conflict(format!(
-                "task {task_id} is no longer open"
-            )));
+            return Err(StoreError::Conflict(format!("task {task_id} is no longer open")));
         }
         add_input(&mut tx, task.case_id, &input, now_ms).await?;
         append_event(
@@ -307,13 +246,11 @@ impl Store {
 impl Store {
     /// Whether the user has (or had) a task assigned to them in the case.
     pub async fn is_assigned_to_case(&self, user_id: i64, case_id: i64) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM tasks WHERE case_id = $1 AND assignee_id = $2",
-        )
-        .bind(case_id)
-        .bind(user_id)
-        .fetch_one(&self.pool)
-        .await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE case_id = $1 AND assignee_id = $2")
+            .bind(case_id)
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n > 0)
     }
 

@@ -42,19 +42,12 @@ pub struct VersionInfo {
 
 impl Registry {
     pub fn get(&self, id: &str, version: u32) -> Option<Arc<Workflow>> {
-        self.map
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(id.to_string(), version))
-            .cloned()
+        self.map.read().unwrap_or_else(|e| e.into_inner()).get(&(id.to_string(), version)).cloned()
     }
 
     fn insert(&self, wf: Workflow) -> Arc<Workflow> {
         let wf = Arc::new(wf);
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((wf.id.clone(), wf.version), Arc::clone(&wf));
+        self.map.write().unwrap_or_else(|e| e.into_inner()).insert((wf.id.clone(), wf.version), Arc::clone(&wf));
         wf
     }
 }
@@ -82,14 +75,13 @@ impl Store {
         let wf = workflow::parse(file, source).map_err(PublishError::Invalid)?;
         let sha = hex::encode(Sha256::digest(source.as_bytes()));
         let mut tx = self.write().await?;
-        let existing: Option<String> = sqlx::query_scalar(
-            "SELECT source_sha256 FROM workflow_versions WHERE workflow_id = $1 AND version = $2",
-        )
-        .bind(&wf.id)
-        .bind(i64::from(wf.version))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT source_sha256 FROM workflow_versions WHERE workflow_id = $1 AND version = $2")
+                .bind(&wf.id)
+                .bind(i64::from(wf.version))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
         let published = Published {
             workflow_id: wf.id.clone(),
             version: wf.version,
@@ -100,13 +92,12 @@ impl Store {
         match existing {
             Some(old) if old == sha => {}
             Some(_) => {
-                let latest: i64 = sqlx::query_scalar(
-                    "SELECT MAX(version) FROM workflow_versions WHERE workflow_id = $1",
-                )
-                .bind(&wf.id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
+                let latest: i64 =
+                    sqlx::query_scalar("SELECT MAX(version) FROM workflow_versions WHERE workflow_id = $1")
+                        .bind(&wf.id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::from)?;
                 return Err(StoreError::Conflict(format!(
                     "version {} of workflow '{}' is already published with different content and cannot change; publish it as version {}",
                     wf.version,
@@ -130,7 +121,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from)?;
-                super::people::audit(&mut tx, "workflow_published", &serde_json::json!({"workflow_id": wf.id, "version": wf.version, "sha256": sha, "origin": origin}), actor, now_ms).await?;
+                super::people::audit(
+                    &mut tx,
+                    "workflow_published",
+                    &serde_json::json!({"workflow_id": wf.id, "version": wf.version, "sha256": sha, "origin": origin}),
+                    actor,
+                    now_ms,
+                )
+                .await?;
             }
         }
         tx.commit().await.map_err(StoreError::from)?;
@@ -144,14 +142,12 @@ impl Store {
         if let Some(wf) = reg.get(id, version) {
             return Ok(wf);
         }
-        let row = sqlx::query(
-            "SELECT source FROM workflow_versions WHERE workflow_id = $1 AND version = $2",
-        )
-        .bind(id)
-        .bind(i64::from(version))
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("workflow '{id}' has no version {version}")))?;
+        let row = sqlx::query("SELECT source FROM workflow_versions WHERE workflow_id = $1 AND version = $2")
+            .bind(id)
+            .bind(i64::from(version))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("workflow '{id}' has no version {version}")))?;
         let source: String = row.try_get("source")?;
         let wf = workflow::parse(&format!("{id}@{version}"), &source).map_err(|d| {
             StoreError::Other(anyhow::anyhow!(
@@ -163,11 +159,10 @@ impl Store {
     }
 
     pub async fn latest_workflow_version(&self, id: &str) -> Result<Option<u32>> {
-        let v: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM workflow_versions WHERE workflow_id = $1")
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await?;
+        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM workflow_versions WHERE workflow_id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(v.map(|v| v as u32))
     }
 
@@ -190,13 +185,11 @@ impl Store {
     }
 
     pub async fn workflow_source(&self, id: &str, version: u32) -> Result<String> {
-        sqlx::query_scalar(
-            "SELECT source FROM workflow_versions WHERE workflow_id = $1 AND version = $2",
-        )
-        .bind(id)
-        .bind(i64::from(version))
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("workflow '{id}' has no version {version}")))
+        sqlx::query_scalar("SELECT source FROM workflow_versions WHERE workflow_id = $1 AND version = $2")
+            .bind(id)
+            .bind(i64::from(version))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("workflow '{id}' has no version {version}")))
     }
 }

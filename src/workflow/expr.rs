@@ -45,10 +45,8 @@ fn to_cel(v: &VarValue) -> Value {
         }
         VarValue::Text(s) => Value::String(Arc::new(s.clone())),
         VarValue::Map(m) => {
-            let map: std::collections::HashMap<cel::objects::Key, Value> = m
-                .iter()
-                .map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), to_cel(v)))
-                .collect();
+            let map: std::collections::HashMap<cel::objects::Key, Value> =
+                m.iter().map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), to_cel(v))).collect();
             Value::Map(cel::objects::Map { map: Arc::new(map) })
         }
         VarValue::Null => Value::Null,
@@ -89,65 +87,35 @@ impl Expr {
             });
         }
         // The parser recurses; a depth limit keeps hostile input from exhausting the stack.
-        let depth = source
-            .chars()
-            .filter(|c| matches!(c, '(' | '[' | '{'))
-            .count();
+        let depth = source.chars().filter(|c| matches!(c, '(' | '[' | '{')).count();
         if depth > 64 {
-            return Err(ExprError {
-                line: 1,
-                column: 1,
-                message: "an expression may nest at most 64 brackets".into(),
-            });
+            return Err(ExprError { line: 1, column: 1, message: "an expression may nest at most 64 brackets".into() });
         }
         let program = std::panic::catch_unwind(|| Program::compile(source))
-            .map_err(|_| ExprError {
-                line: 1,
-                column: 1,
-                message: "the expression could not be parsed".into(),
-            })?
+            .map_err(|_| ExprError { line: 1, column: 1, message: "the expression could not be parsed".into() })?
             .map_err(|errs| {
                 let first = errs.errors.first();
                 ExprError {
                     line: first.map(|e| e.pos.0.max(1) as usize).unwrap_or(1),
                     column: first.map(|e| e.pos.1.max(0) as usize + 1).unwrap_or(1),
-                    message: first
-                        .map(|e| format!("syntax error: {}", e.msg))
-                        .unwrap_or_else(|| "syntax error".into()),
+                    message: first.map(|e| format!("syntax error: {}", e.msg)).unwrap_or_else(|| "syntax error".into()),
                 }
             })?;
         let refs = program.references();
-        let mut unknown: Vec<&str> = refs
-            .variables()
-            .into_iter()
-            .filter(|v| !sample.0.contains_key(*v))
-            .collect();
+        let mut unknown: Vec<&str> = refs.variables().into_iter().filter(|v| !sample.0.contains_key(*v)).collect();
         unknown.sort_unstable();
         if let Some(first) = unknown.first() {
             let known: Vec<&str> = sample.0.keys().map(String::as_str).collect();
             return Err(ExprError {
                 line: 1,
-                column: source
-                    .find(first)
-                    .map(|i| source[..i].chars().count() + 1)
-                    .unwrap_or(1),
-                message: format!(
-                    "unknown variable '{first}' (expected one of: {})",
-                    known.join(", ")
-                ),
+                column: source.find(first).map(|i| source[..i].chars().count() + 1).unwrap_or(1),
+                message: format!("unknown variable '{first}' (expected one of: {})", known.join(", ")),
             });
         }
-        let expr = Expr {
-            source: source.to_string(),
-            program: Arc::new(program),
-        };
+        let expr = Expr { source: source.to_string(), program: Arc::new(program) };
         match expr.eval_bool(sample) {
             Ok(_) => Ok(expr),
-            Err(message) => Err(ExprError {
-                line: 1,
-                column: 1,
-                message,
-            }),
+            Err(message) => Err(ExprError { line: 1, column: 1, message }),
         }
     }
 
@@ -162,16 +130,13 @@ impl Expr {
             ctx.add_variable_from_value(k.clone(), to_cel(v));
         }
         let program = Arc::clone(&self.program);
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&ctx)))
-                .map_err(|_| format!("'{}' could not be evaluated", self.source))?;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&ctx)))
+            .map_err(|_| format!("'{}' could not be evaluated", self.source))?;
         match result {
             Ok(Value::Bool(b)) => Ok(b),
-            Ok(other) => Err(format!(
-                "'{}' gives {:?}, expected a boolean (true or false)",
-                self.source,
-                other.type_of()
-            )),
+            Ok(other) => {
+                Err(format!("'{}' gives {:?}, expected a boolean (true or false)", self.source, other.type_of()))
+            }
             Err(e) => Err(format!("'{}' cannot be evaluated: {e}", self.source)),
         }
     }
@@ -188,10 +153,7 @@ mod tests {
         project.insert("sector".into(), VarValue::Text("health".into()));
         let mut v = Vars::default();
         v.set("project", VarValue::Map(project));
-        v.set(
-            "score",
-            VarValue::Decimal(rust_decimal::Decimal::new(8150, 2)),
-        );
+        v.set("score", VarValue::Decimal(rust_decimal::Decimal::new(8150, 2)));
         v.set("grade", VarValue::Text("良".into()));
         v
     }

@@ -25,13 +25,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Admin,
-        Role::Finance,
-        Role::Department,
-        Role::Expert,
-        Role::ThirdParty,
-    ];
+    pub const ALL: [Role; 5] = [Role::Admin, Role::Finance, Role::Department, Role::Expert, Role::ThirdParty];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -109,12 +103,8 @@ pub enum SubmitForm {
 }
 
 impl SubmitForm {
-    pub const ALL: [SubmitForm; 4] = [
-        SubmitForm::ExAnteReport,
-        SubmitForm::Targets,
-        SubmitForm::Monitoring,
-        SubmitForm::SelfEvaluation,
-    ];
+    pub const ALL: [SubmitForm; 4] =
+        [SubmitForm::ExAnteReport, SubmitForm::Targets, SubmitForm::Monitoring, SubmitForm::SelfEvaluation];
     pub fn as_str(self) -> &'static str {
         match self {
             SubmitForm::ExAnteReport => "ex_ante_report",
@@ -153,12 +143,7 @@ impl ReviewForm {
                 ("实施方案可行性", 20),
                 ("筹资合规性", 20),
             ],
-            ReviewForm::TargetReview => &[
-                ("完整性", 25),
-                ("相关性", 25),
-                ("适当性", 25),
-                ("可行性", 25),
-            ],
+            ReviewForm::TargetReview => &[("完整性", 25), ("相关性", 25), ("适当性", 25), ("可行性", 25)],
         }
     }
 }
@@ -194,26 +179,13 @@ pub struct Schedule {
 
 impl Schedule {
     /// The fire times strictly after `after` and at or before `until`, in UTC.
-    pub fn fires_between(
-        &self,
-        tz: Tz,
-        after: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Vec<DateTime<Utc>> {
+    pub fn fires_between(&self, tz: Tz, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
         let local = after.with_timezone(&tz);
-        self.cron
-            .after(&local)
-            .map(|t| t.with_timezone(&Utc))
-            .take_while(|t| *t <= until)
-            .take(10_000)
-            .collect()
+        self.cron.after(&local).map(|t| t.with_timezone(&Utc)).take_while(|t| *t <= until).take(10_000).collect()
     }
 
     pub fn next_after(&self, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron
-            .after(&after.with_timezone(&tz))
-            .next()
-            .map(|t| t.with_timezone(&Utc))
+        self.cron.after(&after.with_timezone(&tz)).next().map(|t| t.with_timezone(&Utc))
     }
 }
 

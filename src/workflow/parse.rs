@@ -23,11 +23,7 @@ pub struct Diagnostic {
 
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
     }
 }
 
@@ -148,10 +144,7 @@ pub fn project_sample() -> VarValue {
     p.insert("amount_fen".into(), VarValue::Int(100_000_000));
     p.insert("fiscal_year".into(), VarValue::Int(2023));
     p.insert("is_new".into(), VarValue::Bool(true));
-    p.insert(
-        "funding_source".into(),
-        VarValue::Text("general_budget".into()),
-    );
+    p.insert("funding_source".into(), VarValue::Text("general_budget".into()));
     p.insert("indicator_count".into(), VarValue::Int(8));
     VarValue::Map(p)
 }
@@ -166,10 +159,7 @@ fn entry_sample() -> Vars {
 /// (from the panel or the self-evaluation), and the revision round (0 for the first review).
 fn decision_sample() -> Vars {
     let mut v = entry_sample();
-    v.set(
-        "score",
-        VarValue::Decimal(rust_decimal::Decimal::new(8550, 2)),
-    );
+    v.set("score", VarValue::Decimal(rust_decimal::Decimal::new(8550, 2)));
     v.set("grade", VarValue::Text("良".into()));
     v.set("round", VarValue::Int(0));
     v
@@ -183,16 +173,8 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn at(&mut self, span: &Span, message: impl Into<String>) {
-        let (line, column) = span
-            .start()
-            .map(|m| (m.line(), m.column()))
-            .unwrap_or((1, 1));
-        self.diags.push(Diagnostic {
-            file: self.file.to_string(),
-            line,
-            column,
-            message: message.into(),
-        });
+        let (line, column) = span.start().map(|m| (m.line(), m.column())).unwrap_or((1, 1));
+        self.diags.push(Diagnostic { file: self.file.to_string(), line, column, message: message.into() });
     }
 
     /// Compiles an expression written at `span`; positions inside the expression are added to
@@ -201,20 +183,10 @@ impl Ctx<'_> {
         match Expr::compile(s, sample) {
             Ok(e) => Some(e),
             Err(e) => {
-                let (line, column) = s
-                    .span()
-                    .start()
-                    .map(|m| (m.line(), m.column()))
-                    .unwrap_or((1, 1));
-                let quoted = usize::from(matches!(
-                    self.source_char(line, column),
-                    Some('"') | Some('\'')
-                ));
-                let (l, c) = if e.line <= 1 {
-                    (line, column + quoted + e.column - 1)
-                } else {
-                    (line + e.line - 1, e.column)
-                };
+                let (line, column) = s.span().start().map(|m| (m.line(), m.column())).unwrap_or((1, 1));
+                let quoted = usize::from(matches!(self.source_char(line, column), Some('"') | Some('\'')));
+                let (l, c) =
+                    if e.line <= 1 { (line, column + quoted + e.column - 1) } else { (line + e.line - 1, e.column) };
                 self.diags.push(Diagnostic {
                     file: self.file.to_string(),
                     line: l,
@@ -229,11 +201,7 @@ impl Ctx<'_> {
     /// The character at a 1-based line and column of the definition (to see whether a value
     /// was quoted, which shifts positions inside it by one).
     fn source_char(&self, line: usize, column: usize) -> Option<char> {
-        self.text
-            .lines()
-            .nth(line.checked_sub(1)?)?
-            .chars()
-            .nth(column.checked_sub(1)?)
+        self.text.lines().nth(line.checked_sub(1)?)?.chars().nth(column.checked_sub(1)?)
     }
 
     fn duration(&mut self, s: &Spanned<String>) -> Option<WorkDuration> {
@@ -251,37 +219,18 @@ impl Ctx<'_> {
             Ok(r) if allowed.contains(&r) => Some(r),
             _ => {
                 let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
-                self.at(
-                    s.span(),
-                    format!(
-                        "'{}' cannot do this (expected one of: {})",
-                        s.as_str(),
-                        names.join(", ")
-                    ),
-                );
+                self.at(s.span(), format!("'{}' cannot do this (expected one of: {})", s.as_str(), names.join(", ")));
                 None
             }
         }
     }
 
-    fn one_of<T: Copy>(
-        &mut self,
-        s: &Spanned<String>,
-        what: &str,
-        options: &[(&str, T)],
-    ) -> Option<T> {
+    fn one_of<T: Copy>(&mut self, s: &Spanned<String>, what: &str, options: &[(&str, T)]) -> Option<T> {
         match options.iter().find(|(n, _)| *n == s.as_str()) {
             Some((_, v)) => Some(*v),
             None => {
                 let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-                self.at(
-                    s.span(),
-                    format!(
-                        "unknown {what} '{}' (expected one of: {})",
-                        s.as_str(),
-                        names.join(", ")
-                    ),
-                );
+                self.at(s.span(), format!("unknown {what} '{}' (expected one of: {})", s.as_str(), names.join(", ")));
                 None
             }
         }
@@ -290,52 +239,32 @@ impl Ctx<'_> {
 
 /// Parses and checks a definition. `file` names the source in diagnostics.
 pub fn parse(file: &str, text: &str) -> Result<Workflow, Vec<Diagnostic>> {
-    let mut ctx = Ctx {
-        file,
-        text,
-        diags: Vec::new(),
-    };
+    let mut ctx = Ctx { file, text, diags: Vec::new() };
     if text.len() > MAX_DEFINITION_BYTES {
         ctx.diags.push(Diagnostic {
             file: file.into(),
             line: 1,
             column: 1,
-            message: format!(
-                "the definition is {} bytes; at most {MAX_DEFINITION_BYTES} are accepted",
-                text.len()
-            ),
+            message: format!("the definition is {} bytes; at most {MAX_DEFINITION_BYTES} are accepted", text.len()),
         });
         return Err(ctx.diags);
     }
-    let options = marked_yaml::LoaderOptions::default()
-        .error_on_duplicate_keys(true)
-        .toplevel_mapping();
+    let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true).toplevel_mapping();
     let node = match marked_yaml::parse_yaml_with_options(0, text, options) {
         Ok(n) => n,
         Err(e) => {
             let (line, column, message) = load_error_position(&e);
-            ctx.diags.push(Diagnostic {
-                file: file.into(),
-                line,
-                column,
-                message,
-            });
+            ctx.diags.push(Diagnostic { file: file.into(), line, column, message });
             return Err(ctx.diags);
         }
     };
     let raw: RawWorkflow = match marked_yaml::from_node(&node) {
         Ok(r) => r,
         Err(e) => {
-            let (line, column) = key_position(&node, &e)
-                .or_else(|| e.start_mark().map(|m| (m.line(), m.column())))
-                .unwrap_or((1, 1));
+            let (line, column) =
+                key_position(&node, &e).or_else(|| e.start_mark().map(|m| (m.line(), m.column()))).unwrap_or((1, 1));
             let message = describe_serde_error(&e);
-            ctx.diags.push(Diagnostic {
-                file: file.into(),
-                line,
-                column,
-                message,
-            });
+            ctx.diags.push(Diagnostic { file: file.into(), line, column, message });
             return Err(ctx.diags);
         }
     };
@@ -368,10 +297,7 @@ fn load_error_position(e: &marked_yaml::LoadError) -> (usize, usize, String) {
 
 /// For an unknown key, the position of the key itself (the deserialiser reports the mapping
 /// that holds it): follow the error's path (`stages[0].panel.colour`) through the parsed nodes.
-fn key_position(
-    root: &marked_yaml::Node,
-    e: &marked_yaml::FromNodeError,
-) -> Option<(usize, usize)> {
+fn key_position(root: &marked_yaml::Node, e: &marked_yaml::FromNodeError) -> Option<(usize, usize)> {
     let marked_yaml::Error::UnknownFieldError(field, _, _) = &**e else {
         return None;
     };
@@ -390,26 +316,16 @@ fn key_position(
             node = node.as_sequence()?.get_node(idx.parse().ok()?)?;
         }
     }
-    let (k, _) = node
-        .as_mapping()?
-        .iter()
-        .find(|(k, _)| k.as_str() == field)?;
+    let (k, _) = node.as_mapping()?.iter().find(|(k, _)| k.as_str() == field)?;
     k.span().start().map(|m| (m.line(), m.column()))
 }
 
 fn describe_serde_error(e: &marked_yaml::FromNodeError) -> String {
     use marked_yaml::Error as E;
-    let at = e
-        .path()
-        .filter(|p| !p.is_empty() && *p != ".")
-        .map(|p| format!(" at {p}"))
-        .unwrap_or_default();
+    let at = e.path().filter(|p| !p.is_empty() && *p != ".").map(|p| format!(" at {p}")).unwrap_or_default();
     match &**e {
         E::UnknownFieldError(field, expected, _) => {
-            format!(
-                "unknown key '{field}'{at} (expected one of: {})",
-                expected.join(", ")
-            )
+            format!("unknown key '{field}'{at} (expected one of: {})", expected.join(", "))
         }
         E::IntegerParseFailure(_, _) => format!("expected a whole number{at}"),
         E::NotBoolean(_) => format!("expected true or false{at}"),
@@ -421,17 +337,11 @@ fn describe_serde_error(e: &marked_yaml::FromNodeError) -> String {
 fn check(ctx: &mut Ctx<'_>, raw: RawWorkflow, text: &str) -> Option<Workflow> {
     let id_ok = !raw.id.is_empty()
         && raw.id.len() <= 64
-        && raw
-            .id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && raw.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !id_ok {
         ctx.at(
             raw.id.span(),
-            format!(
-                "'{}' is not a workflow id (expected 1–64 lowercase letters, digits, '-' or '_')",
-                raw.id.as_str()
-            ),
+            format!("'{}' is not a workflow id (expected 1–64 lowercase letters, digits, '-' or '_')", raw.id.as_str()),
         );
     }
     if *raw.version == 0 {
@@ -443,10 +353,7 @@ fn check(ctx: &mut Ctx<'_>, raw: RawWorkflow, text: &str) -> Option<Workflow> {
         Err(_) => {
             ctx.at(
                 raw.timezone.span(),
-                format!(
-                    "unknown time zone '{}' (expected an IANA name such as Asia/Shanghai)",
-                    raw.timezone.as_str()
-                ),
+                format!("unknown time zone '{}' (expected an IANA name such as Asia/Shanghai)", raw.timezone.as_str()),
             );
             None
         }
@@ -462,39 +369,24 @@ fn check(ctx: &mut Ctx<'_>, raw: RawWorkflow, text: &str) -> Option<Workflow> {
     for s in raw.stages.iter() {
         let ok = !s.id.is_empty()
             && s.id.len() <= 64
-            && s.id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && s.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !ok {
             ctx.at(
                 s.id.span(),
-                format!(
-                    "'{}' is not a stage id (expected lowercase letters, digits and '_')",
-                    s.id.as_str()
-                ),
+                format!("'{}' is not a stage id (expected lowercase letters, digits and '_')", s.id.as_str()),
             );
         }
         if !seen.insert(s.id.as_str()) {
-            ctx.at(
-                s.id.span(),
-                format!("the stage id '{}' is used twice", s.id.as_str()),
-            );
+            ctx.at(s.id.span(), format!("the stage id '{}' is used twice", s.id.as_str()));
         }
     }
     let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
-    let stages: Vec<Option<Stage>> = raw
-        .stages
-        .iter()
-        .enumerate()
-        .map(|(i, s)| check_stage(ctx, s, i, &stage_ids, tz))
-        .collect();
+    let stages: Vec<Option<Stage>> =
+        raw.stages.iter().enumerate().map(|(i, s)| check_stage(ctx, s, i, &stage_ids, tz)).collect();
     let stages: Vec<Stage> = stages.into_iter().collect::<Option<Vec<_>>>()?;
     for (i, s) in stages.iter().enumerate() {
         if let Some(reason) = never_finishes(&stages, i) {
-            ctx.at(
-                raw.stages[i].id.span(),
-                format!("stage '{}' can never finish: {reason}", s.id),
-            );
+            ctx.at(raw.stages[i].id.span(), format!("stage '{}' can never finish: {reason}", s.id));
         }
     }
     Some(Workflow {
@@ -517,10 +409,7 @@ fn check_stage(
     let before = ctx.diags.len();
     let kinds: Vec<(&str, StageKind)> = StageKind::ALL.iter().map(|k| (k.as_str(), *k)).collect();
     let kind = ctx.one_of(&s.kind, "stage kind", &kinds);
-    let when = s
-        .when
-        .as_ref()
-        .and_then(|w| ctx.expr(w, &entry_sample(), "when"));
+    let when = s.when.as_ref().and_then(|w| ctx.expr(w, &entry_sample(), "when"));
     let schedule = s.schedule.as_ref().and_then(|sch| {
         let cron = match cron::Schedule::from_str(&sch.cron) {
             Ok(c) => Some(c),
@@ -552,14 +441,9 @@ fn check_stage(
         let by = ctx.role(&sub.by, &[Role::Department, Role::ThirdParty]);
         let form = ctx.one_of(&sub.form, "submission form", &forms);
         let within = ctx.duration(&sub.within);
-        Some(Submit {
-            by: by?,
-            form: form?,
-            within: within?,
-        })
+        Some(Submit { by: by?, form: form?, within: within? })
     });
-    let review_forms: Vec<(&str, ReviewForm)> =
-        ReviewForm::ALL.iter().map(|f| (f.as_str(), *f)).collect();
+    let review_forms: Vec<(&str, ReviewForm)> = ReviewForm::ALL.iter().map(|f| (f.as_str(), *f)).collect();
     let panel = s.panel.as_ref().and_then(|p| {
         let get = |v: &Option<Spanned<u32>>| v.as_ref().map(|x| **x).unwrap_or(0);
         let (department, finance, expert) = (get(&p.department), get(&p.finance), get(&p.expert));
@@ -587,10 +471,7 @@ fn check_stage(
         } else {
             ctx.at(
                 sc.span(),
-                format!(
-                    "unknown scoring scheme '{}' (expected mof_2020_10 or mof_2021_101)",
-                    sc.as_str()
-                ),
+                format!("unknown scoring scheme '{}' (expected mof_2020_10 or mof_2021_101)", sc.as_str()),
             );
             None
         }
@@ -599,13 +480,11 @@ fn check_stage(
     let mut decide = Vec::new();
     if let Some(rules) = &s.decide {
         if !produces_score && let Some(first) = rules.first() {
-            let span = first
-                .when
-                .as_ref()
-                .or(first.then.as_ref())
-                .or(first.otherwise.as_ref())
-                .map(|x| *x.span());
-            ctx.at(&span.unwrap_or_else(|| *s.id.span()), "decide needs a panel or a scoring scheme in the same stage to produce the score it decides on");
+            let span = first.when.as_ref().or(first.then.as_ref()).or(first.otherwise.as_ref()).map(|x| *x.span());
+            ctx.at(
+                &span.unwrap_or_else(|| *s.id.span()),
+                "decide needs a panel or a scoring scheme in the same stage to produce the score it decides on",
+            );
         }
         for (ri, r) in rules.iter().enumerate() {
             let outcome_src = match (&r.then, &r.otherwise, &r.goto) {
@@ -621,10 +500,7 @@ fn check_stage(
                 }
             };
             if r.otherwise.is_some() && r.when.is_some() {
-                ctx.at(
-                    r.when.as_ref().map(|w| w.span()).unwrap_or(s.id.span()),
-                    "an 'else' rule has no 'when'",
-                );
+                ctx.at(r.when.as_ref().map(|w| w.span()).unwrap_or(s.id.span()), "an 'else' rule has no 'when'");
             }
             if r.then.is_some() && r.when.is_none() {
                 ctx.at(
@@ -633,29 +509,16 @@ fn check_stage(
                 );
             }
             if r.otherwise.is_some() && ri + 1 != rules.len() {
-                ctx.at(
-                    r.otherwise
-                        .as_ref()
-                        .map(|t| t.span())
-                        .unwrap_or(s.id.span()),
-                    "'else' must be the last rule",
-                );
+                ctx.at(r.otherwise.as_ref().map(|t| t.span()).unwrap_or(s.id.span()), "'else' must be the last rule");
             }
-            let when = r
-                .when
-                .as_ref()
-                .and_then(|w| ctx.expr(w, &decision_sample(), "decide"));
+            let when = r.when.as_ref().and_then(|w| ctx.expr(w, &decision_sample(), "decide"));
             let outcome = if let Some(g) = &r.goto {
                 match stage_ids.iter().position(|id| id == g.as_str()) {
                     Some(j) => Some(Outcome::Goto(j)),
                     None => {
                         ctx.at(
                             g.span(),
-                            format!(
-                                "unknown stage '{}' (expected one of: {})",
-                                g.as_str(),
-                                stage_ids.join(", ")
-                            ),
+                            format!("unknown stage '{}' (expected one of: {})", g.as_str(), stage_ids.join(", ")),
                         );
                         None
                     }
@@ -672,22 +535,25 @@ fn check_stage(
                             None
                         }
                         None => {
-                            ctx.at(src.span(), "'revise' needs max_rounds, otherwise a case could be sent back for ever");
+                            ctx.at(
+                                src.span(),
+                                "'revise' needs max_rounds, otherwise a case could be sent back for ever",
+                            );
                             None
                         }
                     },
                     other => {
-                        ctx.at(src.span(), format!("unknown outcome '{other}' (expected next, revise or reject, or use goto: STAGE)"));
+                        ctx.at(
+                            src.span(),
+                            format!("unknown outcome '{other}' (expected next, revise or reject, or use goto: STAGE)"),
+                        );
                         None
                     }
                 }
             };
             if r.max_rounds.is_some() && !matches!(outcome, Some(Outcome::Revise { .. }) | None) {
                 ctx.at(
-                    r.max_rounds
-                        .as_ref()
-                        .map(|m| m.span())
-                        .unwrap_or(s.id.span()),
+                    r.max_rounds.as_ref().map(|m| m.span()).unwrap_or(s.id.span()),
                     "max_rounds only applies to 'revise'",
                 );
             }
@@ -700,33 +566,22 @@ fn check_stage(
         if let Some(last) = rules.last()
             && last.when.is_some()
         {
-            let span = last
-                .when
-                .as_ref()
-                .map(|w| *w.span())
-                .unwrap_or(*s.id.span());
+            let span = last.when.as_ref().map(|w| *w.span()).unwrap_or(*s.id.span());
             ctx.at(&span, "the last decision rule must be 'else' so that every score leads somewhere; otherwise the stage could never finish");
         }
         if rules.is_empty() {
             ctx.at(s.id.span(), "decide is empty");
-        } else if !rules.iter().any(|r| {
-            r.goto.is_some()
-                || r.then
-                    .as_ref()
-                    .or(r.otherwise.as_ref())
-                    .is_some_and(|o| o.as_str() == "next")
-        }) {
+        } else if !rules
+            .iter()
+            .any(|r| r.goto.is_some() || r.then.as_ref().or(r.otherwise.as_ref()).is_some_and(|o| o.as_str() == "next"))
+        {
             ctx.at(s.id.span(), "no decision rule leads on (next or goto), so a case can never pass this stage; it could only be rejected");
         }
     }
-    let action_kinds: Vec<(&str, ActionKind)> =
-        ActionKind::ALL.iter().map(|k| (k.as_str(), *k)).collect();
+    let action_kinds: Vec<(&str, ActionKind)> = ActionKind::ALL.iter().map(|k| (k.as_str(), *k)).collect();
     let mut actions = Vec::new();
     for a in s.actions.iter().flatten() {
-        let when = a
-            .when
-            .as_ref()
-            .and_then(|w| ctx.expr(w, &decision_sample(), "actions"));
+        let when = a.when.as_ref().and_then(|w| ctx.expr(w, &decision_sample(), "actions"));
         let Some(kind) = ctx.one_of(&a.propose, "action", &action_kinds) else {
             continue;
         };
@@ -734,64 +589,38 @@ fn check_stage(
             match &a.percent {
                 Some(p) if (1..=100).contains(&**p) => {}
                 Some(p) => ctx.at(p.span(), "percent must be between 1 and 100"),
-                None => ctx.at(
-                    a.propose.span(),
-                    "'cut' needs percent (the share of the budget to cut)",
-                ),
+                None => ctx.at(a.propose.span(), "'cut' needs percent (the share of the budget to cut)"),
             }
         } else if let Some(p) = &a.percent {
             ctx.at(p.span(), "percent only applies to 'cut'");
         }
-        actions.push(ActionRule {
-            when,
-            kind,
-            percent: a.percent.as_ref().map(|p| **p),
-        });
+        actions.push(ActionRule { when, kind, percent: a.percent.as_ref().map(|p| **p) });
     }
     let approve = s.approve.as_ref().and_then(|a| {
         let by = ctx.role(&a.by, &[Role::Finance, Role::Admin]);
         let within = ctx.duration(&a.within);
-        Some(Approve {
-            by: by?,
-            within: within?,
-        })
+        Some(Approve { by: by?, within: within? })
     });
-    if s.submit.is_none()
-        && s.panel.is_none()
-        && s.approve.is_none()
-        && s.schedule.is_none()
-        && s.actions.is_none()
-    {
-        ctx.at(s.id.span(), "the stage has nothing to do (expected at least one of submit, panel, schedule, actions, approve)");
+    if s.submit.is_none() && s.panel.is_none() && s.approve.is_none() && s.schedule.is_none() && s.actions.is_none() {
+        ctx.at(
+            s.id.span(),
+            "the stage has nothing to do (expected at least one of submit, panel, schedule, actions, approve)",
+        );
     }
     if s.panel.is_some() && s.submit.is_none() {
-        ctx.at(
-            s.id.span(),
-            "a panel reviews a submission: add 'submit' to the stage",
-        );
+        ctx.at(s.id.span(), "a panel reviews a submission: add 'submit' to the stage");
     }
     if s.schedule.is_some() && s.submit.is_none() {
-        ctx.at(
-            s.id.span(),
-            "a scheduled stage issues a task at each fire: add 'submit'",
-        );
+        ctx.at(s.id.span(), "a scheduled stage issues a task at each fire: add 'submit'");
     }
-    if s.scoring.is_some()
-        && !matches!(
-            s.submit.as_ref().map(|x| x.form.as_str()),
-            Some("self_evaluation")
-        )
-    {
+    if s.scoring.is_some() && !matches!(s.submit.as_ref().map(|x| x.form.as_str()), Some("self_evaluation")) {
         ctx.at(
             s.scoring.as_ref().map(|x| x.span()).unwrap_or(s.id.span()),
             "scoring needs a self_evaluation submission in the same stage",
         );
     }
     if !s.actions.as_ref().map(|a| a.is_empty()).unwrap_or(true) && s.approve.is_none() {
-        ctx.at(
-            s.id.span(),
-            "proposed actions need 'approve' so the bureau can approve or amend them",
-        );
+        ctx.at(s.id.span(), "proposed actions need 'approve' so the bureau can approve or amend them");
     }
     let _ = index;
     if ctx.diags.len() > before {

@@ -11,20 +11,9 @@ async fn roles_and_scopes_are_enforced() {
     let app = TestApp::spawn().await;
     let c = county(&app).await;
     let (d1, d2) = (&c.dept_tokens[0], &c.dept_tokens[1]);
-    let p = app
-        .ok(
-            "/api/v1/projects",
-            d1,
-            project("XY2023-D001-0100", "D001", "900000", false),
-        )
-        .await;
+    let p = app.ok("/api/v1/projects", d1, project("XY2023-D001-0100", "D001", "900000", false)).await;
     let pid = p["id"].as_i64().unwrap();
-    app.ok(
-        "/api/v1/cycles",
-        ADMIN_TOKEN,
-        json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023}),
-    )
-    .await;
+    app.ok("/api/v1/cycles", ADMIN_TOKEN, json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023})).await;
     app.settle().await;
     let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
     let case_id = cases["items"][0]["id"].as_i64().unwrap();
@@ -56,35 +45,15 @@ async fn roles_and_scopes_are_enforced() {
     let (_, list) = app.get("/api/v1/cases", d2).await;
     assert_eq!(list["total"], 0, "D002 lists no D001 cases");
     let (_, list) = app.get("/api/v1/projects?department_id=1", d2).await;
-    assert_eq!(
-        list["total"], 0,
-        "a department cannot widen its scope with a filter"
-    );
-    let (s, _) = app
-        .post(
-            &format!("/api/v1/tasks/{task_id}/complete"),
-            d2,
-            json!({"indicators": []}),
-        )
-        .await;
+    assert_eq!(list["total"], 0, "a department cannot widen its scope with a filter");
+    let (s, _) = app.post(&format!("/api/v1/tasks/{task_id}/complete"), d2, json!({"indicators": []})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, v) = app
-        .post(
-            "/api/v1/projects",
-            d2,
-            project("XY2023-D001-0101", "D001", "1", false),
-        )
-        .await;
+    let (s, v) = app.post("/api/v1/projects", d2, project("XY2023-D001-0101", "D001", "1", false)).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
 
     // Experts see only what is assigned to them.
     let (_, e1) = &c.expert_tokens[0];
-    for path in [
-        "/api/v1/cases",
-        "/api/v1/projects",
-        "/api/v1/admin/users",
-        "/api/v1/schedules/fires",
-    ] {
+    for path in ["/api/v1/cases", "/api/v1/projects", "/api/v1/admin/users", "/api/v1/schedules/fires"] {
         let (s, _) = app.get(path, e1).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
     }
@@ -95,18 +64,8 @@ async fn roles_and_scopes_are_enforced() {
 
     // Role-restricted actions.
     let attempts = [
-        (
-            d1,
-            Method::POST,
-            "/api/v1/admin/users",
-            json!({"username": "x", "display_name": "x", "role": "admin"}),
-        ),
-        (
-            d1,
-            Method::POST,
-            "/api/v1/cycles",
-            json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023}),
-        ),
+        (d1, Method::POST, "/api/v1/admin/users", json!({"username": "x", "display_name": "x", "role": "admin"})),
+        (d1, Method::POST, "/api/v1/cycles", json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023})),
         (
             &c.finance_tokens[0],
             Method::POST,
@@ -119,12 +78,7 @@ async fn roles_and_scopes_are_enforced() {
             "/api/v1/departments",
             json!({"code": "D9", "name": "x", "sector": "health"}),
         ),
-        (
-            &c.finance_tokens[0],
-            Method::POST,
-            "/api/v1/workflows",
-            json!({"source": "id: x"}),
-        ),
+        (&c.finance_tokens[0], Method::POST, "/api/v1/workflows", json!({"source": "id: x"})),
     ];
     for (token, method, path, body) in attempts {
         let (s, v) = app.call(method, path, Some(token), Some(body)).await;
@@ -134,74 +88,33 @@ async fn roles_and_scopes_are_enforced() {
 
     // Once drawn onto the panel, an expert sees that case and their own review only.
     let form = json!({"indicators": project("X", "D001", "1", false)["indicators"]});
-    app.ok(&format!("/api/v1/tasks/{task_id}/complete"), d1, form)
-        .await;
-    app.wait_case(case_id, "panel", |v| v["phase"] == "awaiting_reviews")
-        .await;
-    let (_, full) = app
-        .get(&format!("/api/v1/cases/{case_id}"), ADMIN_TOKEN)
-        .await;
-    let members: Vec<i64> = full["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "panel_drawn")
-        .unwrap()["data"]["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["user_id"].as_i64().unwrap())
-        .collect();
-    let (in_id, in_token) = c
-        .expert_tokens
-        .iter()
-        .find(|(id, _)| members.contains(id))
-        .unwrap();
-    let (_, out_token) = c
-        .expert_tokens
-        .iter()
-        .find(|(id, _)| !members.contains(id))
-        .unwrap();
+    app.ok(&format!("/api/v1/tasks/{task_id}/complete"), d1, form).await;
+    app.wait_case(case_id, "panel", |v| v["phase"] == "awaiting_reviews").await;
+    let (_, full) = app.get(&format!("/api/v1/cases/{case_id}"), ADMIN_TOKEN).await;
+    let members: Vec<i64> =
+        full["history"].as_array().unwrap().iter().find(|e| e["kind"] == "panel_drawn").unwrap()["data"]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["user_id"].as_i64().unwrap())
+            .collect();
+    let (in_id, in_token) = c.expert_tokens.iter().find(|(id, _)| members.contains(id)).unwrap();
+    let (_, out_token) = c.expert_tokens.iter().find(|(id, _)| !members.contains(id)).unwrap();
     let (s, v) = app.get(&format!("/api/v1/cases/{case_id}"), in_token).await;
     assert_eq!(s, StatusCode::OK);
     let open = v["open_tasks"].as_array().unwrap();
     assert_eq!(open.len(), 1, "an expert sees only their own task: {v}");
     assert_eq!(open[0]["assignee_id"], *in_id);
-    let (s, _) = app
-        .get(&format!("/api/v1/cases/{case_id}"), out_token)
-        .await;
+    let (s, _) = app.get(&format!("/api/v1/cases/{case_id}"), out_token).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let review_id = open[0]["id"].as_i64().unwrap();
-    let (s, _) = app
-        .post(
-            &format!("/api/v1/tasks/{review_id}/complete"),
-            out_token,
-            review_form("target_review", 90),
-        )
-        .await;
-    assert_eq!(
-        s,
-        StatusCode::NOT_FOUND,
-        "another expert cannot submit this review"
-    );
-    let (s, _) = app
-        .post(
-            &format!("/api/v1/tasks/{review_id}/complete"),
-            d1,
-            review_form("target_review", 90),
-        )
-        .await;
-    assert_eq!(
-        s,
-        StatusCode::NOT_FOUND,
-        "the department cannot review its own project"
-    );
+    let (s, _) =
+        app.post(&format!("/api/v1/tasks/{review_id}/complete"), out_token, review_form("target_review", 90)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "another expert cannot submit this review");
+    let (s, _) = app.post(&format!("/api/v1/tasks/{review_id}/complete"), d1, review_form("target_review", 90)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "the department cannot review its own project");
     let (s, _) = app.get(&format!("/api/v1/projects/{pid}"), in_token).await;
-    assert_eq!(
-        s,
-        StatusCode::OK,
-        "a panel member reads the project under review"
-    );
+    assert_eq!(s, StatusCode::OK, "a panel member reads the project under review");
     let (s, v) = app
         .post(
             &format!("/api/v1/tasks/{review_id}/complete"),
@@ -210,29 +123,11 @@ async fn roles_and_scopes_are_enforced() {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let paths: Vec<&str> = v["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["path"].as_str().unwrap())
-        .collect();
-    assert!(
-        paths.contains(&"scores.完整性") && paths.contains(&"scores.相关性"),
-        "{v}"
-    );
-    app.ok(
-        &format!("/api/v1/tasks/{review_id}/complete"),
-        in_token,
-        review_form("target_review", 90),
-    )
-    .await;
-    let (s, v) = app
-        .post(
-            &format!("/api/v1/tasks/{review_id}/complete"),
-            in_token,
-            review_form("target_review", 90),
-        )
-        .await;
+    let paths: Vec<&str> = v["details"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
+    assert!(paths.contains(&"scores.完整性") && paths.contains(&"scores.相关性"), "{v}");
+    app.ok(&format!("/api/v1/tasks/{review_id}/complete"), in_token, review_form("target_review", 90)).await;
+    let (s, v) =
+        app.post(&format!("/api/v1/tasks/{review_id}/complete"), in_token, review_form("target_review", 90)).await;
     assert_eq!(s, StatusCode::CONFLICT, "a task is completed once: {v}");
 }
 
@@ -246,43 +141,20 @@ async fn errors_are_stable_json_and_inputs_are_bounded() {
     bad["indicators"][1]["level2"] = json!("效益指标");
     let (s, v) = app.post("/api/v1/projects", &c.dept_tokens[0], bad).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    assert_eq!(
-        v["code"], "invalid_json",
-        "a bad amount fails while reading the body: {v}"
-    );
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("more than two decimals"),
-        "{v}"
-    );
+    assert_eq!(v["code"], "invalid_json", "a bad amount fails while reading the body: {v}");
+    assert!(v["message"].as_str().unwrap().contains("more than two decimals"), "{v}");
     let mut bad = project("bad code!", "D001", "12.34", false);
     bad["indicators"][0]["unit"] = json!("");
     bad["indicators"][1]["level2"] = json!("效益指标");
     let (s, v) = app.post("/api/v1/projects", &c.dept_tokens[0], bad).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let paths: Vec<&str> = v["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["path"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        paths,
-        vec!["code", "indicators[0].unit", "indicators[1].level2"],
-        "{v}"
-    );
+    let paths: Vec<&str> = v["details"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, vec!["code", "indicators[0].unit", "indicators[1].level2"], "{v}");
     // Unknown endpoints, oversized bodies, bad pagination.
     let (s, v) = app.get("/api/v1/nothing", ADMIN_TOKEN).await;
-    assert_eq!(
-        (s, v["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("not_found"))
-    );
+    assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
     let huge = json!({"summary": "x".repeat(3 * 1024 * 1024)});
-    let (s, _) = app
-        .post("/api/v1/tasks/1/complete", ADMIN_TOKEN, huge)
-        .await;
+    let (s, _) = app.post("/api/v1/tasks/1/complete", ADMIN_TOKEN, huge).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     let (s, v) = app.get("/api/v1/cases?limit=100000", ADMIN_TOKEN).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");

@@ -35,8 +35,7 @@ fn each_malformed_definition_is_reported_at_its_line_and_column() {
         ("id: wf\nversion: 1\ntitle: [unclosed\n".to_string(), 4, 1, "not valid YAML"),
     ];
     for (i, (text, line, column, needle)) in table.iter().enumerate() {
-        let diags = jixiao::workflow::parse("t.yaml", text)
-            .expect_err(&format!("case {i} should fail:\n{text}"));
+        let diags = jixiao::workflow::parse("t.yaml", text).expect_err(&format!("case {i} should fail:\n{text}"));
         let hit = diags
             .iter()
             .find(|d| d.message.contains(needle))
@@ -61,11 +60,8 @@ fn a_stage_whose_every_outcome_loops_can_never_finish() {
     // Every outcome of b jumps back into a or b, and a's only exits lead to b: neither ends.
     let trapped = two_stages("      - { when: \"score > 50\", goto: a }\n      - { goto: b }\n");
     let diags = jixiao::workflow::parse("loop.yaml", &trapped).expect_err("a loop without exit");
-    let at: Vec<(usize, usize)> = diags
-        .iter()
-        .filter(|d| d.message.contains("can never finish"))
-        .map(|d| (d.line, d.column))
-        .collect();
+    let at: Vec<(usize, usize)> =
+        diags.iter().filter(|d| d.message.contains("can never finish")).map(|d| (d.line, d.column)).collect();
     assert_eq!(at, vec![(6, 9), (13, 9)], "{diags:?}");
 }
 
@@ -73,87 +69,42 @@ fn a_stage_whose_every_outcome_loops_can_never_finish() {
 async fn publication_is_checked_versioned_and_immutable() {
     let app = TestApp::spawn().await;
     let bad = stage("    submit: { by: department, form: targets, within: 10 weeks }\n");
-    let (s, v) = app
-        .post(
-            "/api/v1/workflows",
-            ADMIN_TOKEN,
-            json!({"source": bad, "file": "wf.yaml"}),
-        )
-        .await;
+    let (s, v) = app.post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": bad, "file": "wf.yaml"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["code"], "invalid_workflow");
     assert_eq!(v["details"][0]["line"], 8);
     assert_eq!(v["details"][0]["file"], "wf.yaml");
 
     let v1 = stage(GOOD_STAGE);
-    let (s, v) = app
-        .post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": v1}))
-        .await;
+    let (s, v) = app.post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": v1})).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    let (s, _) = app
-        .post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": v1}))
-        .await;
+    let (s, _) = app.post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": v1})).await;
     assert_eq!(s, StatusCode::OK, "the same text again changes nothing");
     let changed = v1.replace("score >= 80", "score >= 70");
-    let (s, v) = app
-        .post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": changed}))
-        .await;
+    let (s, v) = app.post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": changed})).await;
     assert_eq!(s, StatusCode::CONFLICT);
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("publish it as version 2"),
-        "{v}"
-    );
+    assert!(v["message"].as_str().unwrap().contains("publish it as version 2"), "{v}");
 
     // A case started on version 1 stays on it after version 2 is published.
     let c = county(&app).await;
-    app.ok(
-        "/api/v1/projects",
-        &c.dept_tokens[0],
-        project("P1", "D001", "100", false),
-    )
-    .await;
-    app.ok(
-        "/api/v1/cycles",
-        ADMIN_TOKEN,
-        json!({"workflow_id": "wf", "fiscal_year": 2023, "project_codes": ["P1"]}),
-    )
-    .await;
-    let v2 = changed.replace("version: 1", "version: 2");
-    let (s, _) = app
-        .post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": v2}))
+    app.ok("/api/v1/projects", &c.dept_tokens[0], project("P1", "D001", "100", false)).await;
+    app.ok("/api/v1/cycles", ADMIN_TOKEN, json!({"workflow_id": "wf", "fiscal_year": 2023, "project_codes": ["P1"]}))
         .await;
+    let v2 = changed.replace("version: 1", "version: 2");
+    let (s, _) = app.post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": v2})).await;
     assert_eq!(s, StatusCode::CREATED);
-    app.ok(
-        "/api/v1/projects",
-        &c.dept_tokens[0],
-        project("P2", "D001", "100", false),
-    )
-    .await;
-    app.ok(
-        "/api/v1/cycles",
-        ADMIN_TOKEN,
-        json!({"workflow_id": "wf", "fiscal_year": 2023, "project_codes": ["P2"]}),
-    )
-    .await;
+    app.ok("/api/v1/projects", &c.dept_tokens[0], project("P2", "D001", "100", false)).await;
+    app.ok("/api/v1/cycles", ADMIN_TOKEN, json!({"workflow_id": "wf", "fiscal_year": 2023, "project_codes": ["P2"]}))
+        .await;
     let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
     let versions: Vec<(String, i64)> = cases["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| {
-            (
-                c["project_code"].as_str().unwrap().to_string(),
-                c["workflow_version"].as_i64().unwrap(),
-            )
-        })
+        .map(|c| (c["project_code"].as_str().unwrap().to_string(), c["workflow_version"].as_i64().unwrap()))
         .collect();
     assert_eq!(versions, vec![("P1".to_string(), 1), ("P2".to_string(), 2)]);
-    let (_, wf) = app
-        .get("/api/v1/workflows/wf/versions/1", ADMIN_TOKEN)
-        .await;
+    let (_, wf) = app.get("/api/v1/workflows/wf/versions/1", ADMIN_TOKEN).await;
     assert!(wf["source"].as_str().unwrap().contains("score >= 80"));
     // YAML can be sent as is.
     let v3 = v2.replace("version: 2", "version: 3");

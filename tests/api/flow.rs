@@ -9,12 +9,7 @@ use crate::helpers::*;
 /// Creates a project through the department's API and starts a one-project cycle; returns the
 /// case id.
 async fn start_case(app: &TestApp, c: &County, code: &str, amount: &str, is_new: bool) -> i64 {
-    app.ok(
-        "/api/v1/projects",
-        &c.dept_tokens[0],
-        project(code, &c.dept_codes[0], amount, is_new),
-    )
-    .await;
+    app.ok("/api/v1/projects", &c.dept_tokens[0], project(code, &c.dept_codes[0], amount, is_new)).await;
     app.ok(
         "/api/v1/cycles",
         &c.finance_tokens[0],
@@ -22,25 +17,12 @@ async fn start_case(app: &TestApp, c: &County, code: &str, amount: &str, is_new:
     )
     .await;
     let (_, cases) = app.get("/api/v1/cases?limit=500", ADMIN_TOKEN).await;
-    cases["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["project_code"] == code)
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap()
+    cases["items"].as_array().unwrap().iter().find(|x| x["project_code"] == code).unwrap()["id"].as_i64().unwrap()
 }
 
 async fn submit(app: &TestApp, token: &str, view: &Value, body: Value) -> Value {
     let task = open_task(view, "submission");
-    let (s, v) = app
-        .post(
-            &format!("/api/v1/tasks/{}/complete", task["id"]),
-            token,
-            body,
-        )
-        .await;
+    let (s, v) = app.post(&format!("/api/v1/tasks/{}/complete", task["id"]), token, body).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     v
 }
@@ -51,12 +33,7 @@ fn stage_is(stage: &str, phase: &str) -> impl Fn(&Value) -> bool {
 }
 
 fn history_kinds(v: &Value) -> Vec<String> {
-    v["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
-        .collect()
+    v["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
 }
 
 fn targets_body() -> Value {
@@ -73,78 +50,35 @@ async fn a_new_large_project_passes_every_stage() {
 
     // Ex-ante assessment: the department submits its report, the panel (1 department + 1
     // finance + 3 experts) scores it.
-    let v = app
-        .wait_case(
-            id,
-            "ex-ante report requested",
-            stage_is("pre_assessment", "awaiting_submission"),
-        )
-        .await;
+    let v = app.wait_case(id, "ex-ante report requested", stage_is("pre_assessment", "awaiting_submission")).await;
     let task = open_task(&v, "submission");
     assert_eq!(task["form"], "ex_ante_report");
     // Due 10 working days after 2023-03-01 (a Wednesday): 2023-03-15, end of day in Shanghai.
-    assert_eq!(
-        task["due_ms"],
-        Utc.with_ymd_and_hms(2023, 3, 15, 15, 59, 59)
-            .unwrap()
-            .timestamp_millis()
-    );
-    submit(&app, dept, &v, json!({"summary": "项目立项必要、投入经济、目标合理、方案可行、筹资合规。", "conclusion": "予以支持"})).await;
-    let v = app
-        .wait_case(
-            id,
-            "ex-ante panel drawn",
-            stage_is("pre_assessment", "awaiting_reviews"),
-        )
-        .await;
-    let drawn = v["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "panel_drawn")
-        .unwrap();
+    assert_eq!(task["due_ms"], Utc.with_ymd_and_hms(2023, 3, 15, 15, 59, 59).unwrap().timestamp_millis());
+    submit(
+        &app,
+        dept,
+        &v,
+        json!({"summary": "项目立项必要、投入经济、目标合理、方案可行、筹资合规。", "conclusion": "予以支持"}),
+    )
+    .await;
+    let v = app.wait_case(id, "ex-ante panel drawn", stage_is("pre_assessment", "awaiting_reviews")).await;
+    let drawn = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "panel_drawn").unwrap();
     assert_eq!(drawn["data"]["members"].as_array().unwrap().len(), 5);
     panel_scores(&app, &c, id, 88).await;
 
     // Target declaration and review.
-    let v = app
-        .wait_case(
-            id,
-            "targets requested",
-            stage_is("target_review", "awaiting_submission"),
-        )
-        .await;
+    let v = app.wait_case(id, "targets requested", stage_is("target_review", "awaiting_submission")).await;
     assert!(history_kinds(&v).contains(&"decided".to_string()));
     submit(&app, dept, &v, targets_body()).await;
-    app.wait_case(
-        id,
-        "target panel drawn",
-        stage_is("target_review", "awaiting_reviews"),
-    )
-    .await;
+    app.wait_case(id, "target panel drawn", stage_is("target_review", "awaiting_reviews")).await;
     panel_scores(&app, &c, id, 92).await;
 
     // Monitoring waits for its schedule: 1 August, 09:00 Shanghai.
-    let v = app
-        .wait_case(
-            id,
-            "waiting for monitoring",
-            stage_is("monitoring", "awaiting_fire"),
-        )
-        .await;
+    let v = app.wait_case(id, "waiting for monitoring", stage_is("monitoring", "awaiting_fire")).await;
     assert!(v["open_tasks"].as_array().unwrap().is_empty());
-    app.set_time(
-        Utc.with_ymd_and_hms(2023, 8, 1, 1, 0, 0)
-            .unwrap()
-            .timestamp_millis(),
-    );
-    let v = app
-        .wait_case(
-            id,
-            "monitoring task",
-            stage_is("monitoring", "awaiting_submission"),
-        )
-        .await;
+    app.set_time(Utc.with_ymd_and_hms(2023, 8, 1, 1, 0, 0).unwrap().timestamp_millis());
+    let v = app.wait_case(id, "monitoring task", stage_is("monitoring", "awaiting_submission")).await;
     submit(
         &app,
         dept,
@@ -158,24 +92,9 @@ async fn a_new_large_project_passes_every_stage() {
     .await;
 
     // Self-evaluation opens on 15 January of the next year.
-    app.wait_case(
-        id,
-        "waiting for self-evaluation",
-        stage_is("self_evaluation", "awaiting_fire"),
-    )
-    .await;
-    app.set_time(
-        Utc.with_ymd_and_hms(2024, 1, 15, 1, 0, 0)
-            .unwrap()
-            .timestamp_millis(),
-    );
-    let v = app
-        .wait_case(
-            id,
-            "self-evaluation task",
-            stage_is("self_evaluation", "awaiting_submission"),
-        )
-        .await;
+    app.wait_case(id, "waiting for self-evaluation", stage_is("self_evaluation", "awaiting_fire")).await;
+    app.set_time(Utc.with_ymd_and_hms(2024, 1, 15, 1, 0, 0).unwrap().timestamp_millis());
+    let v = app.wait_case(id, "self-evaluation task", stage_is("self_evaluation", "awaiting_submission")).await;
     submit(
         &app,
         dept,
@@ -187,34 +106,14 @@ async fn a_new_large_project_passes_every_stage() {
     .await;
 
     // Result application: the rules propose an action by grade, finance approves.
-    let v = app
-        .wait_case(
-            id,
-            "actions proposed",
-            stage_is("result_application", "awaiting_approval"),
-        )
-        .await;
+    let v = app.wait_case(id, "actions proposed", stage_is("result_application", "awaiting_approval")).await;
     assert_eq!(v["state"]["grade"], "优", "{}", v["state"]);
-    let proposed = v["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "propose_actions")
-        .unwrap();
+    let proposed = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "propose_actions").unwrap();
     assert_eq!(proposed["data"]["actions"][0]["kind"], "commend");
     let approval = open_task(&v, "approval").clone();
-    let (s, _) = app
-        .post(
-            &format!("/api/v1/tasks/{}/complete", approval["id"]),
-            dept,
-            json!({"decision": "approve"}),
-        )
-        .await;
-    assert_eq!(
-        s,
-        StatusCode::NOT_FOUND,
-        "a department cannot see or approve its own result actions"
-    );
+    let (s, _) =
+        app.post(&format!("/api/v1/tasks/{}/complete", approval["id"]), dept, json!({"decision": "approve"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "a department cannot see or approve its own result actions");
     app.ok(
         &format!("/api/v1/tasks/{}/complete", approval["id"]),
         &c.finance_tokens[1],
@@ -223,23 +122,10 @@ async fn a_new_large_project_passes_every_stage() {
     .await;
 
     // Disclosure, then the case is complete.
-    let v = app
-        .wait_case(
-            id,
-            "disclosure",
-            stage_is("disclosure", "awaiting_approval"),
-        )
-        .await;
+    let v = app.wait_case(id, "disclosure", stage_is("disclosure", "awaiting_approval")).await;
     let publish = open_task(&v, "approval").clone();
-    app.ok(
-        &format!("/api/v1/tasks/{}/complete", publish["id"]),
-        &c.finance_tokens[0],
-        json!({"publish": true}),
-    )
-    .await;
-    let v = app
-        .wait_case(id, "completed", |v| v["status"] == "completed")
-        .await;
+    app.ok(&format!("/api/v1/tasks/{}/complete", publish["id"]), &c.finance_tokens[0], json!({"publish": true})).await;
+    let v = app.wait_case(id, "completed", |v| v["status"] == "completed").await;
     let kinds = history_kinds(&v);
     for k in [
         "case_created",
@@ -250,22 +136,10 @@ async fn a_new_large_project_passes_every_stage() {
         "propose_actions",
         "case_finished",
     ] {
-        assert!(
-            kinds.contains(&k.to_string()),
-            "history lacks {k}: {kinds:?}"
-        );
+        assert!(kinds.contains(&k.to_string()), "history lacks {k}: {kinds:?}");
     }
-    let seqs: Vec<i64> = v["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["seq"].as_i64().unwrap())
-        .collect();
-    assert_eq!(
-        seqs,
-        (1..=seqs.len() as i64).collect::<Vec<_>>(),
-        "history is gap-free"
-    );
+    let seqs: Vec<i64> = v["history"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "history is gap-free");
 }
 
 #[tokio::test]
@@ -273,29 +147,13 @@ async fn a_small_project_skips_the_ex_ante_assessment() {
     let app = TestApp::spawn().await;
     let c = county(&app).await;
     let id = start_case(&app, &c, "XY2023-D001-0002", "1000000", true).await;
-    let v = app
-        .wait_case(
-            id,
-            "targets requested",
-            stage_is("target_review", "awaiting_submission"),
-        )
-        .await;
-    let skipped = v["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "stage_skipped")
-        .expect("a skip event");
+    let v = app.wait_case(id, "targets requested", stage_is("target_review", "awaiting_submission")).await;
+    let skipped = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "stage_skipped").expect("a skip event");
     assert_eq!(skipped["data"]["stage"], "pre_assessment");
     assert_eq!(open_task(&v, "submission")["form"], "targets");
     // A recurring project of 6,000,000 yuan is not assessed either.
     let id = start_case(&app, &c, "XY2023-D001-0003", "6000000", false).await;
-    app.wait_case(
-        id,
-        "targets requested",
-        stage_is("target_review", "awaiting_submission"),
-    )
-    .await;
+    app.wait_case(id, "targets requested", stage_is("target_review", "awaiting_submission")).await;
 }
 
 #[tokio::test]
@@ -304,22 +162,13 @@ async fn revision_goes_back_to_the_department_and_the_resubmission_passes() {
     let c = county(&app).await;
     let dept = &c.dept_tokens[0];
     let id = start_case(&app, &c, "XY2023-D001-0004", "800000", false).await;
-    let v = app
-        .wait_case(
-            id,
-            "targets",
-            stage_is("target_review", "awaiting_submission"),
-        )
-        .await;
+    let v = app.wait_case(id, "targets", stage_is("target_review", "awaiting_submission")).await;
     submit(&app, dept, &v, targets_body()).await;
-    app.wait_case(id, "panel", stage_is("target_review", "awaiting_reviews"))
-        .await;
+    app.wait_case(id, "panel", stage_is("target_review", "awaiting_reviews")).await;
     panel_scores(&app, &c, id, 70).await; // 中: revise
     let v = app
         .wait_case(id, "revision requested", |v| {
-            v["stage"] == "target_review"
-                && v["phase"] == "awaiting_submission"
-                && v["state"]["round"] == 1
+            v["stage"] == "target_review" && v["phase"] == "awaiting_submission" && v["state"]["round"] == 1
         })
         .await;
     assert!(history_kinds(&v).contains(&"revision_requested".to_string()));
@@ -332,11 +181,7 @@ async fn revision_goes_back_to_the_department_and_the_resubmission_passes() {
         .filter(|e| e["kind"] == "task_completed" && e["data"]["kind"] == "review")
         .collect();
     assert_eq!(reviews.len(), 5);
-    assert!(
-        reviews
-            .iter()
-            .all(|e| e["actor_id"].is_null() && e["data"]["result"]["comment"] == "意见")
-    );
+    assert!(reviews.iter().all(|e| e["actor_id"].is_null() && e["data"]["result"]["comment"] == "意见"));
     assert!(
         dv["history"]
             .as_array()
@@ -346,13 +191,9 @@ async fn revision_goes_back_to_the_department_and_the_resubmission_passes() {
             .all(|e| e["data"].get("members").is_none())
     );
     submit(&app, dept, &v, targets_body()).await;
-    app.wait_case(id, "second panel", |v| {
-        v["phase"] == "awaiting_reviews" && v["state"]["round"] == 1
-    })
-    .await;
+    app.wait_case(id, "second panel", |v| v["phase"] == "awaiting_reviews" && v["state"]["round"] == 1).await;
     panel_scores(&app, &c, id, 85).await; // 良: proceeds
-    app.wait_case(id, "monitoring", stage_is("monitoring", "awaiting_fire"))
-        .await;
+    app.wait_case(id, "monitoring", stage_is("monitoring", "awaiting_fire")).await;
 }
 
 #[tokio::test]
@@ -362,34 +203,15 @@ async fn exceeding_the_allowed_rounds_rejects_the_case() {
     let dept = &c.dept_tokens[0];
     let id = start_case(&app, &c, "XY2023-D001-0005", "800000", false).await;
     for round in 0..=2 {
-        let v = app
-            .wait_case(id, "targets", |v| {
-                v["phase"] == "awaiting_submission" && v["state"]["round"] == round
-            })
-            .await;
+        let v =
+            app.wait_case(id, "targets", |v| v["phase"] == "awaiting_submission" && v["state"]["round"] == round).await;
         submit(&app, dept, &v, targets_body()).await;
-        app.wait_case(id, "panel", |v| {
-            v["phase"] == "awaiting_reviews" && v["state"]["round"] == round
-        })
-        .await;
+        app.wait_case(id, "panel", |v| v["phase"] == "awaiting_reviews" && v["state"]["round"] == round).await;
         panel_scores(&app, &c, id, 65).await;
     }
-    let v = app
-        .wait_case(id, "rejected", |v| v["status"] == "rejected")
-        .await;
-    let fin = v["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "case_finished")
-        .unwrap();
-    assert!(
-        fin["data"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("2 revision round"),
-        "{fin}"
-    );
+    let v = app.wait_case(id, "rejected", |v| v["status"] == "rejected").await;
+    let fin = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "case_finished").unwrap();
+    assert!(fin["data"]["reason"].as_str().unwrap().contains("2 revision round"), "{fin}");
     assert!(v["open_tasks"].as_array().unwrap().is_empty());
 }
 
@@ -399,64 +221,37 @@ async fn a_low_score_rejects_and_a_missing_panel_blocks_until_retried() {
     let c = county(&app).await;
     let dept = &c.dept_tokens[0];
     let id = start_case(&app, &c, "XY2023-D001-0006", "800000", false).await;
-    let v = app
-        .wait_case(
-            id,
-            "targets",
-            stage_is("target_review", "awaiting_submission"),
-        )
-        .await;
+    let v = app.wait_case(id, "targets", stage_is("target_review", "awaiting_submission")).await;
     submit(&app, dept, &v, targets_body()).await;
-    app.wait_case(id, "panel", stage_is("target_review", "awaiting_reviews"))
-        .await;
+    app.wait_case(id, "panel", stage_is("target_review", "awaiting_reviews")).await;
     panel_scores(&app, &c, id, 40).await; // 差
-    app.wait_case(id, "rejected", |v| v["status"] == "rejected")
-        .await;
+    app.wait_case(id, "rejected", |v| v["status"] == "rejected").await;
 
     // A transport project: no transport experts exist, so no panel can be drawn.
     let mut p = project("XY2023-D003-0001", "D003", "500000", false);
     p["sector"] = json!("transport");
     app.ok("/api/v1/projects", &c.dept_tokens[2], p).await;
-    app.ok("/api/v1/cycles", ADMIN_TOKEN, json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023, "project_codes": ["XY2023-D003-0001"]})).await;
+    app.ok(
+        "/api/v1/cycles",
+        ADMIN_TOKEN,
+        json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023, "project_codes": ["XY2023-D003-0001"]}),
+    )
+    .await;
     let (_, list) = app.get("/api/v1/cases?department_id=3", ADMIN_TOKEN).await;
     let id = list["items"][0]["id"].as_i64().unwrap();
-    let v = app
-        .wait_case(
-            id,
-            "targets",
-            stage_is("target_review", "awaiting_submission"),
-        )
-        .await;
+    let v = app.wait_case(id, "targets", stage_is("target_review", "awaiting_submission")).await;
     submit(&app, &c.dept_tokens[2], &v, targets_body()).await;
-    let v = app
-        .wait_case(id, "blocked", |v| v["status"] == "blocked")
-        .await;
-    let why = v["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "panel_infeasible")
-        .unwrap();
-    assert_eq!(
-        why["data"]["reason"],
-        "sector transport needs 3 experts; 0 remain after recusal"
-    );
+    let v = app.wait_case(id, "blocked", |v| v["status"] == "blocked").await;
+    let why = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "panel_infeasible").unwrap();
+    assert_eq!(why["data"]["reason"], "sector transport needs 3 experts; 0 remain after recusal");
     // The bureau adds experts and retries.
     for i in 0..3 {
         app.ok("/api/v1/admin/users", ADMIN_TOKEN, json!({"username": format!("road{i}"), "display_name": format!("交通专家{i}"), "role": "expert", "expert": {"sectors": ["transport"]}})).await;
     }
-    let (s, _) = app
-        .post(
-            &format!("/api/v1/cases/{id}/retry"),
-            &c.finance_tokens[0],
-            json!({}),
-        )
-        .await;
+    let (s, _) = app.post(&format!("/api/v1/cases/{id}/retry"), &c.finance_tokens[0], json!({})).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     app.wait_case(id, "panel after retry", |v| {
-        v["status"] == "active"
-            && v["phase"] == "awaiting_reviews"
-            && v["open_tasks"].as_array().unwrap().len() == 5
+        v["status"] == "active" && v["phase"] == "awaiting_reviews" && v["open_tasks"].as_array().unwrap().len() == 5
     })
     .await;
 }

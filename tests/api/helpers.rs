@@ -15,6 +15,8 @@ use tokio::sync::watch;
 pub const ADMIN_TOKEN: &str = "jx_test_admin_token_0123456789abcdef";
 
 pub struct TestApp {
+    /// The settings' environment, kept so a restart opens the same database and queue.
+    pub env: Arc<Vec<(String, String)>>,
     pub base: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
@@ -26,74 +28,85 @@ pub struct TestApp {
 
 /// 2023-03-01 09:00 in Asia/Shanghai.
 pub fn start_ms() -> i64 {
-    Utc.with_ymd_and_hms(2023, 3, 1, 1, 0, 0)
-        .unwrap()
-        .timestamp_millis()
+    Utc.with_ymd_and_hms(2023, 3, 1, 1, 0, 0).unwrap().timestamp_millis()
 }
 
-pub fn settings(dir: &std::path::Path) -> Settings {
-    let env = vec![
+/// The environment of a test server. With `JIXIAO_TEST_DATABASE_URL` (a PostgreSQL URL) each
+/// test gets a database of its own on that server, and with `JIXIAO_TEST_REDIS_URL` a queue
+/// namespace of its own on that Redis; otherwise a SQLite file in the test's folder.
+pub async fn test_env(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut env = vec![
         ("JIXIAO_DATA_DIR".to_string(), dir.display().to_string()),
-        (
-            "JIXIAO_WORKFLOWS_DIR".to_string(),
-            format!("{}/workflows", env!("CARGO_MANIFEST_DIR")),
-        ),
+        ("JIXIAO_WORKFLOWS_DIR".to_string(), format!("{}/workflows", env!("CARGO_MANIFEST_DIR"))),
         ("JIXIAO_ADMIN_TOKEN".to_string(), ADMIN_TOKEN.to_string()),
         ("JIXIAO_REDISPATCH_AFTER_SECS".to_string(), "5".to_string()),
     ];
-    Settings::load(None, &env, &Overrides::default())
-        .expect("test settings")
-        .0
+    let unique = format!("jxt_{}", &jixiao::store::people::new_token()[3..19]);
+    if let Some(base) = std::env::var("JIXIAO_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty()) {
+        env.push(("JIXIAO_DATABASE_URL".to_string(), create_database(&base, &unique).await));
+    }
+    if let Some(redis) = std::env::var("JIXIAO_TEST_REDIS_URL").ok().filter(|v| !v.is_empty()) {
+        env.push(("JIXIAO_REDIS_URL".to_string(), redis));
+    }
+    env.push(("JIXIAO_QUEUE_NAMESPACE".to_string(), unique));
+    env
+}
+
+/// Creates a database named `name` on the server of `base` and returns its URL.
+async fn create_database(base: &str, name: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(base)
+        .await
+        .unwrap_or_else(|e| panic!("JIXIAO_TEST_DATABASE_URL is set but PostgreSQL does not answer: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create the test database");
+    let (head, _) = base.rsplit_once('/').expect("a database URL ends with /DATABASE");
+    format!("{head}/{name}")
+}
+
+pub fn settings(env: &[(String, String)]) -> Settings {
+    Settings::load(None, env, &Overrides::default()).expect("test settings").0
 }
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
         let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
-        Self::spawn_in(dir, Arc::new(ManualClock::new(start_ms()))).await
+        let env = Arc::new(test_env(dir.path()).await);
+        Self::spawn_in(dir, env, Arc::new(ManualClock::new(start_ms()))).await
     }
 
-    pub async fn spawn_in(dir: Arc<tempfile::TempDir>, clock: Arc<ManualClock>) -> TestApp {
+    pub async fn spawn_in(
+        dir: Arc<tempfile::TempDir>,
+        env: Arc<Vec<(String, String)>>,
+        clock: Arc<ManualClock>,
+    ) -> TestApp {
         // RUST_LOG=jixiao=debug shows the server's log in a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let started = app::start(settings(dir.path()), clock.clone())
-            .await
-            .expect("start");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let started = app::start(settings(&env), clock.clone()).await.expect("start");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = watch::channel(false);
         let rt = Arc::clone(&started.runtime);
-        let handle = tokio::spawn(app::serve(started.runtime, listener, Roles::ALL, rx));
-        TestApp {
-            base,
-            client: reqwest::Client::new(),
-            clock,
-            rt,
-            dir,
-            shutdown: tx,
-            handle: Some(handle),
-        }
+        let handle = tokio::spawn(app::serve(started.runtime, Some(listener), Roles::ALL, rx));
+        TestApp { env, base, client: reqwest::Client::new(), clock, rt, dir, shutdown: tx, handle: Some(handle) }
     }
 
     /// Stops the server gracefully and starts a new one on the same database.
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
         let dir = Arc::clone(&self.dir);
+        let env = Arc::clone(&self.env);
         let clock = Arc::clone(&self.clock);
         drop(self);
-        TestApp::spawn_in(dir, clock).await
+        TestApp::spawn_in(dir, env, clock).await
     }
 
     pub async fn stop(&mut self) {
         let _ = self.shutdown.send(true);
         if let Some(h) = self.handle.take() {
-            h.await
-                .expect("server task")
-                .expect("server stopped cleanly");
+            h.await.expect("server task").expect("server stopped cleanly");
         }
     }
 
@@ -104,9 +117,7 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(method, format!("{}{}", self.base, path));
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -141,26 +152,16 @@ impl TestApp {
     }
 
     /// Waits until the case has no pending input and `pred` holds on its view.
-    pub async fn wait_case(
-        &self,
-        case_id: i64,
-        what: &str,
-        pred: impl Fn(&Value) -> bool,
-    ) -> Value {
+    pub async fn wait_case(&self, case_id: i64, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let (s, v) = self
-                .get(&format!("/api/v1/cases/{case_id}"), ADMIN_TOKEN)
-                .await;
+            let (s, v) = self.get(&format!("/api/v1/cases/{case_id}"), ADMIN_TOKEN).await;
             assert_eq!(s, StatusCode::OK, "{v}");
             if v["pending_inputs"] == 0 && pred(&v) {
                 return v;
             }
             if Instant::now() > deadline {
-                panic!(
-                    "case {case_id} never reached: {what}\n{}",
-                    serde_json::to_string_pretty(&v).unwrap()
-                );
+                panic!("case {case_id} never reached: {what}\n{}", serde_json::to_string_pretty(&v).unwrap());
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -196,65 +197,42 @@ pub async fn county(app: &TestApp) -> County {
         expert_tokens: vec![],
         third_party_token: String::new(),
     };
-    for (code, name, sector) in [
-        ("D001", "县卫生健康局", "health"),
-        ("D002", "县教育局", "education"),
-        ("D003", "县交通运输局", "transport"),
-    ] {
-        app.ok(
-            "/api/v1/departments",
-            a,
-            json!({"code": code, "name": name, "sector": sector, "head": "张三"}),
-        )
-        .await;
+    for (code, name, sector) in
+        [("D001", "县卫生健康局", "health"), ("D002", "县教育局", "education"), ("D003", "县交通运输局", "transport")]
+    {
+        app.ok("/api/v1/departments", a, json!({"code": code, "name": name, "sector": sector, "head": "张三"})).await;
         let u = app.ok("/api/v1/admin/users", a, json!({"username": code.to_lowercase(), "display_name": format!("{name}绩效员"), "role": "department", "department_code": code, "email": format!("{}@u.example.cn", code.to_lowercase())})).await;
-        let t = app
-            .ok(
-                &format!("/api/v1/admin/users/{}/tokens", u["id"]),
-                a,
-                json!({"label": "test"}),
-            )
-            .await;
+        let t = app.ok(&format!("/api/v1/admin/users/{}/tokens", u["id"]), a, json!({"label": "test"})).await;
         c.dept_tokens.push(t["token"].as_str().unwrap().to_string());
         c.dept_codes.push(code.to_string());
     }
     for i in 1..=2 {
-        let u = app.ok("/api/v1/admin/users", a, json!({"username": format!("finance{i}"), "display_name": format!("财政{i}"), "role": "finance"})).await;
-        let t = app
+        let u = app
             .ok(
-                &format!("/api/v1/admin/users/{}/tokens", u["id"]),
+                "/api/v1/admin/users",
                 a,
-                json!({}),
+                json!({"username": format!("finance{i}"), "display_name": format!("财政{i}"), "role": "finance"}),
             )
             .await;
-        c.finance_tokens
-            .push(t["token"].as_str().unwrap().to_string());
+        let t = app.ok(&format!("/api/v1/admin/users/{}/tokens", u["id"]), a, json!({})).await;
+        c.finance_tokens.push(t["token"].as_str().unwrap().to_string());
     }
     for i in 1..=8 {
         let sector = if i <= 5 { "health" } else { "education" };
         let u = app
             .ok("/api/v1/admin/users", a, json!({"username": format!("expert{i}"), "display_name": format!("专家{i}"), "role": "expert", "expert": {"sectors": [sector], "title": "教授", "organisation": "长治医学院"}}))
             .await;
-        let t = app
-            .ok(
-                &format!("/api/v1/admin/users/{}/tokens", u["id"]),
-                a,
-                json!({}),
-            )
-            .await;
-        c.expert_tokens.push((
-            u["id"].as_i64().unwrap(),
-            t["token"].as_str().unwrap().to_string(),
-        ));
+        let t = app.ok(&format!("/api/v1/admin/users/{}/tokens", u["id"]), a, json!({})).await;
+        c.expert_tokens.push((u["id"].as_i64().unwrap(), t["token"].as_str().unwrap().to_string()));
     }
-    let u = app.ok("/api/v1/admin/users", a, json!({"username": "thirdparty1", "display_name": "某会计师事务所", "role": "third_party"})).await;
-    let t = app
+    let u = app
         .ok(
-            &format!("/api/v1/admin/users/{}/tokens", u["id"]),
+            "/api/v1/admin/users",
             a,
-            json!({}),
+            json!({"username": "thirdparty1", "display_name": "某会计师事务所", "role": "third_party"}),
         )
         .await;
+    let t = app.ok(&format!("/api/v1/admin/users/{}/tokens", u["id"]), a, json!({})).await;
     c.third_party_token = t["token"].as_str().unwrap().to_string();
     c
 }
@@ -287,13 +265,7 @@ pub fn open_task<'a>(view: &'a Value, kind: &str) -> &'a Value {
 pub fn review_form(form: &str, total: u32) -> Value {
     // Spread `total` over the criteria of the form.
     let names: &[&str] = if form == "ex_ante_assessment" {
-        &[
-            "立项必要性",
-            "投入经济性",
-            "绩效目标合理性",
-            "实施方案可行性",
-            "筹资合规性",
-        ]
+        &["立项必要性", "投入经济性", "绩效目标合理性", "实施方案可行性", "筹资合规性"]
     } else {
         &["完整性", "相关性", "适当性", "可行性"]
     };
@@ -329,13 +301,7 @@ pub async fn panel_scores(app: &TestApp, county: &County, case_id: i64, total: u
     assert!(!tasks.is_empty(), "no open reviews on case {case_id}");
     for t in tasks {
         let token = reviewer_token(app, county, t.assignee_id.unwrap()).await;
-        let (s, v) = app
-            .post(
-                &format!("/api/v1/tasks/{}/complete", t.id),
-                &token,
-                review_form(&t.form, total),
-            )
-            .await;
+        let (s, v) = app.post(&format!("/api/v1/tasks/{}/complete", t.id), &token, review_form(&t.form, total)).await;
         assert_eq!(s, StatusCode::OK, "{v}");
     }
 }
@@ -345,13 +311,8 @@ pub async fn reviewer_token(app: &TestApp, county: &County, user_id: i64) -> Str
     if let Some((_, t)) = county.expert_tokens.iter().find(|(id, _)| *id == user_id) {
         return t.clone();
     }
-    let (s, v) = app
-        .post(
-            &format!("/api/v1/admin/users/{user_id}/tokens"),
-            ADMIN_TOKEN,
-            json!({"label": "panel"}),
-        )
-        .await;
+    let (s, v) =
+        app.post(&format!("/api/v1/admin/users/{user_id}/tokens"), ADMIN_TOKEN, json!({"label": "panel"})).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     v["token"].as_str().unwrap().to_string()
 }

@@ -11,55 +11,26 @@ use crate::helpers::*;
 async fn a_duplicated_or_redelivered_job_changes_nothing() {
     let app = TestApp::spawn().await;
     let c = county(&app).await;
-    app.ok(
-        "/api/v1/projects",
-        &c.dept_tokens[0],
-        project("P1", "D001", "800000", false),
-    )
-    .await;
-    app.ok(
-        "/api/v1/cycles",
-        ADMIN_TOKEN,
-        json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023}),
-    )
-    .await;
+    app.ok("/api/v1/projects", &c.dept_tokens[0], project("P1", "D001", "800000", false)).await;
+    app.ok("/api/v1/cycles", ADMIN_TOKEN, json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023})).await;
     app.settle().await;
     let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
     let id = cases["items"][0]["id"].as_i64().unwrap();
-    let before = app
-        .wait_case(id, "targets", |v| v["phase"] == "awaiting_submission")
-        .await;
+    let before = app.wait_case(id, "targets", |v| v["phase"] == "awaiting_submission").await;
 
     // The same job applied again, directly and through the queue, finds nothing to do.
-    let report = app
-        .rt
-        .store
-        .advance_cases(
-            &app.rt.registry,
-            &app.rt.calendar,
-            &[id, id],
-            app.clock.now_ms(),
-        )
-        .await
-        .unwrap();
+    let report =
+        app.rt.store.advance_cases(&app.rt.registry, &app.rt.calendar, &[id, id], app.clock.now_ms()).await.unwrap();
     assert_eq!(report.inputs_applied, 0);
     let processed = app.rt.metrics.jobs_processed.get();
     app.rt
         .transport
-        .push(vec![
-            Job::AdvanceCases { case_ids: vec![id] },
-            Job::AdvanceCases {
-                case_ids: vec![id, id],
-            },
-        ])
+        .push(vec![Job::AdvanceCases { case_ids: vec![id] }, Job::AdvanceCases { case_ids: vec![id, id] }])
         .await
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while app.rt.metrics.jobs_processed.get() < processed + 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the duplicated jobs never ran"
-        );
+        assert!(std::time::Instant::now() < deadline, "the duplicated jobs never ran");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let after = app.wait_case(id, "unchanged", |_| true).await;
@@ -71,22 +42,13 @@ async fn a_duplicated_or_redelivered_job_changes_nothing() {
     let task = open_task(&after, "submission")["id"].as_i64().unwrap();
     let form = json!({"indicators": project("X", "D001", "1", false)["indicators"]});
     let path = format!("/api/v1/tasks/{task}/complete");
-    let (a, b) = tokio::join!(
-        app.post(&path, &c.dept_tokens[0], form.clone()),
-        app.post(&path, &c.dept_tokens[0], form)
-    );
+    let (a, b) =
+        tokio::join!(app.post(&path, &c.dept_tokens[0], form.clone()), app.post(&path, &c.dept_tokens[0], form));
     let mut statuses = vec![a.0, b.0];
     statuses.sort();
     assert_eq!(statuses, vec![StatusCode::OK, StatusCode::CONFLICT]);
-    let v = app
-        .wait_case(id, "panel", |v| v["phase"] == "awaiting_reviews")
-        .await;
-    let drawn = v["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "panel_drawn")
-        .count();
+    let v = app.wait_case(id, "panel", |v| v["phase"] == "awaiting_reviews").await;
+    let drawn = v["history"].as_array().unwrap().iter().filter(|e| e["kind"] == "panel_drawn").count();
     assert_eq!(drawn, 1, "one panel for one submission");
 }
 
@@ -96,23 +58,14 @@ async fn a_restart_in_the_middle_of_a_cycle_loses_nothing() {
     let c = county(&app).await;
     for i in 0..20 {
         let dept = i % 3;
-        let mut p = project(
-            &format!("P{i:03}"),
-            &c.dept_codes[dept],
-            if i == 0 { "6000000" } else { "300000" },
-            i == 0,
-        );
+        let mut p =
+            project(&format!("P{i:03}"), &c.dept_codes[dept], if i == 0 { "6000000" } else { "300000" }, i == 0);
         if dept != 0 {
             p["sector"] = json!("health");
         }
         app.ok("/api/v1/projects", &c.dept_tokens[dept], p).await;
     }
-    app.ok(
-        "/api/v1/cycles",
-        ADMIN_TOKEN,
-        json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023}),
-    )
-    .await;
+    app.ok("/api/v1/cycles", ADMIN_TOKEN, json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023})).await;
     // Stop at once: some inputs may still be pending, some jobs queued or running.
     let app = app.restart().await;
     app.settle().await;
@@ -120,32 +73,15 @@ async fn a_restart_in_the_middle_of_a_cycle_loses_nothing() {
     assert_eq!(cases["total"], 20);
     for case in cases["items"].as_array().unwrap() {
         let id = case["id"].as_i64().unwrap();
-        let v = app
-            .wait_case(id, "first task", |v| v["phase"] == "awaiting_submission")
-            .await;
-        let want = if case["project_code"] == "P000" {
-            "pre_assessment"
-        } else {
-            "target_review"
-        };
+        let v = app.wait_case(id, "first task", |v| v["phase"] == "awaiting_submission").await;
+        let want = if case["project_code"] == "P000" { "pre_assessment" } else { "target_review" };
         assert_eq!(v["stage"], want);
-        assert_eq!(
-            v["open_tasks"].as_array().unwrap().len(),
-            1,
-            "exactly one task: {v}"
-        );
-        let starts = v["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["kind"] == "stage_entered")
-            .count();
+        assert_eq!(v["open_tasks"].as_array().unwrap().len(), 1, "exactly one task: {v}");
+        let starts = v["history"].as_array().unwrap().iter().filter(|e| e["kind"] == "stage_entered").count();
         assert_eq!(starts, 1, "no step applied twice: {v}");
     }
     // Submissions made before a restart are applied after it.
-    let (_, tasks) = app
-        .get("/api/v1/tasks?status=open&limit=100", &c.dept_tokens[1])
-        .await;
+    let (_, tasks) = app.get("/api/v1/tasks?status=open&limit=100", &c.dept_tokens[1]).await;
     for t in tasks["items"].as_array().unwrap() {
         app.ok(
             &format!("/api/v1/tasks/{}/complete", t["id"]),
@@ -156,15 +92,8 @@ async fn a_restart_in_the_middle_of_a_cycle_loses_nothing() {
     }
     let app = app.restart().await;
     app.settle().await;
-    let (_, reviewing) = app
-        .get("/api/v1/cases?stage=target_review&limit=100", ADMIN_TOKEN)
-        .await;
-    let n = reviewing["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["phase"] == "awaiting_reviews")
-        .count();
+    let (_, reviewing) = app.get("/api/v1/cases?stage=target_review&limit=100", ADMIN_TOKEN).await;
+    let n = reviewing["items"].as_array().unwrap().iter().filter(|c| c["phase"] == "awaiting_reviews").count();
     assert_eq!(n, tasks["items"].as_array().unwrap().len());
 }
 
@@ -172,61 +101,30 @@ async fn a_restart_in_the_middle_of_a_cycle_loses_nothing() {
 async fn a_schedule_fires_once_per_fire_time_and_a_missed_fire_runs_once() {
     let app = TestApp::spawn().await;
     let c = county(&app).await;
-    app.ok(
-        "/api/v1/projects",
-        &c.dept_tokens[0],
-        project("P1", "D001", "800000", false),
-    )
-    .await;
-    app.ok(
-        "/api/v1/cycles",
-        ADMIN_TOKEN,
-        json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023}),
-    )
-    .await;
+    app.ok("/api/v1/projects", &c.dept_tokens[0], project("P1", "D001", "800000", false)).await;
+    app.ok("/api/v1/cycles", ADMIN_TOKEN, json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023})).await;
     app.settle().await;
     let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
     let id = cases["items"][0]["id"].as_i64().unwrap();
-    let v = app
-        .wait_case(id, "targets", |v| v["phase"] == "awaiting_submission")
-        .await;
+    let v = app.wait_case(id, "targets", |v| v["phase"] == "awaiting_submission").await;
     app.ok(
-        &format!(
-            "/api/v1/tasks/{}/complete",
-            open_task(&v, "submission")["id"]
-        ),
+        &format!("/api/v1/tasks/{}/complete", open_task(&v, "submission")["id"]),
         &c.dept_tokens[0],
         json!({"indicators": project("X", "D001", "1", false)["indicators"]}),
     )
     .await;
-    app.wait_case(id, "panel", |v| v["phase"] == "awaiting_reviews")
-        .await;
+    app.wait_case(id, "panel", |v| v["phase"] == "awaiting_reviews").await;
     panel_scores(&app, &c, id, 95).await;
-    app.wait_case(id, "monitoring", |v| v["phase"] == "awaiting_fire")
-        .await;
+    app.wait_case(id, "monitoring", |v| v["phase"] == "awaiting_fire").await;
     // The server is down across 1 August; it comes back on 3 August and fires once.
     let mut app = app;
     app.stop().await;
-    let aug3 = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2023, 8, 3, 2, 0, 0)
-        .unwrap()
-        .timestamp_millis();
+    let aug3 = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2023, 8, 3, 2, 0, 0).unwrap().timestamp_millis();
     app.set_time(aug3);
-    let app = TestApp::spawn_in(
-        std::sync::Arc::clone(&app.dir),
-        std::sync::Arc::clone(&app.clock),
-    )
-    .await;
-    app.wait_case(id, "monitoring task", |v| {
-        v["phase"] == "awaiting_submission" && v["stage"] == "monitoring"
-    })
-    .await;
+    let app = TestApp::spawn_in(std::sync::Arc::clone(&app.dir), std::sync::Arc::clone(&app.env), std::sync::Arc::clone(&app.clock)).await;
+    app.wait_case(id, "monitoring task", |v| v["phase"] == "awaiting_submission" && v["stage"] == "monitoring").await;
     // Two more schedulers racing over the same clock record nothing new.
-    let again = app
-        .rt
-        .store
-        .fire_due_schedules(&app.rt.registry, aug3)
-        .await
-        .unwrap();
+    let again = app.rt.store.fire_due_schedules(&app.rt.registry, aug3).await.unwrap();
     assert!(again.is_empty());
     let (_, fires) = app.get("/api/v1/schedules/fires", ADMIN_TOKEN).await;
     let fires = fires["items"].as_array().unwrap();

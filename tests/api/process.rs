@@ -10,11 +10,7 @@ fn bin() -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]
@@ -22,17 +18,8 @@ fn first_start_prints_the_token_and_sigterm_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut child = bin()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-        ])
-        .env(
-            "JIXIAO_WORKFLOWS_DIR",
-            format!("{}/workflows", env!("CARGO_MANIFEST_DIR")),
-        )
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir", dir.path().to_str().unwrap()])
+        .env("JIXIAO_WORKFLOWS_DIR", format!("{}/workflows", env!("CARGO_MANIFEST_DIR")))
         .env_remove("JIXIAO_ADMIN_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -56,35 +43,21 @@ fn first_start_prints_the_token_and_sigterm_stops_cleanly() {
     }
     let token = token.expect("the first start prints the admin token");
     assert!(token.starts_with("jx_"));
-    assert!(
-        dir.path().join("jixiao.db").exists(),
-        "the database is created in the data folder"
-    );
+    assert!(dir.path().join("jixiao.db").exists(), "the database is created in the data folder");
     let me = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-H",
-            &format!("Authorization: Bearer {token}"),
-            &format!("http://127.0.0.1:{port}/api/v1/me"),
-        ])
+        .args(["-s", "-H", &format!("Authorization: Bearer {token}"), &format!("http://127.0.0.1:{port}/api/v1/me")])
         .output();
     if let Ok(me) = me {
         assert!(String::from_utf8_lossy(&me.stdout).contains("\"role\":\"admin\""));
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(40);
     let code = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop after SIGTERM"
-        );
+        assert!(Instant::now() < deadline, "the server did not stop after SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(code.success(), "clean exit after SIGTERM: {code:?}");
@@ -92,10 +65,7 @@ fn first_start_prints_the_token_and_sigterm_stops_cleanly() {
     // A second start does not print a new token.
     let out = bin()
         .args(["demo", "--data-dir", dir.path().to_str().unwrap()])
-        .env(
-            "JIXIAO_WORKFLOWS_DIR",
-            format!("{}/workflows", env!("CARGO_MANIFEST_DIR")),
-        )
+        .env("JIXIAO_WORKFLOWS_DIR", format!("{}/workflows", env!("CARGO_MANIFEST_DIR")))
         .env_remove("JIXIAO_ADMIN_TOKEN")
         .output()
         .unwrap();
@@ -107,17 +77,10 @@ fn first_start_prints_the_token_and_sigterm_stops_cleanly() {
 
 #[test]
 fn a_bad_setting_stops_start_up_and_names_it() {
-    let out = bin()
-        .args(["serve"])
-        .env("JIXIAO_LISTEN", "not-an-address")
-        .output()
-        .unwrap();
+    let out = bin().args(["serve"]).env("JIXIAO_LISTEN", "not-an-address").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("JIXIAO_LISTEN") && err.contains("expected a socket address"),
-        "{err}"
-    );
+    assert!(err.contains("JIXIAO_LISTEN") && err.contains("expected a socket address"), "{err}");
 }
 
 #[test]
@@ -125,27 +88,13 @@ fn workflow_check_reports_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("bad.yaml");
     std::fs::write(&f, "id: x\nversion: 1\ntitle: t\ntimezone: Asia/Shanghai\nstages:\n  - id: a\n    kind: disclosure\n    approve: { by: finance, within: 5 weeks }\n").unwrap();
-    let out = bin()
-        .args(["workflow", "check", f.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = bin().args(["workflow", "check", f.to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("bad.yaml:8:37: bad duration"), "{text}");
     let good = bin()
-        .args([
-            "workflow",
-            "check",
-            &format!(
-                "{}/workflows/county-annual-cycle.yaml",
-                env!("CARGO_MANIFEST_DIR")
-            ),
-        ])
+        .args(["workflow", "check", &format!("{}/workflows/county-annual-cycle.yaml", env!("CARGO_MANIFEST_DIR"))])
         .output()
         .unwrap();
-    assert!(
-        good.status.success(),
-        "{}",
-        String::from_utf8_lossy(&good.stdout)
-    );
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stdout));
 }
