@@ -217,12 +217,12 @@ impl Settings {
         let database_url = match get("database_url") {
             None => format!("sqlite://{}", data_dir.join("jixiao.db").display()),
             Some((v, w)) => {
-                if !(v.starts_with("sqlite:")) {
+                if !(v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://")) {
                     return Err(fail(
                         "database_url",
                         &w,
                         &v,
-                        "a SQLite URL such as sqlite://./data/jixiao.db (PostgreSQL support is not built into this version)",
+                        "a SQLite URL such as sqlite://./data/jixiao.db or a PostgreSQL URL such as postgres://user@host/db",
                     ));
                 }
                 v

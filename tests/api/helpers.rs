@@ -58,7 +58,10 @@ async fn create_database(base: &str, name: &str) -> String {
     let mut conn = sqlx::PgConnection::connect(base)
         .await
         .unwrap_or_else(|e| panic!("JIXIAO_TEST_DATABASE_URL is set but PostgreSQL does not answer: {e}"));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create the test database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create the test database");
     let (head, _) = base.rsplit_once('/').expect("a database URL ends with /DATABASE");
     format!("{head}/{name}")
 }

@@ -10,6 +10,15 @@ use crate::helpers::*;
 #[tokio::test]
 async fn a_duplicated_or_redelivered_job_changes_nothing() {
     let app = TestApp::spawn().await;
+    // The suite runs on the shape the environment asks for; make sure it is the one in use.
+    let want = if std::env::var("JIXIAO_TEST_REDIS_URL").is_ok_and(|v| !v.is_empty()) {
+        "redis"
+    } else if std::env::var("JIXIAO_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(app.rt.transport.name(), want);
     let c = county(&app).await;
     app.ok("/api/v1/projects", &c.dept_tokens[0], project("P1", "D001", "800000", false)).await;
     app.ok("/api/v1/cycles", ADMIN_TOKEN, json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023})).await;
@@ -121,7 +130,12 @@ async fn a_schedule_fires_once_per_fire_time_and_a_missed_fire_runs_once() {
     app.stop().await;
     let aug3 = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2023, 8, 3, 2, 0, 0).unwrap().timestamp_millis();
     app.set_time(aug3);
-    let app = TestApp::spawn_in(std::sync::Arc::clone(&app.dir), std::sync::Arc::clone(&app.env), std::sync::Arc::clone(&app.clock)).await;
+    let app = TestApp::spawn_in(
+        std::sync::Arc::clone(&app.dir),
+        std::sync::Arc::clone(&app.env),
+        std::sync::Arc::clone(&app.clock),
+    )
+    .await;
     app.wait_case(id, "monitoring task", |v| v["phase"] == "awaiting_submission" && v["stage"] == "monitoring").await;
     // Two more schedulers racing over the same clock record nothing new.
     let again = app.rt.store.fire_due_schedules(&app.rt.registry, aug3).await.unwrap();
