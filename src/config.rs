@@ -52,6 +52,8 @@ pub struct Settings {
     pub job_batch: usize,
     /// Seconds after which a dispatched but unapplied input is dispatched again.
     pub redispatch_after_secs: u64,
+    /// Seconds finished job records are kept in the queue before they are removed.
+    pub job_retention_secs: u64,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
     /// Seconds a request may take before it is answered 503.
@@ -83,13 +85,15 @@ struct FileSettings {
     worker_concurrency: Option<toml::Value>,
     job_batch: Option<toml::Value>,
     redispatch_after_secs: Option<toml::Value>,
+    job_retention_secs: Option<toml::Value>,
     body_limit_bytes: Option<toml::Value>,
     request_timeout_secs: Option<toml::Value>,
     log: Option<String>,
 }
 
 /// The settings' names, in the file and (upper-cased, with `JIXIAO_`) in the environment.
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 15] = [
+    "job_retention_secs",
     "listen",
     "data_dir",
     "database_url",
@@ -164,6 +168,7 @@ impl Settings {
             put("worker_concurrency", num(fs.worker_concurrency));
             put("job_batch", num(fs.job_batch));
             put("redispatch_after_secs", num(fs.redispatch_after_secs));
+            put("job_retention_secs", num(fs.job_retention_secs));
             put("body_limit_bytes", num(fs.body_limit_bytes));
             put("request_timeout_secs", num(fs.request_timeout_secs));
             put("log", fs.log);
@@ -284,6 +289,7 @@ impl Settings {
                 worker_concurrency: number("worker_concurrency", 4, 1, 256)? as usize,
                 job_batch: number("job_batch", 100, 1, 10_000)? as usize,
                 redispatch_after_secs: number("redispatch_after_secs", 300, 5, 86_400)?,
+                job_retention_secs: number("job_retention_secs", 600, 0, 30 * 86_400)?,
                 body_limit_bytes: number("body_limit_bytes", 2 * 1024 * 1024, 1024, 64 * 1024 * 1024)? as usize,
                 request_timeout_secs: number("request_timeout_secs", 30, 1, 3600)?,
                 log,

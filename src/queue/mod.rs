@@ -139,6 +139,41 @@ impl Transport {
         }
     }
 
+    /// Removes records of finished jobs older than `keep`, so no queue grows without bound.
+    /// apalis-redis's own vacuum deletes a finished job's data but leaves its id in the `done`
+    /// and `dead` sets, which then grow for ever (apalis-redis issue 10); those ids are removed
+    /// here too. Returns how many records went.
+    pub async fn prune(&self, store: &Store, namespace: &str, keep: Duration) -> anyhow::Result<u64> {
+        let keep_ms = keep.as_millis() as i64;
+        match self.clone() {
+            Transport::Sqlite(_) => Ok(store.prune_sqlite_jobs(chrono::Utc::now().timestamp_millis(), keep_ms).await?),
+            Transport::Postgres(_) => Ok(store.prune_postgres_jobs(namespace, keep_ms).await?),
+            Transport::Redis(mut s) => {
+                let vacuumed = apalis_core::backend::Vacuum::vacuum_before(&mut s, keep)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("vacuum: {e}"))?;
+                let config = s.get_config().clone();
+                let meta_prefix = config.job_meta_hash();
+                let mut conn = s.get_connection().clone();
+                let script = redis::Script::new(PRUNE_SET_LUA);
+                let mut removed = 0u64;
+                for set in [config.done_jobs_set(), config.dead_jobs_set()] {
+                    let mut cursor = 0u64;
+                    loop {
+                        let (next, n): (u64, u64) =
+                            script.key(&set).key(&meta_prefix).arg(cursor).invoke_async(&mut conn).await?;
+                        removed += n;
+                        cursor = next;
+                        if cursor == 0 {
+                            break;
+                        }
+                    }
+                }
+                Ok(vacuumed as u64 + removed)
+            }
+        }
+    }
+
     /// Queues one job per batch of cases.
     pub async fn push(&self, jobs: Vec<Job>) -> anyhow::Result<()> {
         if jobs.is_empty() {
@@ -158,6 +193,20 @@ impl Transport {
         }
     }
 }
+
+/// Removes from a set (KEYS[1]) the ids whose metadata hash (KEYS[2]:id) no longer exists,
+/// scanning 1,000 members per call from cursor ARGV[1]; returns {next cursor, removed}.
+const PRUNE_SET_LUA: &str = r#"
+local scan = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', 1000)
+local removed = 0
+for _, id in ipairs(scan[2]) do
+  if redis.call('EXISTS', KEYS[2] .. ':' .. id) == 0 then
+    redis.call('SREM', KEYS[1], id)
+    removed = removed + 1
+  end
+end
+return {tonumber(scan[1]), removed}
+"#;
 
 /// Runs one apalis worker until shutdown, restarting it (with a fresh name) if it stops on a
 /// backend error; apalis stops a worker on any storage error.
@@ -227,7 +276,8 @@ pub async fn run_dispatcher(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool
         let wall = chrono::Utc::now().timestamp_millis();
         if wall - last_prune > 60_000 {
             last_prune = wall;
-            match rt.store.prune_sqlite_jobs(wall, 10 * 60 * 1000).await {
+            let keep = Duration::from_secs(rt.settings.job_retention_secs);
+            match rt.transport.prune(&rt.store, &rt.settings.queue_namespace, keep).await {
                 Ok(n) if n > 0 => tracing::debug!(jobs = n, "pruned finished jobs"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "pruning finished jobs failed"),
@@ -246,7 +296,9 @@ pub async fn dispatch_once(rt: &Runtime) -> anyhow::Result<usize> {
     let redispatch = (rt.settings.redispatch_after_secs * 1000) as i64;
     let mut total = 0;
     loop {
-        let now = rt.clock.now_ms();
+        // Dispatch bookkeeping is operational, not business time: it runs on the wall clock even
+        // when the business clock is driven by hand (tests, replays).
+        let now = chrono::Utc::now().timestamp_millis();
         let ids = rt.store.pending_cases(now, redispatch, 5000).await?;
         if ids.is_empty() {
             return Ok(total);

@@ -79,3 +79,22 @@ impl Store {
             .rows_affected())
     }
 }
+
+impl Store {
+    /// Removes finished job records older than `keep_ms` from apalis-postgres's table (the
+    /// PostgreSQL queue, used when no Redis is configured).
+    pub async fn prune_postgres_jobs(&self, queue: &str, keep_ms: i64) -> Result<u64> {
+        if self.backend != Backend::Postgres {
+            return Ok(0);
+        }
+        let secs = (keep_ms / 1000).max(0);
+        Ok(sqlx::query(
+            "DELETE FROM apalis.jobs WHERE job_type = $1 AND status IN ('Done', 'Killed') AND done_at IS NOT NULL AND done_at < now() - make_interval(secs => $2)",
+        )
+        .bind(queue)
+        .bind(secs)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+}

@@ -147,3 +147,48 @@ async fn a_schedule_fires_once_per_fire_time_and_a_missed_fire_runs_once() {
     assert_eq!(fires[0]["outcome"], "fired");
     assert_eq!(fires[0]["cases"], 1);
 }
+
+/// Finished job records do not pile up: pruning with no retention leaves none behind, in
+/// whichever queue the suite runs on (apalis-redis's `done` set included).
+#[tokio::test]
+async fn finished_jobs_are_pruned() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    for i in 0..5 {
+        app.ok("/api/v1/projects", &c.dept_tokens[0], project(&format!("R{i}"), "D001", "300000", false)).await;
+    }
+    app.ok("/api/v1/cycles", ADMIN_TOKEN, json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023})).await;
+    app.settle().await;
+    // Completions are acknowledged to the queue in batches; let them land.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let ns = app.rt.settings.queue_namespace.clone();
+    let finished = finished_records(&app, &ns).await;
+    assert!(finished > 0, "the cycle's jobs left finished records to prune");
+    let pruned = app.rt.transport.prune(&app.rt.store, &ns, std::time::Duration::ZERO).await.unwrap();
+    assert!(pruned > 0);
+    assert_eq!(finished_records(&app, &ns).await, 0, "finished job records remain after pruning");
+}
+
+async fn finished_records(app: &TestApp, ns: &str) -> i64 {
+    match app.rt.transport.name() {
+        "redis" => {
+            let url = app.rt.settings.redis_url.clone().unwrap();
+            let client = redis::Client::open(url).unwrap();
+            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            let done: i64 = redis::cmd("SCARD").arg(format!("{ns}:done")).query_async(&mut conn).await.unwrap();
+            let metas: Vec<String> =
+                redis::cmd("KEYS").arg(format!("{ns}:meta:*")).query_async(&mut conn).await.unwrap();
+            done + metas.len() as i64
+        }
+        "postgres" => sqlx::query_scalar("SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status = 'Done'")
+            .bind(ns)
+            .fetch_one(&app.rt.store.pool)
+            .await
+            .unwrap(),
+        _ => sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND status = 'Done'")
+            .bind(ns)
+            .fetch_one(app.rt.store.sqlite.as_ref().unwrap())
+            .await
+            .unwrap(),
+    }
+}
