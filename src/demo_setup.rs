@@ -60,7 +60,7 @@ pub async fn load(rt: &Runtime, projects: usize) -> anyhow::Result<SampleTokens>
 
 /// Fills an empty instance and starts the demo cycle. Does nothing (and says so) when the
 /// instance already has projects.
-pub async fn fill(rt: &Arc<Runtime>, print: bool) -> anyhow::Result<()> {
+pub async fn fill(rt: &Arc<Runtime>, projects: usize, print: bool) -> anyhow::Result<()> {
     let (_, existing) = rt.store.projects(&Default::default(), 1, 0).await?;
     if existing > 0 {
         if print {
@@ -68,7 +68,7 @@ pub async fn fill(rt: &Arc<Runtime>, print: bool) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let tokens = load(rt, 3_244).await?;
+    let tokens = load(rt, projects).await?;
     let version = rt
         .store
         .latest_workflow_version(DEMO_WORKFLOW)
@@ -77,7 +77,7 @@ pub async fn fill(rt: &Arc<Runtime>, print: bool) -> anyhow::Result<()> {
     let cycle = rt.store.start_cycle(DEMO_WORKFLOW, version, DEMO_YEAR, None, None, rt.clock.now_ms()).await?;
     rt.wake.notify_one();
     let mut lines = vec![format!(
-        "demo county loaded: 74 departments, 3244 projects; cycle {} started with {} cases",
+        "demo county loaded: 74 departments, {projects} projects; cycle {} started with {} cases",
         cycle.id, cycle.cases_created
     )];
     if let Some((u, t)) = &tokens.finance {

@@ -56,6 +56,9 @@ enum Command {
         data_dir: Option<String>,
         #[arg(long)]
         database_url: Option<String>,
+        /// How many projects (the seed county has 3,244).
+        #[arg(long, default_value_t = 3244)]
+        projects: usize,
     },
     /// Workflow definitions.
     Workflow {
@@ -115,7 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 println!("admin token (shown once; keep it): {token}");
             }
             if demo {
-                jixiao::demo_setup::fill(&started.runtime, true).await?;
+                jixiao::demo_setup::fill(&started.runtime, 3_244, true).await?;
             }
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -139,14 +142,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             app::serve(started.runtime, None, Roles::WORKER, shutdown_channel()).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Demo { data_dir, database_url } => {
+        Command::Demo { data_dir, database_url, projects } => {
             let s = settings(cli.config.as_ref(), Overrides { listen: None, data_dir, database_url, redis_url: None })?;
             let started = app::start(s, Arc::new(SystemClock)).await?;
             if let Some(token) = &started.new_admin_token {
                 println!("admin token (shown once; keep it): {token}");
             }
-            jixiao::demo_setup::fill(&started.runtime, true).await?;
-            println!("the cycle's jobs run when `jixiao serve` starts");
+            jixiao::demo_setup::fill(&started.runtime, projects, true).await?;
+            println!("the cycle's jobs run when `jixiao serve` or `jixiao worker` starts");
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Workflow { command: WorkflowCommand::Check { files } } => {
