@@ -188,6 +188,7 @@ impl Settings {
             ("listen", &overrides.listen),
             ("data_dir", &overrides.data_dir),
             ("database_url", &overrides.database_url),
+            ("redis_url", &overrides.redis_url),
         ] {
             if let Some(v) = v {
                 raw.push((n.to_string(), v.clone(), "on the command line".into()));

@@ -27,6 +27,7 @@ pub struct Metrics {
     pub registry: Registry,
     pub http: Family<HttpLabels, Histogram>,
     pub jobs_processed: Counter,
+    pub jobs_queued: Counter,
     pub jobs_failed: Counter,
     pub worker_restarts: Counter,
     pub schedule_fires: Counter,
@@ -44,6 +45,8 @@ impl Default for Metrics {
         registry.register("http_request_duration_seconds", "HTTP request latency", http.clone());
         let jobs_processed = Counter::default();
         registry.register("jobs_processed", "Jobs completed by this process", jobs_processed.clone());
+        let jobs_queued = Counter::default();
+        registry.register("jobs_queued", "Jobs queued by this process's dispatcher", jobs_queued.clone());
         let jobs_failed = Counter::default();
         registry.register("jobs_failed", "Jobs that failed in this process", jobs_failed.clone());
         let worker_restarts = Counter::default();
@@ -60,6 +63,7 @@ impl Default for Metrics {
             registry,
             http,
             jobs_processed,
+            jobs_queued,
             jobs_failed,
             worker_restarts,
             schedule_fires,

@@ -18,18 +18,41 @@ use crate::store::tasks::{TaskFilter, TaskScope};
 pub enum BenchCommand {
     /// Build the demo county in a fresh database and push every case to target-review panel
     /// assignment on the embedded default.
+    ///
+    /// With `--database-url postgres://...` (and `--redis-url`), the same benchmark also runs on
+    /// PostgreSQL (+ Redis) with separate `jixiao worker` processes, once per count in
+    /// `--workers`, in a fresh database each time, beside the embedded default in the same run.
     Cycle {
         #[arg(long, default_value_t = 3244)]
         projects: usize,
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// A PostgreSQL URL; each run creates and drops a database of its own on that server.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long)]
+        redis_url: Option<String>,
+        /// Worker process counts for the scale-out runs, e.g. 1,2,4.
+        #[arg(long, default_value = "1,2,4", value_delimiter = ',')]
+        workers: Vec<usize>,
     },
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Cycle { projects, runs } => cycle(projects, runs.max(1)).await,
+        BenchCommand::Cycle { projects, runs, database_url, redis_url, workers } => {
+            cycle(projects, runs.max(1), database_url, redis_url, workers).await
+        }
     }
+}
+
+/// Where a run happens.
+#[derive(Debug, Clone)]
+enum Shape {
+    /// SQLite with in-process workers.
+    Embedded,
+    /// PostgreSQL (+ Redis) with `workers` separate worker processes.
+    ScaleOut { server_url: String, redis_url: Option<String>, workers: usize },
 }
 
 /// Peak resident set size of this process, in MiB (Linux `VmHWM`).
@@ -58,12 +81,51 @@ struct CycleRun {
     jobs: u64,
 }
 
-async fn cycle(projects: usize, runs: usize) -> anyhow::Result<()> {
+async fn cycle(
+    projects: usize,
+    runs: usize,
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    workers: Vec<usize>,
+) -> anyhow::Result<()> {
+    let embedded = series(projects, runs, Shape::Embedded, "sqlite").await?;
+    let mut out = json!({
+        "bench": "cycle",
+        "projects": projects,
+        "runs": runs,
+        "store": "sqlite",
+        "wall_s": embedded["wall_s"],
+        "build_county_s": embedded["build_county_s"],
+        "cases_per_s": embedded["cases_per_s"],
+        "jobs_per_s": embedded["jobs_per_s"],
+    });
+    if let Some(url) = database_url {
+        let mut scale = serde_json::Map::new();
+        let mut base_cps = None;
+        for n in workers {
+            let shape = Shape::ScaleOut { server_url: url.clone(), redis_url: redis_url.clone(), workers: n };
+            let label = format!("{}_{n}_workers", if redis_url.is_some() { "postgres_redis" } else { "postgres" });
+            let r = series(projects, runs, shape, &label).await?;
+            let cps = r["cases_per_s"].as_f64().unwrap_or(0.0);
+            let base = *base_cps.get_or_insert(cps);
+            let mut r = r;
+            r["scaling_vs_first"] = json!(if base > 0.0 { (cps / base * 100.0).round() / 100.0 } else { 0.0 });
+            scale.insert(label, r);
+        }
+        out["scale_out"] = serde_json::Value::Object(scale);
+    }
+    out["peak_rss_mb"] = json!((peak_rss_mb() * 10.0).round() / 10.0);
+    println!("{out}");
+    Ok(())
+}
+
+/// Several runs of one shape; their medians.
+async fn series(projects: usize, runs: usize, shape: Shape, label: &str) -> anyhow::Result<serde_json::Value> {
     let mut results = Vec::new();
     for i in 0..runs {
-        let r = cycle_once(projects).await?;
+        let r = cycle_once(projects, &shape).await?;
         println!(
-            "run {}: {} cases to target-review assignment in {:.2} s (county built in {:.2} s), {} jobs",
+            "{label} run {}: {} cases to target-review assignment in {:.2} s (county built in {:.2} s), {} jobs",
             i + 1,
             r.cases,
             r.wall_s,
@@ -76,38 +138,74 @@ async fn cycle(projects: usize, runs: usize) -> anyhow::Result<()> {
     let mut load: Vec<f64> = results.iter().map(|r| r.load_s).collect();
     let mut cps: Vec<f64> = results.iter().map(|r| r.cases as f64 / r.wall_s).collect();
     let mut jps: Vec<f64> = results.iter().map(|r| r.jobs as f64 / r.wall_s).collect();
-    let out = json!({
-        "bench": "cycle",
-        "projects": projects,
-        "runs": runs,
+    Ok(json!({
         "wall_s": (median(&mut wall) * 1000.0).round() / 1000.0,
         "build_county_s": (median(&mut load) * 1000.0).round() / 1000.0,
         "cases_per_s": median(&mut cps).round(),
         "jobs_per_s": median(&mut jps).round(),
-        "peak_rss_mb": (peak_rss_mb() * 10.0).round() / 10.0,
-        "store": "sqlite",
-    });
-    println!("{out}");
+    }))
+}
+
+/// Creates a database on the server of `url` and returns its URL.
+async fn create_database(url: &str, name: &str) -> anyhow::Result<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+    let (head, _) = url.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("a database URL ends with /DATABASE"))?;
+    Ok(format!("{head}/{name}"))
+}
+
+async fn drop_database(url: &str, name: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await?;
     Ok(())
 }
 
 /// One run: a fresh data folder, the county, a cycle, the department submissions, and the
 /// panel reviews of the ex-ante assessments, until every case waits for its target-review panel.
-async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
+async fn cycle_once(projects: usize, shape: &Shape) -> anyhow::Result<CycleRun> {
     let dir = tempfile::tempdir()?;
-    let env = vec![
+    let mut env = vec![
         ("JIXIAO_DATA_DIR".to_string(), dir.path().display().to_string()),
         ("JIXIAO_WORKFLOWS_DIR".to_string(), std::env::current_dir()?.join("workflows").display().to_string()),
         ("JIXIAO_LOG".to_string(), "warn".to_string()),
     ];
+    let unique = format!("jxb_{}", &crate::store::people::new_token()[3..15]);
+    let mut drop_db = None;
+    let mut worker_count = 0;
+    if let Shape::ScaleOut { server_url, redis_url, workers } = shape {
+        env.push(("JIXIAO_DATABASE_URL".to_string(), create_database(server_url, &unique).await?));
+        drop_db = Some(server_url.clone());
+        if let Some(r) = redis_url {
+            env.push(("JIXIAO_REDIS_URL".to_string(), r.clone()));
+        }
+        env.push(("JIXIAO_QUEUE_NAMESPACE".to_string(), unique.clone()));
+        worker_count = *workers;
+    }
     let (settings, _) = Settings::load(None, &env, &Overrides::default())?;
     let t0 = Instant::now();
     let started = app::start(settings, Arc::new(SystemClock)).await?;
     let rt = started.runtime;
     crate::demo_setup::load(&rt, projects).await?;
     let load_s = t0.elapsed().as_secs_f64();
+    // Worker processes for the scale-out shape; in-process workers for the embedded one.
+    let mut children = Vec::new();
+    for _ in 0..worker_count {
+        let mut cmd = std::process::Command::new(std::env::current_exe()?);
+        cmd.arg("worker").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        children.push(cmd.spawn()?);
+    }
+    let roles = if worker_count > 0 {
+        Roles { api: false, dispatcher: true, workers: false, scheduler: false }
+    } else {
+        Roles::WORKER
+    };
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(app::serve(Arc::clone(&rt), None, Roles::WORKER, rx));
+    let server = tokio::spawn(app::serve(Arc::clone(&rt), None, roles, rx));
     let wf = crate::demo_setup::DEMO_WORKFLOW;
     let version =
         rt.store.latest_workflow_version(wf).await?.ok_or_else(|| anyhow::anyhow!("{wf} is not published"))?;
@@ -187,9 +285,16 @@ async fn cycle_once(projects: usize) -> anyhow::Result<CycleRun> {
     if waiting != expected {
         anyhow::bail!("only {waiting} of {expected} cases reached target-review assignment");
     }
-    let jobs = rt.metrics.jobs_processed.get();
+    let jobs = rt.metrics.jobs_queued.get();
     let _ = tx.send(true);
     server.await??;
+    for mut c in children {
+        let _ = std::process::Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        let _ = c.wait();
+    }
+    if let Some(server_url) = drop_db {
+        drop_database(&server_url, &unique).await?;
+    }
     Ok(CycleRun { wall_s, load_s, cases: expected, jobs })
 }
 

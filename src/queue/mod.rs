@@ -305,7 +305,9 @@ pub async fn dispatch_once(rt: &Runtime) -> anyhow::Result<usize> {
         }
         let jobs: Vec<Job> =
             ids.chunks(rt.settings.job_batch.max(1)).map(|c| Job::AdvanceCases { case_ids: c.to_vec() }).collect();
+        let n = jobs.len() as u64;
         rt.transport.push(jobs).await?;
+        rt.metrics.jobs_queued.inc_by(n);
         rt.store.mark_dispatched(&ids, now).await?;
         total += ids.len();
     }

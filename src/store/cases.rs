@@ -274,6 +274,7 @@ impl Store {
     /// Records an input for a case (the bureau's retry of a blocked case, for example).
     pub async fn add_case_input(&self, case_id: i64, input: &Input, actor: Option<i64>, now_ms: i64) -> Result<()> {
         let mut tx = self.write().await?;
+        lock_case(&mut tx, case_id).await?;
         add_input(&mut tx, case_id, input, now_ms).await?;
         append_event(&mut tx, case_id, "input_recorded", &serde_json::to_value(input)?, actor, now_ms).await?;
         tx.commit().await?;

@@ -171,6 +171,8 @@ impl Store {
         if task.status != "open" {
             return Err(StoreError::Conflict(format!("task {task_id} is already {}", task.status)));
         }
+        // Events of one case are appended by one writer at a time (a worker may be advancing it).
+        super::cases::lock_case(&mut tx, task.case_id).await?;
         let case = sqlx::query("SELECT project_id, workflow_id, workflow_version FROM cases WHERE id = $1")
             .bind(task.case_id)
             .fetch_one(&mut *tx)
