@@ -146,6 +146,18 @@ async fn series(projects: usize, runs: usize, shape: Shape, label: &str) -> anyh
     }))
 }
 
+/// Worker processes of a run, stopped with SIGTERM when the run ends (or fails).
+struct Children(Vec<std::process::Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = std::process::Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// Creates a database on the server of `url` and returns its URL.
 async fn create_database(url: &str, name: &str) -> anyhow::Result<String> {
     use sqlx::Connection;
@@ -190,14 +202,14 @@ async fn cycle_once(projects: usize, shape: &Shape) -> anyhow::Result<CycleRun> 
     crate::demo_setup::load(&rt, projects).await?;
     let load_s = t0.elapsed().as_secs_f64();
     // Worker processes for the scale-out shape; in-process workers for the embedded one.
-    let mut children = Vec::new();
+    let mut children = Children(Vec::new());
     for _ in 0..worker_count {
         let mut cmd = std::process::Command::new(std::env::current_exe()?);
         cmd.arg("worker").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
         for (k, v) in &env {
             cmd.env(k, v);
         }
-        children.push(cmd.spawn()?);
+        children.0.push(cmd.spawn()?);
     }
     let roles = if worker_count > 0 {
         Roles { api: false, dispatcher: true, workers: false, scheduler: false }
@@ -288,10 +300,7 @@ async fn cycle_once(projects: usize, shape: &Shape) -> anyhow::Result<CycleRun> 
     let jobs = rt.metrics.jobs_queued.get();
     let _ = tx.send(true);
     server.await??;
-    for mut c in children {
-        let _ = std::process::Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
-        let _ = c.wait();
-    }
+    drop(children);
     if let Some(server_url) = drop_db {
         drop_database(&server_url, &unique).await?;
     }

@@ -299,16 +299,17 @@ pub async fn dispatch_once(rt: &Runtime) -> anyhow::Result<usize> {
         // Dispatch bookkeeping is operational, not business time: it runs on the wall clock even
         // when the business clock is driven by hand (tests, replays).
         let now = chrono::Utc::now().timestamp_millis();
-        let ids = rt.store.pending_cases(now, redispatch, 5000).await?;
-        if ids.is_empty() {
+        let pending = rt.store.pending_cases(now, redispatch, 5000).await?;
+        if pending.is_empty() {
             return Ok(total);
         }
+        let ids: Vec<i64> = pending.iter().map(|(c, _)| *c).collect();
         let jobs: Vec<Job> =
             ids.chunks(rt.settings.job_batch.max(1)).map(|c| Job::AdvanceCases { case_ids: c.to_vec() }).collect();
         let n = jobs.len() as u64;
         rt.transport.push(jobs).await?;
         rt.metrics.jobs_queued.inc_by(n);
-        rt.store.mark_dispatched(&ids, now).await?;
+        rt.store.mark_dispatched(&pending, now).await?;
         total += ids.len();
     }
 }

@@ -9,30 +9,40 @@ pub const QUEUE: &str = "jixiao";
 impl Store {
     /// Cases with inputs that no job has been queued for, or whose job was queued more than
     /// `redispatch_after_ms` ago and has not applied them (the job was lost: a worker killed and
-    /// its job given up, a flushed Redis).
-    pub async fn pending_cases(&self, now_ms: i64, redispatch_after_ms: i64, limit: i64) -> Result<Vec<i64>> {
-        let mut ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT case_id FROM case_inputs WHERE applied_ms IS NULL AND (dispatched_ms IS NULL OR dispatched_ms < $1) ORDER BY id LIMIT $2",
+    /// its job given up, a flushed Redis). Returns (case id, highest pending input id) pairs in
+    /// case order; the input id bounds what `mark_dispatched` may mark.
+    pub async fn pending_cases(&self, now_ms: i64, redispatch_after_ms: i64, limit: i64) -> Result<Vec<(i64, i64)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT case_id, id FROM case_inputs WHERE applied_ms IS NULL AND (dispatched_ms IS NULL OR dispatched_ms < $1) ORDER BY id LIMIT $2",
         )
         .bind(now_ms - redispatch_after_ms)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        ids.sort_unstable();
-        ids.dedup();
-        Ok(ids)
+        let mut by_case: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
+        for (case_id, id) in rows {
+            let e = by_case.entry(case_id).or_insert(id);
+            *e = (*e).max(id);
+        }
+        Ok(by_case.into_iter().collect())
     }
 
-    /// Records that jobs were queued for these cases' pending inputs. Called after the jobs are
-    /// queued: a crash in between queues them again later, which is harmless, never loses them.
-    pub async fn mark_dispatched(&self, case_ids: &[i64], now_ms: i64) -> Result<()> {
+    /// Records that jobs were queued for these cases' pending inputs up to the given input id.
+    /// Called after the jobs are queued: a crash in between queues them again later, which is
+    /// harmless. Inputs recorded after the dispatcher looked are left undispatched, so a job is
+    /// queued for them too (marking every pending input would strand one that arrived meanwhile
+    /// until the re-dispatch timeout).
+    pub async fn mark_dispatched(&self, cases: &[(i64, i64)], now_ms: i64) -> Result<()> {
         let mut tx = self.write().await?;
-        for id in case_ids {
-            sqlx::query("UPDATE case_inputs SET dispatched_ms = $1 WHERE case_id = $2 AND applied_ms IS NULL")
-                .bind(now_ms)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+        for (case_id, up_to) in cases {
+            sqlx::query(
+                "UPDATE case_inputs SET dispatched_ms = $1 WHERE case_id = $2 AND id <= $3 AND applied_ms IS NULL",
+            )
+            .bind(now_ms)
+            .bind(case_id)
+            .bind(up_to)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -192,3 +192,44 @@ async fn finished_records(app: &TestApp, ns: &str) -> i64 {
             .unwrap(),
     }
 }
+
+/// Panel members submit at the same moment, while a worker may be advancing the same case: every
+/// review is accepted, the history has no gap or duplicate, and the panel decides once.
+#[tokio::test]
+async fn concurrent_reviews_of_one_case_are_all_recorded_once() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    app.ok("/api/v1/projects", &c.dept_tokens[0], project("P1", "D001", "800000", false)).await;
+    app.ok("/api/v1/cycles", ADMIN_TOKEN, json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023})).await;
+    app.settle().await;
+    let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
+    let id = cases["items"][0]["id"].as_i64().unwrap();
+    let v = app.wait_case(id, "targets", |v| v["phase"] == "awaiting_submission").await;
+    let form = json!({"indicators": project("X", "D001", "1", false)["indicators"]});
+    app.ok(&format!("/api/v1/tasks/{}/complete", open_task(&v, "submission")["id"]), &c.dept_tokens[0], form).await;
+    app.wait_case(id, "panel", |v| v["phase"] == "awaiting_reviews").await;
+    let filter = jixiao::store::tasks::TaskFilter {
+        status: Some("open".into()),
+        case_id: Some(id),
+        kind: Some("review".into()),
+    };
+    let tasks = app.rt.store.tasks(&jixiao::store::tasks::TaskScope::All, &filter, 100, 0).await.unwrap().0;
+    let mut calls = Vec::new();
+    for t in &tasks {
+        let token = reviewer_token(&app, &c, t.assignee_id.unwrap()).await;
+        calls.push((format!("/api/v1/tasks/{}/complete", t.id), token));
+    }
+    let results = futures::future::join_all(
+        calls.iter().map(|(path, token)| app.post(path, token, review_form("target_review", 92))),
+    )
+    .await;
+    for (s, v) in &results {
+        assert_eq!(*s, StatusCode::OK, "{v}");
+    }
+    let v = app.wait_case(id, "decided", |v| v["stage"] == "monitoring").await;
+    let history = v["history"].as_array().unwrap();
+    let seqs: Vec<i64> = history.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    assert_eq!(history.iter().filter(|e| e["kind"] == "decided").count(), 1);
+    assert_eq!(history.iter().filter(|e| e["kind"] == "task_completed" && e["data"]["kind"] == "review").count(), 5);
+}
