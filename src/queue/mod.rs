@@ -6,7 +6,7 @@
 //! nothing left to do.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
@@ -212,6 +212,7 @@ return {tonumber(scan[1]), removed}
 /// backend error; apalis stops a worker on any storage error.
 pub async fn run_workers(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     let mut generation = 0u32;
+    let mut failures = 0u32;
     let instance = format!("{}-{}", std::process::id(), crate::store::people::new_token().get(3..11).unwrap_or("0"));
     loop {
         if *shutdown.borrow() {
@@ -243,6 +244,7 @@ pub async fn run_workers(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) 
             Transport::Postgres(s) => run!(s),
             Transport::Redis(s) => run!(s),
         };
+        let started = Instant::now();
         match result {
             Ok(()) => {
                 if *shutdown.borrow() {
@@ -254,8 +256,12 @@ pub async fn run_workers(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) 
                 tracing::warn!(error = %e, generation, "job worker stopped; restarting");
             }
         }
+        // Back off while the queue or the database stays down (1 s, 2 s, 4 s ... 30 s); a worker
+        // that ran for a minute starts the count again.
+        failures = if started.elapsed() > Duration::from_secs(60) { 1 } else { (failures + 1).min(5) };
+        let delay = Duration::from_secs((1u64 << (failures - 1)).min(30));
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep(delay) => {}
             _ = shutdown.changed() => {}
         }
     }
@@ -266,12 +272,20 @@ pub async fn run_workers(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) 
 /// embedded job table small.
 pub async fn run_dispatcher(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     let mut last_prune = 0i64;
+    let mut failures = 0u32;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        if let Err(e) = dispatch_once(&rt).await {
-            tracing::warn!(error = %e, "dispatching failed; retrying");
+        let mut pause = Duration::from_millis(1000);
+        match dispatch_once(&rt).await {
+            Ok(_) => failures = 0,
+            Err(e) => {
+                // The database or the queue is down: back off (1 s, 2 s ... 30 s) and retry.
+                failures = (failures + 1).min(5);
+                pause = Duration::from_secs((1u64 << (failures - 1)).min(30));
+                tracing::warn!(error = %e, retry_in_s = pause.as_secs(), "dispatching failed");
+            }
         }
         let wall = chrono::Utc::now().timestamp_millis();
         if wall - last_prune > 60_000 {
@@ -284,8 +298,8 @@ pub async fn run_dispatcher(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool
             }
         }
         tokio::select! {
-            _ = rt.wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
+            _ = rt.wake.notified(), if failures == 0 => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = shutdown.changed() => {}
         }
     }
