@@ -11,6 +11,7 @@
 //! - `queue`: jobs, workers, the dispatcher and the scheduler.
 //! - `api`: the HTTP API (axum), authentication, errors, OpenAPI.
 //! - `metrics`: Prometheus metrics.
+//! - `plugin_host`: the sandboxed WebAssembly host for indicator-check plugins.
 //! - `config`: typed settings from a file and `JIXIAO_` variables.
 //! - `clock`: system and manual clocks.
 //! - `app`: wiring: start-up, the serve loop, graceful shutdown.
@@ -26,6 +27,7 @@ pub mod demo_setup;
 pub mod domain;
 pub mod engine;
 pub mod metrics;
+pub mod plugin_host;
 pub mod queue;
 pub mod store;
 pub mod workflow;

@@ -6,4 +6,5 @@ mod definitions;
 mod flow;
 mod helpers;
 mod jobs;
+mod plugins;
 mod process;
