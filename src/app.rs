@@ -28,6 +28,8 @@ pub struct Runtime {
     pub metrics: Metrics,
     /// Where jobs travel (the embedded queue, PostgreSQL or Redis).
     pub transport: crate::queue::Transport,
+    /// The sandboxed indicator-check plugins.
+    pub plugins: Arc<crate::plugin_host::PluginHost>,
     /// Wakes the dispatcher when new case inputs are recorded.
     pub wake: Notify,
     /// Signalled after each job, for whoever waits for the queue to move.
@@ -49,6 +51,12 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
             .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", settings.data_dir.display()))?;
     }
     let store = Store::open(&settings.database_url).await?;
+    let limits = crate::plugin_host::Limits {
+        time: Duration::from_millis(settings.plugin_time_ms),
+        memory_bytes: (settings.plugin_memory_mb as usize) << 20,
+        ..Default::default()
+    };
+    let plugins = Arc::new(crate::plugin_host::PluginHost::new(Some(&settings.data_dir.join("plugin-cache")), limits)?);
     let transport = crate::queue::Transport::connect(
         &store,
         &settings.database_url,
@@ -68,10 +76,12 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
         clock,
         metrics: Metrics::default(),
         transport,
+        plugins,
         wake: Notify::new(),
         progress: Notify::new(),
     });
     publish_dir(&rt, &rt.settings.workflows_dir.clone()).await?;
+    load_plugins(&rt).await?;
     let new_admin_token = bootstrap_admin(&rt).await?;
     Ok(Started { runtime: rt, new_admin_token })
 }
@@ -120,6 +130,70 @@ pub async fn publish_dir(rt: &Runtime, dir: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Loads the stored plugin versions, then the components in `plugins_dir` (storing those that
+/// are new). A component that fails validation is reported and left out; the server starts.
+async fn load_plugins(rt: &Runtime) -> anyhow::Result<()> {
+    for (name, version, bytes) in rt.store.plugin_components().await? {
+        let host = Arc::clone(&rt.plugins);
+        match tokio::task::spawn_blocking(move || host.load(&bytes)).await? {
+            Ok(_) => {}
+            Err(e) => tracing::error!(plugin = %name, version = %version, "stored plugin failed to load: {e}"),
+        }
+    }
+    let Ok(entries) = std::fs::read_dir(&rt.settings.plugins_dir) else {
+        tracing::info!(dir = %rt.settings.plugins_dir.display(), "no plugins folder (build one with plugins/build.sh)");
+        return Ok(());
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    files.sort();
+    for f in files {
+        let bytes = std::fs::read(&f)?;
+        let origin = format!("file:{}", f.file_name().and_then(|n| n.to_str()).unwrap_or("?"));
+        match store_plugin(rt, bytes, &origin, None).await {
+            Ok(_) => {}
+            Err(e) => tracing::error!(file = %f.display(), "plugin not loaded: {e}"),
+        }
+    }
+    Ok(())
+}
+
+/// Validates a component in the sandbox (compile, interface version, smoke check) and stores
+/// it. Returns the stored record and whether it was new.
+pub async fn store_plugin(
+    rt: &Runtime,
+    bytes: Vec<u8>,
+    origin: &str,
+    actor: Option<i64>,
+) -> anyhow::Result<(crate::store::plugins::StoredPlugin, bool)> {
+    let host = Arc::clone(&rt.plugins);
+    let for_store = bytes.clone();
+    let plugin = match tokio::task::spawn_blocking(move || host.load(&bytes)).await? {
+        Ok(p) => p,
+        Err(e) => {
+            rt.metrics.plugin_failures.inc();
+            return Err(PluginRejected(e).into());
+        }
+    };
+    let stored = crate::store::plugins::StoredPlugin {
+        name: plugin.info.name.clone(),
+        version: plugin.info.version.clone(),
+        sha256: plugin.sha256.clone(),
+        info: crate::plugin_host::info_json(&plugin.info),
+        origin: origin.to_string(),
+        uploaded_ms: rt.clock.now_ms(),
+    };
+    let created = rt.store.store_plugin(&stored, &for_store, actor).await?;
+    Ok((stored, created))
+}
+
+/// A component refused by validation.
+#[derive(Debug, thiserror::Error)]
+#[error("the plugin was refused: {0}")]
+pub struct PluginRejected(pub crate::plugin_host::PluginFailure);
 
 /// Creates the first admin when there is none. Its token is `admin_token` from the settings if
 /// given, otherwise a new random one that is returned (to be printed once).

@@ -46,6 +46,12 @@ pub struct Settings {
     pub workflows_dir: PathBuf,
     /// Extra working-day calendar files (`cn-YYYY.txt`) beside the shipped years.
     pub calendar_dir: Option<PathBuf>,
+    /// Plugin components (`*.wasm`) loaded at start.
+    pub plugins_dir: PathBuf,
+    /// Time one plugin call may take, in milliseconds.
+    pub plugin_time_ms: u64,
+    /// Memory one plugin call may use, in MiB.
+    pub plugin_memory_mb: u64,
     /// Jobs one worker runs at once.
     pub worker_concurrency: usize,
     /// Cases advanced by one job.
@@ -82,6 +88,9 @@ struct FileSettings {
     queue_namespace: Option<String>,
     workflows_dir: Option<String>,
     calendar_dir: Option<String>,
+    plugins_dir: Option<String>,
+    plugin_time_ms: Option<toml::Value>,
+    plugin_memory_mb: Option<toml::Value>,
     worker_concurrency: Option<toml::Value>,
     job_batch: Option<toml::Value>,
     redispatch_after_secs: Option<toml::Value>,
@@ -92,7 +101,10 @@ struct FileSettings {
 }
 
 /// The settings' names, in the file and (upper-cased, with `JIXIAO_`) in the environment.
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 18] = [
+    "plugins_dir",
+    "plugin_time_ms",
+    "plugin_memory_mb",
     "job_retention_secs",
     "listen",
     "data_dir",
@@ -165,6 +177,9 @@ impl Settings {
             put("queue_namespace", fs.queue_namespace);
             put("workflows_dir", fs.workflows_dir);
             put("calendar_dir", fs.calendar_dir);
+            put("plugins_dir", fs.plugins_dir);
+            put("plugin_time_ms", num(fs.plugin_time_ms));
+            put("plugin_memory_mb", num(fs.plugin_memory_mb));
             put("worker_concurrency", num(fs.worker_concurrency));
             put("job_batch", num(fs.job_batch));
             put("redispatch_after_secs", num(fs.redispatch_after_secs));
@@ -220,6 +235,7 @@ impl Settings {
         let data_dir = path("data_dir", "./data")?;
         let workflows_dir = path("workflows_dir", "./workflows")?;
         let calendar_dir = get("calendar_dir").map(|(v, _)| PathBuf::from(v));
+        let plugins_dir = path("plugins_dir", "./plugins/dist")?;
         let database_url = match get("database_url") {
             None => format!("sqlite://{}", data_dir.join("jixiao.db").display()),
             Some((v, w)) => {
@@ -287,6 +303,9 @@ impl Settings {
                 queue_namespace,
                 workflows_dir,
                 calendar_dir,
+                plugins_dir,
+                plugin_time_ms: number("plugin_time_ms", 50, 1, 10_000)?,
+                plugin_memory_mb: number("plugin_memory_mb", 32, 1, 1024)?,
                 worker_concurrency: number("worker_concurrency", 4, 1, 256)? as usize,
                 job_batch: number("job_batch", 100, 1, 10_000)? as usize,
                 redispatch_after_secs: number("redispatch_after_secs", 300, 5, 86_400)?,

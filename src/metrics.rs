@@ -28,6 +28,7 @@ pub struct Metrics {
     pub http: Family<HttpLabels, Histogram>,
     pub jobs_processed: Counter,
     pub jobs_queued: Counter,
+    pub plugin_failures: Counter,
     pub jobs_failed: Counter,
     pub worker_restarts: Counter,
     pub schedule_fires: Counter,
@@ -47,6 +48,12 @@ impl Default for Metrics {
         registry.register("jobs_processed", "Jobs completed by this process", jobs_processed.clone());
         let jobs_queued = Counter::default();
         registry.register("jobs_queued", "Jobs queued by this process's dispatcher", jobs_queued.clone());
+        let plugin_failures = Counter::default();
+        registry.register(
+            "plugin_failures",
+            "Plugin loads and calls that failed (trap, timeout, memory, output, interface)",
+            plugin_failures.clone(),
+        );
         let jobs_failed = Counter::default();
         registry.register("jobs_failed", "Jobs that failed in this process", jobs_failed.clone());
         let worker_restarts = Counter::default();
@@ -64,6 +71,7 @@ impl Default for Metrics {
             http,
             jobs_processed,
             jobs_queued,
+            plugin_failures,
             jobs_failed,
             worker_restarts,
             schedule_fires,

@@ -89,7 +89,8 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/tasks", get(list_tasks))
         .route("/tasks/{id}", get(get_task))
         .route("/tasks/{id}/complete", post(complete_task))
-        .route("/schedules/fires", get(list_fires));
+        .route("/schedules/fires", get(list_fires))
+        .route("/plugins", get(list_plugins).post(upload_plugin).layer(DefaultBodyLimit::max(PLUGIN_UPLOAD_LIMIT)));
     Router::new()
         .nest("/api/v1", v1)
         .route("/api/openapi.json", get(openapi::document))
@@ -544,4 +545,55 @@ async fn complete_task(
 async fn list_fires(State(rt): State<Arc<Runtime>>, c: Caller) -> ApiResult<Json<Value>> {
     c.require(&[Role::Admin, Role::Finance], "read schedules")?;
     Ok(Json(json!({"items": rt.store.schedule_fires().await?})))
+}
+
+/// Largest plugin component accepted by upload.
+const PLUGIN_UPLOAD_LIMIT: usize = 16 << 20;
+
+async fn list_plugins(State(rt): State<Arc<Runtime>>, _c: Caller) -> ApiResult<Json<Value>> {
+    let stored = rt.store.stored_plugins().await?;
+    let loaded: Vec<(String, String)> =
+        rt.plugins.list().iter().map(|p| (p.info.name.clone(), p.info.version.clone())).collect();
+    let items: Vec<Value> = stored
+        .into_iter()
+        .map(|p| {
+            let active = loaded.contains(&(p.name.clone(), p.version.clone()));
+            json!({
+                "name": p.name, "version": p.version, "sha256": p.sha256,
+                "sectors": p.info["sectors"], "interface_version": p.info["interface_version"],
+                "origin": p.origin, "uploaded_ms": p.uploaded_ms, "loaded": active,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"items": items, "interface_version": crate::plugin_host::INTERFACE_VERSION})))
+}
+
+/// Uploads a component (the request body, `application/wasm`). It is validated in the sandbox
+/// before it is accepted: it must compile, implement interface 1.0.0, and check a sample project
+/// within the limits.
+async fn upload_plugin(
+    State(rt): State<Arc<Runtime>>,
+    c: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    c.require(&[Role::Admin], "upload plugins")?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "send the component's bytes as the request body (Content-Type: application/wasm)",
+        ));
+    }
+    match crate::app::store_plugin(&rt, body.to_vec(), "api", Some(c.id())).await {
+        Ok((p, created)) => Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(json!(p)))),
+        Err(e) => match e.downcast::<crate::app::PluginRejected>() {
+            Ok(rejected) => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_plugin",
+                format!("plugin refused: {}", rejected.0),
+            )),
+            Err(e) => match e.downcast::<crate::store::StoreError>() {
+                Ok(se) => Err(se.into()),
+                Err(e) => Err(ApiError::internal(e)),
+            },
+        },
+    }
 }

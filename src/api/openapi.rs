@@ -153,6 +153,20 @@ pub const ROUTES: &[RouteDoc] = &[
         roles: BUREAU,
         body: None,
     },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/plugins",
+        summary: "Installed indicator-check plugins and their versions",
+        roles: ALL,
+        body: None,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/plugins",
+        summary: "Upload a plugin component (validated in the sandbox before it is accepted)",
+        roles: &["admin"],
+        body: Some("PluginWasm"),
+    },
 ];
 
 pub async fn document() -> Json<Value> {
@@ -182,7 +196,11 @@ pub fn build() -> Value {
             op["security"] = json!([]);
         }
         if let Some(body) = r.body {
-            let media = if body == "WorkflowYaml" { "application/yaml" } else { "application/json" };
+            let media = match body {
+                "WorkflowYaml" => "application/yaml",
+                "PluginWasm" => "application/wasm",
+                _ => "application/json",
+            };
             op["requestBody"] = json!({"required": true, "content": {media: {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
         }
         paths
@@ -208,6 +226,7 @@ pub fn build() -> Value {
                 "NewDepartment": object("code, name, sector, head"),
                 "ProjectInput": object("code, name, department_code, sector, amount (yuan as a decimal string), fiscal_year, is_new, funding_source, indicators[] {level1, level2, name, operator (≥ ≤ = 定性), value, unit, weight, basis, explanation, core}"),
                 "WorkflowYaml": {"type": "string", "description": "A workflow definition in YAML (see workflows/county-annual-cycle.yaml)"},
+                "PluginWasm": {"type": "string", "format": "binary", "description": "A WebAssembly component implementing wit/indicator.wit (jixiao:indicator@1.0.0)"},
                 "CycleRequest": object("workflow_id, version (default: latest), fiscal_year, project_codes (default: every project of the year)"),
                 "TaskForm": object("The form of the task's kind: ex_ante_report, targets, monitoring, self_evaluation, ex_ante_assessment, target_review, result_application, disclosure (see README)")
             }

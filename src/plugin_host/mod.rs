@@ -353,3 +353,8 @@ pub fn project_for_plugins(p: &crate::domain::project::Project) -> Project {
             .collect(),
     }
 }
+
+/// A plugin's self-description as JSON (for the API and the store).
+pub fn info_json(i: &PluginInfo) -> serde_json::Value {
+    serde_json::json!({"name": i.name, "version": i.version, "sectors": i.sectors, "interface_version": i.interface_version})
+}

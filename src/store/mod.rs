@@ -15,6 +15,7 @@ pub mod bulk;
 pub mod cases;
 pub mod jobs;
 pub mod people;
+pub mod plugins;
 pub mod projects;
 pub mod schedules;
 pub mod tasks;

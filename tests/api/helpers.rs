@@ -40,6 +40,8 @@ pub async fn test_env(dir: &std::path::Path) -> Vec<(String, String)> {
         ("JIXIAO_WORKFLOWS_DIR".to_string(), format!("{}/workflows", env!("CARGO_MANIFEST_DIR"))),
         ("JIXIAO_ADMIN_TOKEN".to_string(), ADMIN_TOKEN.to_string()),
         ("JIXIAO_REDISPATCH_AFTER_SECS".to_string(), "5".to_string()),
+        // Plugins come through the API in the tests that need them.
+        ("JIXIAO_PLUGINS_DIR".to_string(), dir.join("no-plugins").display().to_string()),
     ];
     let unique = format!("jxt_{}", &jixiao::store::people::new_token()[3..19]);
     if let Some(base) = std::env::var("JIXIAO_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty()) {

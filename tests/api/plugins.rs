@@ -161,3 +161,56 @@ fn stored_projects_convert_for_plugins() {
         assert_eq!(q.amount_fen, p.amount.fen());
     }
 }
+
+#[tokio::test]
+async fn plugins_are_uploaded_validated_listed_and_versioned_through_the_api() {
+    use crate::helpers::*;
+    use reqwest::StatusCode;
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    let upload = |bytes: Vec<u8>, token: String| {
+        let client = app.client.clone();
+        let url = format!("{}/api/v1/plugins", app.base);
+        async move {
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", "application/wasm")
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            let s = r.status();
+            (s, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (s, v) = upload(wasm("common"), c.dept_tokens[0].clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, v) = upload(wasm("common"), ADMIN_TOKEN.to_string()).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["name"], "common");
+    let (s, _) = upload(wasm("common"), ADMIN_TOKEN.to_string()).await;
+    assert_eq!(s, StatusCode::OK, "the same component again changes nothing");
+    let (s, v) = upload(wasm("loop-forever"), ADMIN_TOKEN.to_string()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["code"], "invalid_plugin");
+    assert!(v["message"].as_str().unwrap().contains("time limit"), "{v}");
+    let (s, v) = upload(wasm("wrong-interface"), ADMIN_TOKEN.to_string()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("interface"), "{v}");
+    let (s, v) = upload(b"\0asm garbage".to_vec(), ADMIN_TOKEN.to_string()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, list) = app.get("/api/v1/plugins", &c.expert_tokens[0].1).await;
+    assert_eq!(s, StatusCode::OK);
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["interface_version"], "1.0.0");
+    assert_eq!(items[0]["loaded"], true);
+    assert_eq!(items[0]["sha256"].as_str().unwrap().len(), 64);
+    let (_, m) = app.call(reqwest::Method::GET, "/metrics", None, None).await;
+    assert!(m.as_str().unwrap().contains("jixiao_plugin_failures_total 3"), "failures are counted");
+    // A restart loads the stored plugin again.
+    let app = app.restart().await;
+    let (_, list) = app.get("/api/v1/plugins", ADMIN_TOKEN).await;
+    assert_eq!(list["items"][0]["loaded"], true, "{list}");
+}
