@@ -167,7 +167,10 @@ pub fn check_indicator(p: &Project, i: usize, ind: &Indicator, out: &mut Vec<Fin
                 Severity::Error,
                 idx,
                 format!("指标「{name}」的目标「{sym} {v}{}」任何结果都能满足，不能衡量绩效。", ind.unit.trim()),
-                format!("The target '{sym} {v} {}' of indicator '{name}' is met by any result, so it measures nothing.", ind.unit.trim()),
+                format!(
+                    "The target '{sym} {v} {}' of indicator '{name}' is met by any result, so it measures nothing.",
+                    ind.unit.trim()
+                ),
             );
         }
 
@@ -208,7 +211,10 @@ pub fn check_indicator(p: &Project, i: usize, ind: &Indicator, out: &mut Vec<Fin
                         Severity::Error,
                         idx,
                         format!("成本指标「{name}」（{sym} {v}{}）超过项目预算 {budget} 元。", ind.unit.trim()),
-                        format!("Cost indicator '{name}' ({sym} {v} {}) exceeds the project budget of {budget} yuan.", ind.unit.trim()),
+                        format!(
+                            "Cost indicator '{name}' ({sym} {v} {}) exceeds the project budget of {budget} yuan.",
+                            ind.unit.trim()
+                        ),
                     );
                 }
             }
@@ -279,7 +285,8 @@ pub fn weights(p: &Project, out: &mut Vec<Finding>) {
     if p.indicators.is_empty() {
         return;
     }
-    let blank: Vec<usize> = p.indicators.iter().enumerate().filter(|(_, i)| i.weight.trim().is_empty()).map(|(n, _)| n).collect();
+    let blank: Vec<usize> =
+        p.indicators.iter().enumerate().filter(|(_, i)| i.weight.trim().is_empty()).map(|(n, _)| n).collect();
     if blank.len() == p.indicators.len() {
         push(
             out,

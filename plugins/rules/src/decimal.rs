@@ -69,7 +69,8 @@ impl Dec {
                             return Err(ParseError::OutOfRange);
                         }
                     } else {
-                        int_part = int_part.checked_mul(10).and_then(|v| v.checked_add(d)).ok_or(ParseError::OutOfRange)?;
+                        int_part =
+                            int_part.checked_mul(10).and_then(|v| v.checked_add(d)).ok_or(ParseError::OutOfRange)?;
                     }
                     digits += 1;
                     prev_digit = true;
@@ -216,7 +217,8 @@ mod tests {
 
     #[test]
     fn arithmetic() {
-        let sum = ["50", "30", "7.5", "2.5"].iter().try_fold(Dec::ZERO, |acc, s| acc.checked_add(Dec::parse(s).unwrap()));
+        let sum =
+            ["50", "30", "7.5", "2.5"].iter().try_fold(Dec::ZERO, |acc, s| acc.checked_add(Dec::parse(s).unwrap()));
         assert_eq!(sum, Some(Dec::from_int(90)));
         assert_eq!(Dec::parse("1.5").unwrap().checked_mul_int(100), Some(Dec::from_int(150)));
         assert_eq!(Dec::parse("2").unwrap().cmp_int(3), Ordering::Less);

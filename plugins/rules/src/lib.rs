@@ -154,7 +154,13 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(code: &str, severity: Severity, indicator: Option<usize>, message_zh: String, message_en: String) -> Finding {
+    pub fn new(
+        code: &str,
+        severity: Severity,
+        indicator: Option<usize>,
+        message_zh: String,
+        message_en: String,
+    ) -> Finding {
         Finding {
             code: String::from(code),
             severity,

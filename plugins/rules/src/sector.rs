@@ -205,7 +205,11 @@ fn check_matched(lib: &Library, e: &Entry, i: usize, ind: &Indicator, out: &mut 
             if percent_entry { Severity::Warning } else { Severity::Info },
             idx,
             format!("指标「{name}」的单位「{}」与指标库不符（应为 {accepted}）。", ind.unit.trim()),
-            format!("Indicator '{name}' has the unit '{}'; the {} library expects {accepted}.", ind.unit.trim(), lib.name_en),
+            format!(
+                "Indicator '{name}' has the unit '{}'; the {} library expects {accepted}.",
+                ind.unit.trim(),
+                lib.name_en
+            ),
         ));
         return;
     }
@@ -218,7 +222,14 @@ fn check_matched(lib: &Library, e: &Entry, i: usize, ind: &Indicator, out: &mut 
                 &lib.code("target_too_low"),
                 min.severity,
                 idx,
-                format!("指标「{name}」的目标 {} {v}{} 低于 {}{}：{}", op.symbol(), ind.unit.trim(), min.value, e.units[0], min.why_zh),
+                format!(
+                    "指标「{name}」的目标 {} {v}{} 低于 {}{}：{}",
+                    op.symbol(),
+                    ind.unit.trim(),
+                    min.value,
+                    e.units[0],
+                    min.why_zh
+                ),
                 format!(
                     "Indicator '{name}' targets {} {v} {}, below {} {}: {}",
                     op.symbol(),
@@ -236,7 +247,14 @@ fn check_matched(lib: &Library, e: &Entry, i: usize, ind: &Indicator, out: &mut 
                 &lib.code("target_too_high"),
                 max.severity,
                 idx,
-                format!("指标「{name}」的目标 {} {v}{} 高于 {}{}：{}", op.symbol(), ind.unit.trim(), max.value, e.units[0], max.why_zh),
+                format!(
+                    "指标「{name}」的目标 {} {v}{} 高于 {}{}：{}",
+                    op.symbol(),
+                    ind.unit.trim(),
+                    max.value,
+                    e.units[0],
+                    max.why_zh
+                ),
                 format!(
                     "Indicator '{name}' targets {} {v} {}, above {} {}: {}",
                     op.symbol(),
@@ -256,7 +274,10 @@ fn check_matched(lib: &Library, e: &Entry, i: usize, ind: &Indicator, out: &mut 
             Severity::Info,
             idx,
             format!("指标「{name}」是{}指标库的核心指标，宜标注为核心指标（★）。", lib.name_zh),
-            format!("Indicator '{name}' is a core indicator of the {} library; consider flagging it core (★).", lib.name_en),
+            format!(
+                "Indicator '{name}' is a core indicator of the {} library; consider flagging it core (★).",
+                lib.name_en
+            ),
         ));
     }
 }
@@ -281,7 +302,11 @@ fn programmes(lib: &Library, matched: &[Option<usize>], out: &mut Vec<Finding>) 
             &lib.code("no_programme_match"),
             Severity::Info,
             None,
-            format!("未识别出项目类别：没有指标与{}指标库（{}）相符，可参考指标库设置指标。", lib.name_zh, names_zh.join("、")),
+            format!(
+                "未识别出项目类别：没有指标与{}指标库（{}）相符，可参考指标库设置指标。",
+                lib.name_zh,
+                names_zh.join("、")
+            ),
             format!(
                 "No declared indicator matches a programme of the {} library ({}); consider the library's indicators.",
                 lib.name_en,
@@ -373,7 +398,9 @@ pub fn assert_library_consistent(lib: &Library) {
         assert!(common.is_empty(), "{ctx}: the library form fails common rules: {common:?}");
         let own = check(lib, &p);
         assert!(
-            own.iter().all(|f| !f.code.ends_with("operator_mismatch") && !f.code.ends_with("unit_mismatch") && !f.code.contains("target_too")),
+            own.iter().all(|f| !f.code.ends_with("operator_mismatch")
+                && !f.code.ends_with("unit_mismatch")
+                && !f.code.contains("target_too")),
             "{ctx}: the library form fails its own library: {own:?}"
         );
     }

@@ -16,9 +16,15 @@ pub static LIBRARY: Library = Library {
     name_en: "agriculture",
     programmes: &[
         Programme { key: "farmland", name_zh: "高标准农田建设", name_en: "high-standard farmland construction" },
-        Programme { key: "farmland_subsidy", name_zh: "耕地地力保护补贴", name_en: "farmland fertility protection subsidy" },
+        Programme {
+            key: "farmland_subsidy",
+            name_zh: "耕地地力保护补贴",
+            name_en: "farmland fertility protection subsidy",
+        },
         Programme { key: "animal_disease", name_zh: "动物疫病防控", name_en: "animal epidemic prevention" },
-        Programme { key: "pest_control", name_zh: "农作物病虫害防治", name_en: "crop pest and disease control" },
+        Programme {
+            key: "pest_control", name_zh: "农作物病虫害防治", name_en: "crop pest and disease control"
+        },
     ],
     entries: &[
         // 高标准农田
@@ -198,7 +204,12 @@ pub static LIBRARY: Library = Library {
             value: "0",
             units: &["次", "起"],
             sense: Sense::LowerBetter,
-            max: at_most("0", Severity::Warning, "防控目标应为不发生区域性重大动物疫情。", "the aim is that no regional major epidemic occurs."),
+            max: at_most(
+                "0",
+                Severity::Warning,
+                "防控目标应为不发生区域性重大动物疫情。",
+                "the aim is that no regional major epidemic occurs.",
+            ),
             source: "county forms",
             ..Entry::BASE
         },

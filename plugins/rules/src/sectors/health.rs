@@ -14,7 +14,9 @@ pub static LIBRARY: Library = Library {
     name_zh: "卫生健康",
     name_en: "health",
     programmes: &[
-        Programme { key: "basic_public_health", name_zh: "基本公共卫生服务", name_en: "basic public health services" },
+        Programme {
+            key: "basic_public_health", name_zh: "基本公共卫生服务", name_en: "basic public health services"
+        },
         Programme { key: "maternal_child", name_zh: "妇幼健康", name_en: "maternal and child health" },
         Programme { key: "family_doctor", name_zh: "家庭医生签约服务", name_en: "family doctor contracting" },
     ],
@@ -302,7 +304,12 @@ pub static LIBRARY: Library = Library {
             value: "0",
             units: &["次", "起", "件", "%"],
             sense: Sense::LowerBetter,
-            max: at_most("0", Severity::Warning, "医疗安全事故目标应为零。", "the target for medical safety incidents must be zero."),
+            max: at_most(
+                "0",
+                Severity::Warning,
+                "医疗安全事故目标应为零。",
+                "the target for medical safety incidents must be zero.",
+            ),
             source: "county forms",
             ..Entry::BASE
         },

@@ -15,12 +15,22 @@ pub mod social_security;
 pub mod transport;
 
 /// A lower limit for the `min` of an entry.
-pub(crate) const fn at_least(value: &'static str, severity: Severity, why_zh: &'static str, why_en: &'static str) -> Option<Limit> {
+pub(crate) const fn at_least(
+    value: &'static str,
+    severity: Severity,
+    why_zh: &'static str,
+    why_en: &'static str,
+) -> Option<Limit> {
     Some(Limit { value, severity, why_zh, why_en })
 }
 
 /// An upper limit for the `max` of an entry.
-pub(crate) const fn at_most(value: &'static str, severity: Severity, why_zh: &'static str, why_en: &'static str) -> Option<Limit> {
+pub(crate) const fn at_most(
+    value: &'static str,
+    severity: Severity,
+    why_zh: &'static str,
+    why_en: &'static str,
+) -> Option<Limit> {
     Some(Limit { value, severity, why_zh, why_en })
 }
 
@@ -36,33 +46,6 @@ mod tests {
     fn every_library_is_consistent() {
         for lib in ALL {
             crate::sector::assert_library_consistent(lib);
-        }
-    }
-
-    /// Prints the libraries as Markdown tables (for plugins/README.md):
-    /// `cargo test -p rules dump_libraries -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn dump_libraries() {
-        use crate::sector::Sense;
-        for lib in ALL {
-            std::println!("\n#### `{}` — {} ({})\n", lib.code_prefix, lib.name_zh, lib.name_en);
-            std::println!("| programme | indicator | typical target | core | limit |");
-            std::println!("|---|---|---|---|---|");
-            for e in lib.entries {
-                let prog = lib.programmes.iter().find(|p| p.key == e.programme).map(|p| p.name_zh).unwrap_or("(all)");
-                let unit = e.units.first().copied().unwrap_or("");
-                let target = std::format!("{} {} {}", e.operator.symbol(), e.value, unit);
-                let mut limit = std::string::String::new();
-                if let Some(l) = e.min {
-                    limit = std::format!("min {} ({:?})", l.value, l.severity);
-                }
-                if let Some(l) = e.max {
-                    limit = std::format!("max {} ({:?})", l.value, l.severity);
-                }
-                let sense = if e.sense == Sense::LowerBetter { " ↓" } else { "" };
-                std::println!("| {} | {}{} | {} | {} | {} |", prog, e.name, sense, target.trim(), if e.core { "★" } else { "" }, limit);
-            }
         }
     }
 

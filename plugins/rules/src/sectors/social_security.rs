@@ -9,7 +9,8 @@ use crate::{Level1, Operator, Severity};
 const PCT: &[&str] = &["%"];
 const PEOPLE: &[&str] = &["人", "人次", "户", "万人"];
 const PAID_IN_FULL_ZH: &str = "救助、补贴和待遇资金是法定给付，应准确、按时、足额发放。";
-const PAID_IN_FULL_EN: &str = "relief, allowances and benefits are legal entitlements and must be paid accurately, on time and in full.";
+const PAID_IN_FULL_EN: &str =
+    "relief, allowances and benefits are legal entitlements and must be paid accurately, on time and in full.";
 
 pub static LIBRARY: Library = Library {
     sector: "social_security",
@@ -18,11 +19,25 @@ pub static LIBRARY: Library = Library {
     name_zh: "社会保障",
     name_en: "social security",
     programmes: &[
-        Programme { key: "minimum_living", name_zh: "最低生活保障", name_en: "minimum living allowance (低保)" },
+        Programme {
+            key: "minimum_living", name_zh: "最低生活保障", name_en: "minimum living allowance (低保)"
+        },
         Programme { key: "temporary_relief", name_zh: "临时救助", name_en: "temporary relief" },
-        Programme { key: "extreme_poverty", name_zh: "特困人员救助供养", name_en: "support for people in extreme poverty (特困)" },
-        Programme { key: "pension", name_zh: "城乡居民基本养老保险", name_en: "urban and rural residents' basic pension insurance" },
-        Programme { key: "medical_insurance", name_zh: "城乡居民基本医疗保险", name_en: "urban and rural residents' basic medical insurance" },
+        Programme {
+            key: "extreme_poverty",
+            name_zh: "特困人员救助供养",
+            name_en: "support for people in extreme poverty (特困)",
+        },
+        Programme {
+            key: "pension",
+            name_zh: "城乡居民基本养老保险",
+            name_en: "urban and rural residents' basic pension insurance",
+        },
+        Programme {
+            key: "medical_insurance",
+            name_zh: "城乡居民基本医疗保险",
+            name_en: "urban and rural residents' basic medical insurance",
+        },
         Programme { key: "disability", name_zh: "残疾人两项补贴", name_en: "the two disability allowances" },
     ],
     entries: &[

@@ -17,7 +17,9 @@ pub static LIBRARY: Library = Library {
     programmes: &[
         Programme { key: "rural_road", name_zh: "农村公路建设", name_en: "rural road construction" },
         Programme { key: "road_maintenance", name_zh: "农村公路养护", name_en: "rural road maintenance" },
-        Programme { key: "road_safety", name_zh: "公路安全生命防护工程", name_en: "road safety protection works" },
+        Programme {
+            key: "road_safety", name_zh: "公路安全生命防护工程", name_en: "road safety protection works"
+        },
         Programme { key: "rural_transit", name_zh: "城乡客运", name_en: "urban-rural passenger transport" },
     ],
     entries: &[
@@ -33,7 +35,12 @@ pub static LIBRARY: Library = Library {
             value: "0",
             units: &["次", "起"],
             sense: Sense::LowerBetter,
-            max: at_most("0", Severity::Warning, "客运安全责任事故的目标只能为零。", "the only acceptable target for liable passenger accidents is zero."),
+            max: at_most(
+                "0",
+                Severity::Warning,
+                "客运安全责任事故的目标只能为零。",
+                "the only acceptable target for liable passenger accidents is zero.",
+            ),
             source: "county forms",
             ..Entry::BASE
         },
@@ -113,7 +120,14 @@ pub static LIBRARY: Library = Library {
             programme: "rural_road",
             name: "新改建农村公路里程",
             name_en: "length of rural roads built or rebuilt",
-            matches: &[&["公路", "里程"], &["道路", "里程"], &["道路硬化"], &["路面", "硬化"], &["新改建"], &["新建", "道路"]],
+            matches: &[
+                &["公路", "里程"],
+                &["道路", "里程"],
+                &["道路硬化"],
+                &["路面", "硬化"],
+                &["新改建"],
+                &["新建", "道路"],
+            ],
             value: "0.565",
             units: LENGTH,
             core: true,
