@@ -36,6 +36,18 @@ pub enum BenchCommand {
         #[arg(long, default_value = "1,2,4", value_delimiter = ',')]
         workers: Vec<usize>,
     },
+    /// Indicator-check calls per second on one core: the `common` and `health` plugins as
+    /// sandboxed components, and the same rules compiled natively, on a 10-indicator project.
+    Plugins {
+        /// Folder of the built components (plugins/build.sh writes plugins/dist).
+        #[arg(long, default_value = "plugins/dist")]
+        dist: std::path::PathBuf,
+        /// Seconds each side is measured for, per run.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -43,6 +55,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Cycle { projects, runs, database_url, redis_url, workers } => {
             cycle(projects, runs.max(1), database_url, redis_url, workers).await
         }
+        BenchCommand::Plugins { dist, seconds, runs } => plugins(&dist, seconds, runs.max(1)),
     }
 }
 
@@ -316,5 +329,132 @@ async fn settle(store: &Store) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    Ok(())
+}
+
+/// A health project of ten indicators, as the plugins see it.
+fn bench_project() -> crate::plugin_host::Project {
+    use crate::plugin_host::{Indicator, Level1, Operator, Project};
+    let ind = |level1, level2: &str, name: &str, operator, value: &str, unit: &str, weight: &str, core| Indicator {
+        level1,
+        level2: level2.into(),
+        name: name.into(),
+        operator,
+        value: value.into(),
+        unit: unit.into(),
+        weight: weight.into(),
+        basis: "行业标准".into(),
+        core,
+    };
+    Project {
+        code: "BENCH-0001".into(),
+        sector: "health".into(),
+        amount_fen: 350_000_000,
+        fiscal_year: 2023,
+        is_new: false,
+        indicators: vec![
+            ind(Level1::Output, "数量指标", "适龄儿童免疫规划疫苗接种率", Operator::Ge, "90", "%", "10", true),
+            ind(Level1::Output, "数量指标", "7岁以下儿童健康管理率", Operator::Ge, "85", "%", "10", false),
+            ind(Level1::Output, "数量指标", "孕产妇系统管理率", Operator::Ge, "90", "%", "10", false),
+            ind(Level1::Output, "质量指标", "高血压患者规范管理率", Operator::Ge, "65", "%", "10", false),
+            ind(Level1::Output, "时效指标", "资金拨付及时率", Operator::Ge, "95", "%", "5", false),
+            ind(Level1::Output, "成本指标", "人均基本公共卫生服务经费补助标准", Operator::Ge, "89", "元", "5", false),
+            ind(Level1::Benefit, "社会效益指标", "居民健康素养水平", Operator::Ge, "25", "%", "15", false),
+            ind(Level1::Benefit, "可持续影响指标", "基层医疗服务能力", Operator::Qualitative, "持续提升", "", "15", false),
+            ind(Level1::Satisfaction, "服务对象满意度指标", "服务对象满意度", Operator::Ge, "90", "%", "5", false),
+            ind(Level1::Satisfaction, "服务对象满意度指标", "城乡居民满意度", Operator::Ge, "85", "%", "5", false),
+        ],
+    }
+}
+
+fn native_project(p: &crate::plugin_host::Project) -> indicator_rules::Project {
+    use crate::plugin_host::{Level1 as L, Operator as O};
+    indicator_rules::Project {
+        code: p.code.clone(),
+        sector: p.sector.clone(),
+        amount_fen: p.amount_fen,
+        fiscal_year: p.fiscal_year,
+        is_new: p.is_new,
+        indicators: p
+            .indicators
+            .iter()
+            .map(|i| indicator_rules::Indicator {
+                level1: match i.level1 {
+                    L::Output => indicator_rules::Level1::Output,
+                    L::Benefit => indicator_rules::Level1::Benefit,
+                    L::Satisfaction => indicator_rules::Level1::Satisfaction,
+                    L::Cost => indicator_rules::Level1::Cost,
+                },
+                level2: i.level2.clone(),
+                name: i.name.clone(),
+                operator: match i.operator {
+                    O::Ge => indicator_rules::Operator::Ge,
+                    O::Le => indicator_rules::Operator::Le,
+                    O::Eq => indicator_rules::Operator::Eq,
+                    O::Qualitative => indicator_rules::Operator::Qualitative,
+                },
+                value: i.value.clone(),
+                unit: i.unit.clone(),
+                weight: i.weight.clone(),
+                basis: i.basis.clone(),
+                core: i.core,
+            })
+            .collect(),
+    }
+}
+
+/// Calls per second of `f` over `seconds`, on this thread.
+fn rate(seconds: f64, mut f: impl FnMut() -> usize) -> (f64, usize) {
+    let start = Instant::now();
+    let mut calls = 0u64;
+    let mut findings = 0;
+    while start.elapsed().as_secs_f64() < seconds {
+        for _ in 0..50 {
+            findings = f();
+            calls += 1;
+        }
+    }
+    (calls as f64 / start.elapsed().as_secs_f64(), findings)
+}
+
+fn plugins(dist: &std::path::Path, seconds: f64, runs: usize) -> anyhow::Result<()> {
+    let cache = tempfile::tempdir()?;
+    let host = crate::plugin_host::PluginHost::new(Some(cache.path()), crate::plugin_host::Limits::default())?;
+    for name in ["common", "health"] {
+        let path = dist.join(format!("{name}.wasm"));
+        let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e} (build the plugins with plugins/build.sh)", path.display()))?;
+        host.load(&bytes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    }
+    let project = bench_project();
+    let native = native_project(&project);
+    let health = indicator_rules::sectors::ALL.iter().find(|l| l.sector == "health").copied().ok_or_else(|| anyhow::anyhow!("no health library"))?;
+    let (mut wasm, mut nat) = (Vec::new(), Vec::new());
+    for i in 0..runs {
+        // One "call" is one plugin invocation; each round calls common and health.
+        let (w, wf) = rate(seconds, || {
+            let a = host.check("common", None, &project).map(|f| f.len()).unwrap_or(0);
+            let b = host.check("health", None, &project).map(|f| f.len()).unwrap_or(0);
+            a + b
+        });
+        let (n, nf) = rate(seconds, || indicator_rules::common::check(&native).len() + indicator_rules::sector::check(health, &native).len());
+        anyhow::ensure!(wf == nf, "the component and the native rules disagree: {wf} vs {nf} findings");
+        println!("run {}: wasm {:.0} calls/s, native {:.0} calls/s ({wf} findings per pair)", i + 1, w * 2.0, n * 2.0);
+        wasm.push(w * 2.0);
+        nat.push(n * 2.0);
+    }
+    let w = median(&mut wasm);
+    let n = median(&mut nat);
+    println!(
+        "{}",
+        json!({
+            "bench": "plugins",
+            "plugins": ["common", "health"],
+            "indicators": project.indicators.len(),
+            "wasm_calls_per_s_per_core": w.round(),
+            "native_calls_per_s_per_core": n.round(),
+            "ratio": ((n / w) * 100.0).round() / 100.0,
+            "runs": runs,
+        })
+    );
     Ok(())
 }

@@ -4,7 +4,9 @@
 //! The project code chooses the output:
 //! - `findings=N`: N findings (code "huge-output.flood", short messages);
 //! - `string=N`: one finding whose `message-zh` and `message-en` are N bytes each;
-//! - anything else: 2,000,000 findings (about 200 MB of guest memory on the way out).
+//! - anything else: 100,000 findings. That is 100 times what a host should accept, yet fits
+//!   in about 17 MB of guest memory, so a host with a memory limit of 32 MiB sees the flood
+//!   itself rather than an out-of-memory trap. `findings=2000000` needs about 250 MB.
 //!
 //! It uses the generated bindings directly (not `glue::Plugin`) to keep its own memory use
 //! down to what the output itself needs.
@@ -17,7 +19,7 @@ use alloc::vec::Vec;
 use glue::bindings::{Finding, Guest, PluginInfo, Project, Severity};
 
 /// Findings returned when the project code does not ask for something else.
-pub const DEFAULT_FINDINGS: usize = 2_000_000;
+pub const DEFAULT_FINDINGS: usize = 100_000;
 
 struct HugeOutput;
 
