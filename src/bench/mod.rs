@@ -360,7 +360,16 @@ fn bench_project() -> crate::plugin_host::Project {
             ind(Level1::Output, "时效指标", "资金拨付及时率", Operator::Ge, "95", "%", "5", false),
             ind(Level1::Output, "成本指标", "人均基本公共卫生服务经费补助标准", Operator::Ge, "89", "元", "5", false),
             ind(Level1::Benefit, "社会效益指标", "居民健康素养水平", Operator::Ge, "25", "%", "15", false),
-            ind(Level1::Benefit, "可持续影响指标", "基层医疗服务能力", Operator::Qualitative, "持续提升", "", "15", false),
+            ind(
+                Level1::Benefit,
+                "可持续影响指标",
+                "基层医疗服务能力",
+                Operator::Qualitative,
+                "持续提升",
+                "",
+                "15",
+                false,
+            ),
             ind(Level1::Satisfaction, "服务对象满意度指标", "服务对象满意度", Operator::Ge, "90", "%", "5", false),
             ind(Level1::Satisfaction, "服务对象满意度指标", "城乡居民满意度", Operator::Ge, "85", "%", "5", false),
         ],
@@ -422,12 +431,17 @@ fn plugins(dist: &std::path::Path, seconds: f64, runs: usize) -> anyhow::Result<
     let host = crate::plugin_host::PluginHost::new(Some(cache.path()), crate::plugin_host::Limits::default())?;
     for name in ["common", "health"] {
         let path = dist.join(format!("{name}.wasm"));
-        let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e} (build the plugins with plugins/build.sh)", path.display()))?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| anyhow::anyhow!("{}: {e} (build the plugins with plugins/build.sh)", path.display()))?;
         host.load(&bytes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     }
     let project = bench_project();
     let native = native_project(&project);
-    let health = indicator_rules::sectors::ALL.iter().find(|l| l.sector == "health").copied().ok_or_else(|| anyhow::anyhow!("no health library"))?;
+    let health = indicator_rules::sectors::ALL
+        .iter()
+        .find(|l| l.sector == "health")
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("no health library"))?;
     let (mut wasm, mut nat) = (Vec::new(), Vec::new());
     for i in 0..runs {
         // One "call" is one plugin invocation; each round calls common and health.
@@ -436,7 +450,9 @@ fn plugins(dist: &std::path::Path, seconds: f64, runs: usize) -> anyhow::Result<
             let b = host.check("health", None, &project).map(|f| f.len()).unwrap_or(0);
             a + b
         });
-        let (n, nf) = rate(seconds, || indicator_rules::common::check(&native).len() + indicator_rules::sector::check(health, &native).len());
+        let (n, nf) = rate(seconds, || {
+            indicator_rules::common::check(&native).len() + indicator_rules::sector::check(health, &native).len()
+        });
         anyhow::ensure!(wf == nf, "the component and the native rules disagree: {wf} vs {nf} findings");
         println!("run {}: wasm {:.0} calls/s, native {:.0} calls/s ({wf} findings per pair)", i + 1, w * 2.0, n * 2.0);
         wasm.push(w * 2.0);
