@@ -171,22 +171,6 @@ impl Drop for Children {
     }
 }
 
-/// Creates a database on the server of `url` and returns its URL.
-async fn create_database(url: &str, name: &str) -> anyhow::Result<String> {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
-    let (head, _) = url.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("a database URL ends with /DATABASE"))?;
-    Ok(format!("{head}/{name}"))
-}
-
-async fn drop_database(url: &str, name: &str) -> anyhow::Result<()> {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await?;
-    Ok(())
-}
-
 /// One run: a fresh data folder, the county, a cycle, the department submissions, and the
 /// panel reviews of the ex-ante assessments, until every case waits for its target-review panel.
 async fn cycle_once(projects: usize, shape: &Shape) -> anyhow::Result<CycleRun> {
@@ -200,7 +184,10 @@ async fn cycle_once(projects: usize, shape: &Shape) -> anyhow::Result<CycleRun> 
     let mut drop_db = None;
     let mut worker_count = 0;
     if let Shape::ScaleOut { server_url, redis_url, workers } = shape {
-        env.push(("JIXIAO_DATABASE_URL".to_string(), create_database(server_url, &unique).await?));
+        env.push((
+            "JIXIAO_DATABASE_URL".to_string(),
+            crate::store::create_postgres_database(server_url, &unique).await?,
+        ));
         drop_db = Some(server_url.clone());
         if let Some(r) = redis_url {
             env.push(("JIXIAO_REDIS_URL".to_string(), r.clone()));
@@ -315,7 +302,7 @@ async fn cycle_once(projects: usize, shape: &Shape) -> anyhow::Result<CycleRun> 
     server.await??;
     drop(children);
     if let Some(server_url) = drop_db {
-        drop_database(&server_url, &unique).await?;
+        crate::store::drop_postgres_database(&server_url, &unique).await?;
     }
     Ok(CycleRun { wall_s, load_s, cases: expected, jobs })
 }

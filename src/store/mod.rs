@@ -187,3 +187,32 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 pub(crate) fn sql(text: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(text)
 }
+
+/// Creates the PostgreSQL database `name` on the server of `server_url` (a URL ending in
+/// `/DATABASE` that can connect) and returns the new database's URL. Used by the benchmarks and
+/// the tests, which give every run a database of its own. `name` must be a plain identifier.
+pub async fn create_postgres_database(server_url: &str, name: &str) -> anyhow::Result<String> {
+    use sqlx::Connection;
+    anyhow::ensure!(
+        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "'{name}' is not a plain database name"
+    );
+    let mut conn = sqlx::PgConnection::connect(server_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact(server_url)))?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+    let (head, _) = server_url.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("a database URL ends with /DATABASE"))?;
+    Ok(format!("{head}/{name}"))
+}
+
+/// Drops a database made by `create_postgres_database`.
+pub async fn drop_postgres_database(server_url: &str, name: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    anyhow::ensure!(
+        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "'{name}' is not a plain database name"
+    );
+    let mut conn = sqlx::PgConnection::connect(server_url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await?;
+    Ok(())
+}

@@ -74,15 +74,6 @@ impl Store {
         load_project(&mut conn, id).await
     }
 
-    pub async fn project_by_code(&self, code: &str) -> Result<Option<Project>> {
-        let id: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM projects WHERE code = $1").bind(code).fetch_optional(&self.pool).await?;
-        match id {
-            Some(id) => Ok(Some(self.project(id).await?)),
-            None => Ok(None),
-        }
-    }
-
     /// Projects without their indicators, newest code order, paginated.
     pub async fn projects(&self, f: &ProjectFilter, limit: i64, offset: i64) -> Result<(Vec<Project>, i64)> {
         let where_sql = "($1 IS NULL OR p.department_id = $1) AND ($2 IS NULL OR p.fiscal_year = $2) AND ($3 IS NULL OR p.sector = $3)";

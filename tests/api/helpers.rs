@@ -45,27 +45,18 @@ pub async fn test_env(dir: &std::path::Path) -> Vec<(String, String)> {
     ];
     let unique = format!("jxt_{}", &jixiao::store::people::new_token()[3..19]);
     if let Some(base) = std::env::var("JIXIAO_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty()) {
-        env.push(("JIXIAO_DATABASE_URL".to_string(), create_database(&base, &unique).await));
+        env.push((
+            "JIXIAO_DATABASE_URL".to_string(),
+            jixiao::store::create_postgres_database(&base, &unique)
+                .await
+                .expect("JIXIAO_TEST_DATABASE_URL names a PostgreSQL that answers"),
+        ));
     }
     if let Some(redis) = std::env::var("JIXIAO_TEST_REDIS_URL").ok().filter(|v| !v.is_empty()) {
         env.push(("JIXIAO_REDIS_URL".to_string(), redis));
     }
     env.push(("JIXIAO_QUEUE_NAMESPACE".to_string(), unique));
     env
-}
-
-/// Creates a database named `name` on the server of `base` and returns its URL.
-async fn create_database(base: &str, name: &str) -> String {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(base)
-        .await
-        .unwrap_or_else(|e| panic!("JIXIAO_TEST_DATABASE_URL is set but PostgreSQL does not answer: {e}"));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("create the test database");
-    let (head, _) = base.rsplit_once('/').expect("a database URL ends with /DATABASE");
-    format!("{head}/{name}")
 }
 
 pub fn settings(env: &[(String, String)]) -> Settings {

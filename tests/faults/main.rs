@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::{Connection, PgPool, Row};
+use sqlx::{PgPool, Row};
 
 const ADMIN: &str = "jx_fault_admin_token_0123456789abcdef";
 
@@ -35,9 +35,7 @@ impl Install {
         let base = required("JIXIAO_TEST_DATABASE_URL");
         let redis_url = redis_url.unwrap_or_else(|| required("JIXIAO_TEST_REDIS_URL"));
         let ns = format!("jxt_{:016x}", rand_u64());
-        let mut conn = sqlx::PgConnection::connect(&base).await.expect("PostgreSQL answers");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {ns}"))).execute(&mut conn).await.unwrap();
-        let db_url = format!("{}/{ns}", base.rsplit_once('/').unwrap().0);
+        let db_url = jixiao::store::create_postgres_database(&base, &ns).await.expect("PostgreSQL answers");
         let pool = PgPool::connect(&db_url).await.unwrap();
         Install { db_url, redis_url, ns, dir: tempfile::tempdir().unwrap(), pool }
     }
