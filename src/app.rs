@@ -56,7 +56,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
         memory_bytes: (settings.plugin_memory_mb as usize) << 20,
         ..Default::default()
     };
-    let plugins = Arc::new(crate::plugin_host::PluginHost::new(Some(&settings.data_dir.join("plugin-cache")), limits)?);
+    let plugins = Arc::new(crate::plugin_host::PluginHost::new(Some(&settings.plugin_cache_dir), limits)?);
     let transport = crate::queue::Transport::connect(
         &store,
         &settings.database_url,
@@ -80,8 +80,9 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
         wake: Notify::new(),
         progress: Notify::new(),
     });
-    publish_dir(&rt, &rt.settings.workflows_dir.clone()).await?;
+    // Plugins first: a workflow naming a plugin that is not installed is refused.
     load_plugins(&rt).await?;
+    publish_dir(&rt, &rt.settings.workflows_dir.clone()).await?;
     let new_admin_token = bootstrap_admin(&rt).await?;
     Ok(Started { runtime: rt, new_admin_token })
 }
@@ -111,6 +112,7 @@ pub async fn publish_dir(rt: &Runtime, dir: &Path) -> anyhow::Result<()> {
                 &format!("file:{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("?")),
                 None,
                 rt.clock.now_ms(),
+                &|n, v| rt.plugins.has(n, v),
             )
             .await
         {
@@ -174,7 +176,7 @@ pub async fn store_plugin(
     let plugin = match tokio::task::spawn_blocking(move || host.load(&bytes)).await? {
         Ok(p) => p,
         Err(e) => {
-            rt.metrics.plugin_failures.inc();
+            rt.metrics.plugin_failed("(upload)", e.kind());
             return Err(PluginRejected(e).into());
         }
     };

@@ -48,6 +48,8 @@ pub struct Settings {
     pub calendar_dir: Option<PathBuf>,
     /// Plugin components (`*.wasm`) loaded at start.
     pub plugins_dir: PathBuf,
+    /// Where compiled plugin code is cached (default: `plugin-cache` in the data folder).
+    pub plugin_cache_dir: PathBuf,
     /// Time one plugin call may take, in milliseconds.
     pub plugin_time_ms: u64,
     /// Memory one plugin call may use, in MiB.
@@ -89,6 +91,7 @@ struct FileSettings {
     workflows_dir: Option<String>,
     calendar_dir: Option<String>,
     plugins_dir: Option<String>,
+    plugin_cache_dir: Option<String>,
     plugin_time_ms: Option<toml::Value>,
     plugin_memory_mb: Option<toml::Value>,
     worker_concurrency: Option<toml::Value>,
@@ -101,8 +104,9 @@ struct FileSettings {
 }
 
 /// The settings' names, in the file and (upper-cased, with `JIXIAO_`) in the environment.
-pub const NAMES: [&str; 18] = [
+pub const NAMES: [&str; 19] = [
     "plugins_dir",
+    "plugin_cache_dir",
     "plugin_time_ms",
     "plugin_memory_mb",
     "job_retention_secs",
@@ -178,6 +182,7 @@ impl Settings {
             put("workflows_dir", fs.workflows_dir);
             put("calendar_dir", fs.calendar_dir);
             put("plugins_dir", fs.plugins_dir);
+            put("plugin_cache_dir", fs.plugin_cache_dir);
             put("plugin_time_ms", num(fs.plugin_time_ms));
             put("plugin_memory_mb", num(fs.plugin_memory_mb));
             put("worker_concurrency", num(fs.worker_concurrency));
@@ -236,6 +241,7 @@ impl Settings {
         let workflows_dir = path("workflows_dir", "./workflows")?;
         let calendar_dir = get("calendar_dir").map(|(v, _)| PathBuf::from(v));
         let plugins_dir = path("plugins_dir", "./plugins/dist")?;
+        let plugin_cache_dir = path("plugin_cache_dir", &data_dir.join("plugin-cache").display().to_string())?;
         let database_url = match get("database_url") {
             None => format!("sqlite://{}", data_dir.join("jixiao.db").display()),
             Some((v, w)) => {
@@ -304,6 +310,7 @@ impl Settings {
                 workflows_dir,
                 calendar_dir,
                 plugins_dir,
+                plugin_cache_dir,
                 plugin_time_ms: number("plugin_time_ms", 50, 1, 10_000)?,
                 plugin_memory_mb: number("plugin_memory_mb", 32, 1, 1024)?,
                 worker_concurrency: number("worker_concurrency", 4, 1, 256)? as usize,

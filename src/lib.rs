@@ -11,6 +11,7 @@
 //! - `queue`: jobs, workers, the dispatcher and the scheduler.
 //! - `api`: the HTTP API (axum), authentication, errors, OpenAPI.
 //! - `metrics`: Prometheus metrics.
+//! - `checks`: runs a stage's indicator-check plugins on a submission (a queued job).
 //! - `plugin_host`: the sandboxed WebAssembly host for indicator-check plugins.
 //! - `config`: typed settings from a file and `JIXIAO_` variables.
 //! - `clock`: system and manual clocks.
@@ -20,6 +21,7 @@
 pub mod api;
 pub mod app;
 pub mod bench;
+pub mod checks;
 pub mod clock;
 pub mod config;
 pub mod demo;

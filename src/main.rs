@@ -74,8 +74,14 @@ enum Command {
 
 #[derive(Subcommand)]
 enum WorkflowCommand {
-    /// Check definitions offline; prints each problem as FILE:LINE:COLUMN: message.
-    Check { files: Vec<PathBuf> },
+    /// Check definitions offline; prints each problem as FILE:LINE:COLUMN: message. Plugin
+    /// references are checked against the components in --plugins-dir.
+    Check {
+        files: Vec<PathBuf>,
+        /// Where the plugin components (*.wasm) are.
+        #[arg(long, default_value = "plugins/dist")]
+        plugins_dir: PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -152,15 +158,41 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             println!("the cycle's jobs run when `jixiao serve` or `jixiao worker` starts");
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Workflow { command: WorkflowCommand::Check { files } } => {
+        Command::Workflow { command: WorkflowCommand::Check { files, plugins_dir } } => {
             if files.is_empty() {
                 anyhow::bail!("name at least one workflow file");
             }
             let mut failed = false;
+            let mut host: Option<jixiao::plugin_host::PluginHost> = None;
             for f in files {
                 let text =
                     std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
-                match jixiao::workflow::parse(&f.display().to_string(), &text) {
+                let file = f.display().to_string();
+                let parsed = jixiao::workflow::parse(&file, &text).and_then(|wf| {
+                    if wf.stages.iter().all(|s| s.checks.is_none()) {
+                        return Ok(wf);
+                    }
+                    let host = match &mut host {
+                        Some(h) => h,
+                        None => {
+                            let h = jixiao::plugin_host::PluginHost::new(None, Default::default()).map_err(|e| {
+                                vec![jixiao::workflow::Diagnostic {
+                                    file: file.clone(),
+                                    line: 1,
+                                    column: 1,
+                                    message: format!("cannot start the plugin host: {e}"),
+                                }]
+                            })?;
+                            for (path, e) in h.load_dir(&plugins_dir).1 {
+                                eprintln!("{}: plugin not loaded: {e}", path.display());
+                            }
+                            host.insert(h)
+                        }
+                    };
+                    let unknown = jixiao::workflow::check_plugins(&file, &wf, &|n, v| host.has(n, v));
+                    if unknown.is_empty() { Ok(wf) } else { Err(unknown) }
+                });
+                match parsed {
                     Ok(wf) => {
                         println!("{}: ok ({} version {}, {} stages)", f.display(), wf.id, wf.version, wf.stages.len())
                     }

@@ -17,6 +17,14 @@ pub struct HttpLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginFailureLabels {
+    /// The plugin's name, or "(upload)" for a component refused before it had one.
+    pub plugin: String,
+    /// invalid, wrong_interface, timeout, out_of_memory, output_too_large, trap or not_installed.
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StageLabels {
     pub stage: String,
     pub status: String,
@@ -28,7 +36,7 @@ pub struct Metrics {
     pub http: Family<HttpLabels, Histogram>,
     pub jobs_processed: Counter,
     pub jobs_queued: Counter,
-    pub plugin_failures: Counter,
+    pub plugin_failures: Family<PluginFailureLabels, Counter>,
     pub jobs_failed: Counter,
     pub worker_restarts: Counter,
     pub schedule_fires: Counter,
@@ -48,10 +56,10 @@ impl Default for Metrics {
         registry.register("jobs_processed", "Jobs completed by this process", jobs_processed.clone());
         let jobs_queued = Counter::default();
         registry.register("jobs_queued", "Jobs queued by this process's dispatcher", jobs_queued.clone());
-        let plugin_failures = Counter::default();
+        let plugin_failures = Family::<PluginFailureLabels, Counter>::default();
         registry.register(
             "plugin_failures",
-            "Plugin loads and calls that failed (trap, timeout, memory, output, interface)",
+            "Plugin loads and calls that failed, by plugin and reason",
             plugin_failures.clone(),
         );
         let jobs_failed = Counter::default();
@@ -83,6 +91,13 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts a plugin load or call that failed.
+    pub fn plugin_failed(&self, plugin: &str, reason: &str) {
+        self.plugin_failures
+            .get_or_create(&PluginFailureLabels { plugin: plugin.to_string(), reason: reason.to_string() })
+            .inc();
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.

@@ -314,15 +314,26 @@ async fn publish_workflow(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     c.require(&[Role::Admin], "publish workflows")?;
     let (file, source) = definition(&headers, &body)?;
-    let p = rt.store.publish_workflow(&rt.registry, &file, &source, "api", Some(c.id()), rt.clock.now_ms()).await?;
+    let now = rt.clock.now_ms();
+    let installed = |n: &str, v: Option<&str>| rt.plugins.has(n, v);
+    let p = rt.store.publish_workflow(&rt.registry, &file, &source, "api", Some(c.id()), now, &installed).await?;
     let status = if p.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(json!(p))))
 }
 
-async fn check_workflow(c: Caller, headers: HeaderMap, body: String) -> ApiResult<Json<Value>> {
+async fn check_workflow(
+    State(rt): State<Arc<Runtime>>,
+    c: Caller,
+    headers: HeaderMap,
+    body: String,
+) -> ApiResult<Json<Value>> {
     c.require(&[Role::Admin, Role::Finance], "check workflows")?;
     let (file, source) = definition(&headers, &body)?;
-    match crate::workflow::parse(&file, &source) {
+    let parsed = crate::workflow::parse(&file, &source).and_then(|wf| {
+        let unknown = crate::workflow::check_plugins(&file, &wf, &|n, v| rt.plugins.has(n, v));
+        if unknown.is_empty() { Ok(wf) } else { Err(unknown) }
+    });
+    match parsed {
         Ok(wf) => Ok(Json(
             json!({"ok": true, "workflow_id": wf.id, "version": wf.version, "stages": wf.stages.iter().map(|s| &s.id).collect::<Vec<_>>()}),
         )),
@@ -345,6 +356,7 @@ async fn get_workflow_version(
                 "when": s.when.as_ref().map(|e| e.source()),
                 "schedule": s.schedule.as_ref().map(|x| json!({"cron": x.source, "runs": x.runs, "missed": x.missed})),
                 "submit": s.submit.as_ref().map(|x| json!({"by": x.by, "form": x.form, "within": x.within.to_string()})),
+                "checks": s.checks.as_ref().map(|c| json!({"plugins": c.plugins.iter().map(|p| p.plugin.to_string()).collect::<Vec<_>>(), "on_error": c.on_error, "on_failure": c.on_failure})),
                 "panel": s.panel.as_ref().map(|p| json!({"department": p.department, "finance": p.finance, "expert": p.expert, "form": p.form, "within": p.within.to_string(), "aggregate": p.aggregate})),
                 "scoring": s.scoring,
                 "decide": s.decide.iter().map(|r| json!({"when": r.when.as_ref().map(|e| e.source()), "outcome": format!("{:?}", r.outcome)})).collect::<Vec<_>>(),

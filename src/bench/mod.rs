@@ -310,7 +310,7 @@ async fn cycle_once(projects: usize, shape: &Shape) -> anyhow::Result<CycleRun> 
 /// Waits until no case input is pending (every job done).
 async fn settle(store: &Store) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
-    while store.pending_input_count().await? > 0 {
+    while store.pending_work_count().await? > 0 {
         if Instant::now() > deadline {
             anyhow::bail!("inputs still pending after 10 minutes");
         }

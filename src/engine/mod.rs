@@ -12,7 +12,10 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::calendar::WorkDuration;
-use crate::workflow::{ActionKind, Aggregate, Outcome, ReviewForm, Role, Stage, SubmitForm, VarValue, Vars, Workflow};
+use crate::workflow::{
+    ActionKind, Aggregate, CheckPolicy, Outcome, PluginRef, ReviewForm, Role, Stage, SubmitForm, VarValue, Vars,
+    Workflow,
+};
 
 /// Where a case is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +47,8 @@ pub enum Phase {
     NotStarted,
     AwaitingFire,
     AwaitingSubmission,
+    /// The submission's plugin checks are queued or running.
+    AwaitingChecks,
     AwaitingReviews,
     AwaitingApproval,
     Done,
@@ -66,6 +71,10 @@ pub struct CaseState {
     /// read them, and they carry over to later stages.
     pub score: Option<Decimal>,
     pub grade: Option<String>,
+    /// Revisions a decision asked for in the current stage (bounded by `max_rounds`); returns
+    /// for failed plugin checks are rounds too but do not count here.
+    #[serde(default)]
+    pub revisions: u32,
 }
 
 impl Default for CaseState {
@@ -80,6 +89,7 @@ impl Default for CaseState {
             panel_size: 0,
             score: None,
             grade: None,
+            revisions: 0,
         }
     }
 }
@@ -124,6 +134,15 @@ pub enum Input {
         task_id: i64,
         score: Decimal,
     },
+    /// The plugin checks of a submission finished (`check_id` names the stored findings).
+    Checked {
+        stage: String,
+        round: u32,
+        check_id: i64,
+        errors: u32,
+        warnings: u32,
+        failures: u32,
+    },
     /// The bureau approved the stage's proposal (actions or publication).
     Approved {
         stage: String,
@@ -155,6 +174,22 @@ pub enum Effect {
         by: Role,
         form: SubmitForm,
         within: WorkDuration,
+    },
+    /// Queue the stage's plugin checks on the submission.
+    RunChecks {
+        stage: String,
+        round: u32,
+        plugins: Vec<PluginRef>,
+    },
+    /// The checks' findings and what they mean for the case.
+    ChecksConcluded {
+        stage: String,
+        round: u32,
+        check_id: i64,
+        errors: u32,
+        warnings: u32,
+        failures: u32,
+        outcome: CheckPolicy,
     },
     DrawPanel {
         stage: String,
@@ -246,12 +281,16 @@ pub fn step(
             } else {
                 s.status = Status::Active;
                 let st = current(&s).ok_or_else(|| EngineError("a blocked case has no stage".into()))?;
-                // A blocked case was waiting for a panel; draw it again.
+                // A blocked case was waiting for a panel or its checks; draw or run them again.
                 if s.phase == Phase::AwaitingReviews
                     && let Some(p) = &st.panel
                 {
                     s.reviews.clear();
                     fx.push(draw_panel(st, s.round, p));
+                } else if s.phase == Phase::AwaitingChecks
+                    && let Some(c) = &st.checks
+                {
+                    fx.push(run_checks(st, s.round, c));
                 }
             }
         }
@@ -272,6 +311,45 @@ pub fn step(
                 after_submission(wf, &mut s, &st, project, &mut fx)?;
             }
             _ => ignore(&mut fx, format!("a submission for stage '{stage}' round {round} does not match the case")),
+        },
+        Input::Checked { stage, round, check_id, errors, warnings, failures } => match current(&s) {
+            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingChecks => {
+                let st = st.clone();
+                let policy = st.checks.as_ref().map(|c| (c.on_error, c.on_failure));
+                let (on_error, on_failure) = policy.unwrap_or((CheckPolicy::Proceed, CheckPolicy::Proceed));
+                let mut outcome = CheckPolicy::Proceed;
+                if *errors > 0 {
+                    outcome = outcome.max(on_error);
+                }
+                if *failures > 0 {
+                    outcome = outcome.max(on_failure);
+                }
+                fx.push(Effect::ChecksConcluded {
+                    stage: stage.clone(),
+                    round: *round,
+                    check_id: *check_id,
+                    errors: *errors,
+                    warnings: *warnings,
+                    failures: *failures,
+                    outcome,
+                });
+                match outcome {
+                    CheckPolicy::Proceed => after_checks(wf, &mut s, &st, project, &mut fx)?,
+                    CheckPolicy::Return => {
+                        s.round += 1;
+                        begin_work(wf, &mut s, &st, project, &mut fx)?;
+                    }
+                    CheckPolicy::Block => {
+                        s.status = Status::Blocked;
+                        fx.push(Effect::Blocked {
+                            reason: format!(
+                                "the plugin checks of stage '{stage}' found {errors} error(s) and {failures} plugin failure(s); the bureau must look at the findings and retry"
+                            ),
+                        });
+                    }
+                }
+            }
+            _ => ignore(&mut fx, format!("checks for stage '{stage}' round {round} do not match the case")),
         },
         Input::PanelDrawn { stage, round, size } => match current(&s) {
             Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {
@@ -375,6 +453,7 @@ fn enter(
         }
         s.stage = Some(i);
         s.round = 0;
+        s.revisions = 0;
         s.runs_done = 0;
         s.reviews.clear();
         s.panel_size = 0;
@@ -423,7 +502,27 @@ fn draw_panel(st: &Stage, round: u32, p: &crate::workflow::Panel) -> Effect {
     }
 }
 
+fn run_checks(st: &Stage, round: u32, c: &crate::workflow::Checks) -> Effect {
+    Effect::RunChecks { stage: st.id.clone(), round, plugins: c.plugins.iter().map(|p| p.plugin.clone()).collect() }
+}
+
 fn after_submission(
+    wf: &Workflow,
+    s: &mut CaseState,
+    st: &Stage,
+    project: &VarValue,
+    fx: &mut Vec<Effect>,
+) -> Result<(), EngineError> {
+    if let Some(c) = &st.checks {
+        s.phase = Phase::AwaitingChecks;
+        fx.push(run_checks(st, s.round, c));
+        return Ok(());
+    }
+    after_checks(wf, s, st, project, fx)
+}
+
+/// After a submission passed its checks (or the stage has none): the panel, the decision, or on.
+fn after_checks(
     wf: &Workflow,
     s: &mut CaseState,
     st: &Stage,
@@ -490,7 +589,7 @@ fn decide(
             Ok(())
         }
         Outcome::Revise { max_rounds } => {
-            if s.round >= max_rounds {
+            if s.revisions >= max_rounds {
                 finish_rejected(
                     s,
                     fx,
@@ -499,6 +598,7 @@ fn decide(
                 Ok(())
             } else {
                 s.round += 1;
+                s.revisions += 1;
                 s.reviews.clear();
                 s.panel_size = 0;
                 begin_work(wf, s, st, project, fx)

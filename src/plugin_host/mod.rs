@@ -3,16 +3,22 @@
 //!
 //! One shared `Engine` compiles each component once; compiled code is cached on disk by
 //! wasmtime's cache (keyed by the wasmtime version, the engine's settings and the component's
-//! hash), so restarts are fast; an `InstancePre` per plugin is reused for every call. Plugins
-//! import nothing: no file system, network, clock, randomness or environment. Every call runs in
-//! a fresh store bounded in time (epoch deadline), memory (`StoreLimits`) and output size; a
-//! plugin that traps, loops, exhausts memory, floods its output or implements another interface
-//! version becomes a `PluginFailure`, never a crash of the server.
+//! hash), so restarts are fast; an `InstancePre` per plugin is reused for every instantiation,
+//! and instances come from wasmtime's pooling allocator. Plugins import nothing: no file system,
+//! network, clock, randomness or environment. Every call is bounded in time (epoch deadline),
+//! memory (`StoreLimits`) and output size; a plugin that traps, loops, exhausts memory, floods
+//! its output or implements another interface version becomes a `PluginFailure`, never a crash
+//! of the server.
+//!
+//! An instance that returned normally is kept warm and serves up to `Limits::reuse_calls` calls
+//! (plugins are pure functions of their input by contract, and nothing they keep can reach the
+//! host); an instance whose call failed in any way is dropped, so the next call starts clean.
+//! `reuse_calls = 1` gives every call a fresh instance.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -42,6 +48,8 @@ pub struct Limits {
     pub max_findings: usize,
     /// Most bytes of text (codes and messages) a call may return.
     pub max_output_bytes: usize,
+    /// Calls one instance serves before it is replaced (1: a fresh instance per call).
+    pub reuse_calls: u32,
 }
 
 impl Default for Limits {
@@ -51,6 +59,7 @@ impl Default for Limits {
             memory_bytes: 32 << 20,
             max_findings: 1_000,
             max_output_bytes: 1 << 20,
+            reuse_calls: 1_000,
         }
     }
 }
@@ -77,12 +86,42 @@ pub enum PluginFailure {
     Unknown(String),
 }
 
+impl PluginFailure {
+    /// A short name of the failure, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginFailure::Invalid(_) => "invalid",
+            PluginFailure::WrongInterface { .. } => "wrong_interface",
+            PluginFailure::Timeout(_) => "timeout",
+            PluginFailure::OutOfMemory(_) => "out_of_memory",
+            PluginFailure::OutputTooLarge(_) => "output_too_large",
+            PluginFailure::Trap(_) => "trap",
+            PluginFailure::Unknown(_) => "not_installed",
+        }
+    }
+}
+
 /// A loaded plugin.
 pub struct Plugin {
     pub info: PluginInfo,
     pub sha256: String,
     pre: bindings::IndicatorCheckPre<CallState>,
+    /// Instances that returned normally, ready for another call.
+    warm: Mutex<Vec<Warm>>,
 }
+
+/// An instance kept between calls, with the store that owns it.
+struct Warm {
+    store: Store<CallState>,
+    bindings: bindings::IndicatorCheck,
+    calls: u32,
+}
+
+/// Warm instances kept per plugin (about the number of threads that call plugins at once).
+const WARM_PER_PLUGIN: usize = 8;
+
+/// Instance slots in the pooling allocator; a call that finds none free gets a failure.
+const POOL_INSTANCES: u32 = 256;
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,6 +165,18 @@ impl PluginHost {
         config.wasm_component_model(true);
         // Epoch interruption is cheaper than fuel and stops a runaway guest.
         config.epoch_interruption(true);
+        // Pre-reserved instance slots make instantiation cheap; each memory slot reserves (not
+        // commits) address space for the memory limit plus guard pages.
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 4)
+            .total_memories(POOL_INSTANCES)
+            .total_tables(POOL_INSTANCES * 4)
+            .max_memories_per_component(2)
+            .max_memory_size(limits.memory_bytes);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        config.memory_reservation((limits.memory_bytes as u64).next_power_of_two().max(64 << 20));
+        config.memory_guard_size(32 << 20);
         if let Some(dir) = cache_dir {
             std::fs::create_dir_all(dir)?;
             let mut cc = wasmtime::CacheConfig::new();
@@ -164,8 +215,8 @@ impl PluginHost {
         if info.interface_version != INTERFACE_VERSION {
             return Err(PluginFailure::WrongInterface { found: info.interface_version });
         }
-        let plugin = Plugin { info, sha256, pre };
-        self.run(&plugin, &sample_project())?;
+        let plugin = Plugin { info, sha256, pre, warm: Mutex::new(Vec::new()) };
+        self.run_plugin(&plugin, &sample_project())?;
         let plugin = Arc::new(plugin);
         self.plugins
             .write()
@@ -213,14 +264,47 @@ impl PluginHost {
         self.plugins.read().unwrap_or_else(|e| e.into_inner()).values().flat_map(|v| v.values().cloned()).collect()
     }
 
+    /// The latest version of every plugin that names `sector` among its sectors (plugins for
+    /// every sector, "*", are named by the workflow directly).
+    pub fn for_sector(&self, sector: &str) -> Vec<Arc<Plugin>> {
+        let names: Vec<String> = {
+            let map = self.plugins.read().unwrap_or_else(|e| e.into_inner());
+            map.keys().cloned().collect()
+        };
+        names.iter().filter_map(|n| self.get(n, None)).filter(|p| p.info.sectors.iter().any(|s| s == sector)).collect()
+    }
+
+    /// Whether a plugin (and version, if given) is loaded.
+    pub fn has(&self, name: &str, version: Option<&str>) -> bool {
+        self.get(name, version).is_some()
+    }
+
     /// Runs a plugin's check on a project.
     pub fn check(&self, name: &str, version: Option<&str>, project: &Project) -> Result<Vec<Finding>, PluginFailure> {
         let plugin = self.get(name, version).ok_or_else(|| PluginFailure::Unknown(name.to_string()))?;
-        self.run(&plugin, project)
+        self.run_plugin(&plugin, project)
     }
 
-    fn run(&self, plugin: &Plugin, project: &Project) -> Result<Vec<Finding>, PluginFailure> {
-        let findings = self.call(&plugin.pre, |b, s| b.call_check(s, project))?;
+    /// Runs a loaded plugin's check on a project, within the limits.
+    pub fn run_plugin(&self, plugin: &Plugin, project: &Project) -> Result<Vec<Finding>, PluginFailure> {
+        let warm = plugin.warm.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut w = match warm {
+            Some(w) => w,
+            None => {
+                let mut store = self.new_store();
+                let bindings = plugin.pre.instantiate(&mut store).map_err(|e| self.classify(e))?;
+                Warm { store, bindings, calls: 0 }
+            }
+        };
+        w.store.set_epoch_deadline(self.ticks());
+        let findings = w.bindings.call_check(&mut w.store, project).map_err(|e| self.classify(e))?;
+        w.calls += 1;
+        if w.calls < self.limits.reuse_calls {
+            let mut idle = plugin.warm.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < WARM_PER_PLUGIN {
+                idle.push(w);
+            }
+        }
         if findings.len() > self.limits.max_findings {
             return Err(PluginFailure::OutputTooLarge(format!(
                 "{} findings, at most {}",
@@ -238,12 +322,12 @@ impl PluginHost {
         Ok(findings)
     }
 
-    /// One call in a fresh, bounded store.
-    fn call<T>(
-        &self,
-        pre: &bindings::IndicatorCheckPre<CallState>,
-        f: impl FnOnce(&bindings::IndicatorCheck, &mut Store<CallState>) -> wasmtime::Result<T>,
-    ) -> Result<T, PluginFailure> {
+    fn ticks(&self) -> u64 {
+        (self.limits.time.as_millis() / TICK.as_millis()).max(1) as u64
+    }
+
+    /// A store bounded by the limits.
+    fn new_store(&self) -> Store<CallState> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
             .instances(4)
@@ -253,8 +337,17 @@ impl PluginHost {
             .build();
         let mut store = Store::new(&self.engine, CallState { limits });
         store.limiter(|s| &mut s.limits);
-        let ticks = (self.limits.time.as_millis() / TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
+        store
+    }
+
+    /// One call in a fresh, bounded store.
+    fn call<T>(
+        &self,
+        pre: &bindings::IndicatorCheckPre<CallState>,
+        f: impl FnOnce(&bindings::IndicatorCheck, &mut Store<CallState>) -> wasmtime::Result<T>,
+    ) -> Result<T, PluginFailure> {
+        let mut store = self.new_store();
+        store.set_epoch_deadline(self.ticks());
         let result = pre.instantiate(&mut store).and_then(|b| f(&b, &mut store));
         result.map_err(|e| self.classify(e))
     }

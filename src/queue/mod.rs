@@ -24,6 +24,8 @@ use crate::store::{Backend, Store};
 pub enum Job {
     /// Apply the pending inputs of these cases.
     AdvanceCases { case_ids: Vec<i64> },
+    /// Run these plugin checks and report their findings to their cases.
+    RunChecks { check_ids: Vec<i64> },
 }
 
 impl Job {
@@ -34,6 +36,24 @@ impl Job {
 
 async fn handle(job: Job, rt: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
     match job {
+        Job::RunChecks { check_ids } => match crate::checks::run_jobs(&rt, &check_ids).await {
+            Ok(n) => {
+                rt.metrics.jobs_processed.inc();
+                tracing::debug!(checks = n, "ran plugin checks");
+                // The findings became case inputs: dispatch them now.
+                rt.wake.notify_one();
+                Ok(())
+            }
+            Err(e) => {
+                rt.metrics.jobs_failed.inc();
+                tracing::warn!(error = %e, checks = check_ids.len(), "running plugin checks failed; they go back to the dispatcher");
+                if let Err(e2) = rt.store.release_checks(&check_ids).await {
+                    tracing::warn!(error = %e2, "could not release the checks; they will be re-dispatched after the timeout");
+                }
+                rt.wake.notify_one();
+                Err(e.into())
+            }
+        },
         Job::AdvanceCases { case_ids } => {
             let now = rt.clock.now_ms();
             match rt.store.advance_cases(&rt.registry, &rt.calendar, &case_ids, now).await {
@@ -305,10 +325,25 @@ pub async fn run_dispatcher(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool
     }
 }
 
-/// Queues jobs for every case with undispatched inputs; returns how many cases.
+/// Queues jobs for every case with undispatched inputs and every check waiting to run; returns
+/// how many cases and checks.
 pub async fn dispatch_once(rt: &Runtime) -> anyhow::Result<usize> {
     let redispatch = (rt.settings.redispatch_after_secs * 1000) as i64;
     let mut total = 0;
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        let checks = rt.store.pending_checks(now, redispatch, 1000).await?;
+        if checks.is_empty() {
+            break;
+        }
+        // A few checks per job: each runs several plugins, so small jobs spread over workers.
+        let jobs: Vec<Job> = checks.chunks(8).map(|c| Job::RunChecks { check_ids: c.to_vec() }).collect();
+        let n = jobs.len() as u64;
+        rt.transport.push(jobs).await?;
+        rt.metrics.jobs_queued.inc_by(n);
+        rt.store.mark_checks_dispatched(&checks, now).await?;
+        total += checks.len();
+    }
     loop {
         // Dispatch bookkeeping is operational, not business time: it runs on the wall clock even
         // when the business clock is driven by hand (tests, replays).

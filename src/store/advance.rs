@@ -350,6 +350,13 @@ impl Store {
                     }
                 }
             }
+            Effect::RunChecks { stage, round, plugins } => {
+                let check_id = super::checks::insert_check(tx, case.id, stage, *round, plugins, now_ms).await?;
+                let mut d = data.clone();
+                d["check_id"] = check_id.into();
+                append_event(tx, case.id, "checks_requested", &d, None, now_ms).await?;
+                Ok(None)
+            }
             Effect::Finished { .. } => {
                 sqlx::query(
                     "UPDATE tasks SET status = 'cancelled', completed_ms = $1 WHERE case_id = $2 AND status = 'open'",

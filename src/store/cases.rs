@@ -41,6 +41,8 @@ pub struct CaseView {
     pub state: CaseState,
     pub open_tasks: Vec<Task>,
     pub history: Vec<Event>,
+    /// The plugin checks of the case's submissions with their findings, newest first.
+    pub checks: Vec<super::checks::CheckView>,
     /// Inputs recorded but not yet applied by a worker.
     pub pending_inputs: i64,
 }
@@ -236,6 +238,7 @@ impl Store {
                     })
                 })
                 .collect::<Result<_>>()?,
+            checks: self.case_checks(id).await?,
             pending_inputs,
         })
     }
@@ -285,6 +288,14 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL")
             .fetch_one(&self.pool)
             .await?)
+    }
+
+    /// Work the workers still have to do: unapplied inputs and checks not yet run.
+    pub async fn pending_work_count(&self) -> Result<i64> {
+        let checks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM plugin_checks WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(self.pending_input_count().await? + checks)
     }
 }
 

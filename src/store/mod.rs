@@ -13,6 +13,7 @@
 pub mod advance;
 pub mod bulk;
 pub mod cases;
+pub mod checks;
 pub mod jobs;
 pub mod people;
 pub mod plugins;

@@ -71,8 +71,13 @@ impl Store {
         origin: &str,
         actor: Option<i64>,
         now_ms: i64,
+        plugins: &(dyn Fn(&str, Option<&str>) -> bool + Sync),
     ) -> Result<Published, PublishError> {
         let wf = workflow::parse(file, source).map_err(PublishError::Invalid)?;
+        let unknown = workflow::check_plugins(file, &wf, plugins);
+        if !unknown.is_empty() {
+            return Err(PublishError::Invalid(unknown));
+        }
         let sha = hex::encode(Sha256::digest(source.as_bytes()));
         let mut tx = self.write().await?;
         let existing: Option<String> =

@@ -10,4 +10,4 @@ pub mod parse;
 
 pub use expr::{Expr, VarValue, Vars};
 pub use model::*;
-pub use parse::{Diagnostic, parse};
+pub use parse::{Diagnostic, check_plugins, parse};

@@ -284,6 +284,101 @@ pub struct Approve {
     pub within: WorkDuration,
 }
 
+/// What a stage does with a submission when its plugin checks find something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckPolicy {
+    /// Record the findings and go on (the panel sees them).
+    Proceed,
+    /// Send the submission back to the department to fix, with the findings.
+    Return,
+    /// Stop the case until the bureau retries it.
+    Block,
+}
+
+impl CheckPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckPolicy::Proceed => "proceed",
+            CheckPolicy::Return => "return",
+            CheckPolicy::Block => "block",
+        }
+    }
+}
+
+/// A plugin a check step runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PluginRef {
+    /// A plugin by name; the latest installed version unless one is named.
+    Named { name: String, version: Option<String> },
+    /// Every plugin that declares the project's sector (`$sector` in a definition).
+    Sector,
+}
+
+impl PluginRef {
+    /// Reads `name`, `name@version` or `$sector`.
+    pub fn parse(text: &str) -> Result<PluginRef, String> {
+        let t = text.trim();
+        if t == SECTOR_PLUGIN_REF {
+            return Ok(PluginRef::Sector);
+        }
+        let (name, version) = match t.split_once('@') {
+            Some((n, v)) => (n, Some(v)),
+            None => (t, None),
+        };
+        let name_ok = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !name_ok {
+            return Err(format!(
+                "'{t}' is not a plugin reference (expected a plugin name such as common, name@version such as common@1.0.0, or {SECTOR_PLUGIN_REF} for the project's sector plugin)"
+            ));
+        }
+        if let Some(v) = version
+            && (v.is_empty()
+                || v.len() > 32
+                || !v.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
+        {
+            return Err(format!("'{v}' is not a plugin version (expected digits and dots, e.g. 1.0.0)"));
+        }
+        Ok(PluginRef::Named { name: name.to_string(), version: version.map(str::to_string) })
+    }
+}
+
+impl fmt::Display for PluginRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PluginRef::Named { name, version: Some(v) } => write!(f, "{name}@{v}"),
+            PluginRef::Named { name, version: None } => f.write_str(name),
+            PluginRef::Sector => f.write_str(SECTOR_PLUGIN_REF),
+        }
+    }
+}
+
+/// How a definition names "the plugins for the project's sector".
+pub const SECTOR_PLUGIN_REF: &str = "$sector";
+
+/// A plugin reference with where it was written (for definition errors found after parsing,
+/// when the installed plugins are known).
+#[derive(Debug, Clone)]
+pub struct PluginRefAt {
+    pub plugin: PluginRef,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// The indicator checks a stage runs on each submission, as a queued job, before its panel or
+/// decision.
+#[derive(Debug, Clone)]
+pub struct Checks {
+    pub plugins: Vec<PluginRefAt>,
+    /// What an error finding does.
+    pub on_error: CheckPolicy,
+    /// What a plugin that failed (trapped, timed out, is missing ...) does.
+    pub on_failure: CheckPolicy,
+}
+
 #[derive(Debug, Clone)]
 pub struct Stage {
     pub id: String,
@@ -292,6 +387,7 @@ pub struct Stage {
     pub when: Option<Expr>,
     pub schedule: Option<Schedule>,
     pub submit: Option<Submit>,
+    pub checks: Option<Checks>,
     pub panel: Option<Panel>,
     /// The self-evaluation scoring scheme's id (e.g. `mof_2020_10`).
     pub scoring: Option<String>,

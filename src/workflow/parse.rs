@@ -57,6 +57,8 @@ struct RawStage {
     #[serde(default)]
     submit: Option<RawSubmit>,
     #[serde(default)]
+    checks: Option<RawChecks>,
+    #[serde(default)]
     panel: Option<RawPanel>,
     #[serde(default)]
     scoring: Option<Spanned<String>>,
@@ -84,6 +86,16 @@ struct RawSubmit {
     by: Spanned<String>,
     form: Spanned<String>,
     within: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecks {
+    plugins: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    on_error: Option<Spanned<String>>,
+    #[serde(default)]
+    on_failure: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -443,6 +455,42 @@ fn check_stage(
         let within = ctx.duration(&sub.within);
         Some(Submit { by: by?, form: form?, within: within? })
     });
+    let policies = [("proceed", CheckPolicy::Proceed), ("return", CheckPolicy::Return), ("block", CheckPolicy::Block)];
+    let checks = s.checks.as_ref().and_then(|c| {
+        let mut plugins = Vec::new();
+        for r in c.plugins.iter() {
+            match PluginRef::parse(r) {
+                Ok(plugin) => {
+                    let (line, column) = r.span().start().map(|m| (m.line(), m.column())).unwrap_or((1, 1));
+                    if plugins.iter().any(|p: &PluginRefAt| p.plugin == plugin) {
+                        ctx.at(r.span(), format!("plugin '{}' is listed twice", r.as_str()));
+                    }
+                    plugins.push(PluginRefAt { plugin, line, column });
+                }
+                Err(e) => ctx.at(r.span(), e),
+            }
+        }
+        if c.plugins.is_empty() {
+            ctx.at(c.plugins.span(), "checks needs at least one plugin (e.g. plugins: [common, $sector])");
+        }
+        if c.plugins.len() > 16 {
+            ctx.at(c.plugins.span(), "a check step may run at most 16 plugins");
+        }
+        let on_error = match &c.on_error {
+            None => Some(CheckPolicy::Return),
+            Some(p) => ctx.one_of(p, "check policy", &policies),
+        };
+        let on_failure = match &c.on_failure {
+            None => Some(CheckPolicy::Proceed),
+            Some(p) => ctx.one_of(p, "check policy", &policies),
+        };
+        Some(Checks { plugins, on_error: on_error?, on_failure: on_failure? })
+    });
+    if let Some(c) = &s.checks
+        && s.submit.is_none()
+    {
+        ctx.at(c.plugins.span(), "checks run on a submission: add 'submit' to the stage");
+    }
     let review_forms: Vec<(&str, ReviewForm)> = ReviewForm::ALL.iter().map(|f| (f.as_str(), *f)).collect();
     let panel = s.panel.as_ref().and_then(|p| {
         let get = |v: &Option<Spanned<u32>>| v.as_ref().map(|x| **x).unwrap_or(0);
@@ -633,12 +681,40 @@ fn check_stage(
         when,
         schedule,
         submit,
+        checks,
         panel,
         scoring,
         decide,
         actions,
         approve,
     })
+}
+
+/// Checks a parsed definition's plugin references against the installed plugins:
+/// `installed(name, version)` says whether that plugin (and version, if one is named) is there.
+/// `$sector` always passes: a project whose sector has no plugin gets an informational finding.
+pub fn check_plugins(file: &str, wf: &Workflow, installed: &dyn Fn(&str, Option<&str>) -> bool) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for st in &wf.stages {
+        for r in st.checks.iter().flat_map(|c| c.plugins.iter()) {
+            if let PluginRef::Named { name, version } = &r.plugin
+                && !installed(name, version.as_deref())
+            {
+                let message = match version {
+                    Some(v) if installed(name, None) => {
+                        format!(
+                            "plugin '{name}' has no version {v} installed (upload it, or name the plugin without a version for the latest)"
+                        )
+                    }
+                    _ => format!(
+                        "unknown plugin '{name}': no plugin of that name is installed (build plugins/ with plugins/build.sh or upload it at /api/v1/plugins)"
+                    ),
+                };
+                out.push(Diagnostic { file: file.to_string(), line: r.line, column: r.column, message });
+            }
+        }
+    }
+    out
 }
 
 /// Whether a stage can reach the end of the workflow by some outcome. Stages without decision

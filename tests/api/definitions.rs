@@ -33,6 +33,11 @@ fn each_malformed_definition_is_reported_at_its_line_and_column() {
         ("id: wf\nversion: 1\ntitle: t\ntimezone: Mars/Olympus\nstages:\n  - id: a\n    kind: disclosure\n    approve: { by: finance, within: 5 workdays }\n".to_string(), 4, 11, "unknown time zone"),
         (format!("{HEAD}  - id: a\n    kind: reviewing\n    approve: {{ by: finance, within: 5 workdays }}\n"), 7, 11, "unknown stage kind 'reviewing'"),
         ("id: wf\nversion: 1\ntitle: [unclosed\n".to_string(), 4, 1, "not valid YAML"),
+        (stage("    submit: { by: department, form: targets, within: 10 workdays }\n    checks: { plugins: [common, Health!] }\n"), 9, 33, "is not a plugin reference"),
+        (stage("    submit: { by: department, form: targets, within: 10 workdays }\n    checks: { plugins: [common@one] }\n"), 9, 25, "'one' is not a plugin version"),
+        (stage("    submit: { by: department, form: targets, within: 10 workdays }\n    checks: { plugins: [common], on_error: ignore }\n"), 9, 44, "unknown check policy 'ignore'"),
+        (stage("    submit: { by: department, form: targets, within: 10 workdays }\n    checks: { plugins: [common, common] }\n"), 9, 33, "listed twice"),
+        (stage("    approve: { by: finance, within: 5 workdays }\n    checks: { plugins: [common] }\n"), 9, 24, "checks run on a submission"),
     ];
     for (i, (text, line, column, needle)) in table.iter().enumerate() {
         let diags = jixiao::workflow::parse("t.yaml", text).expect_err(&format!("case {i} should fail:\n{text}"));

@@ -40,8 +40,10 @@ pub async fn test_env(dir: &std::path::Path) -> Vec<(String, String)> {
         ("JIXIAO_WORKFLOWS_DIR".to_string(), format!("{}/workflows", env!("CARGO_MANIFEST_DIR"))),
         ("JIXIAO_ADMIN_TOKEN".to_string(), ADMIN_TOKEN.to_string()),
         ("JIXIAO_REDISPATCH_AFTER_SECS".to_string(), "5".to_string()),
-        // Plugins come through the API in the tests that need them.
-        ("JIXIAO_PLUGINS_DIR".to_string(), dir.join("no-plugins").display().to_string()),
+        // The freshly built plugins (the shipped workflow names them), their compiled code
+        // cached once for every test.
+        ("JIXIAO_PLUGINS_DIR".to_string(), crate::plugins::plugin_dist().display().to_string()),
+        ("JIXIAO_PLUGIN_CACHE_DIR".to_string(), format!("{}/plugin-cache", env!("CARGO_TARGET_TMPDIR"))),
     ];
     let unique = format!("jxt_{}", &jixiao::store::people::new_token()[3..19]);
     if let Some(base) = std::env::var("JIXIAO_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty()) {
@@ -142,6 +144,21 @@ impl TestApp {
         v
     }
 
+    /// Uploads a plugin component as `token`.
+    pub async fn upload_plugin(&self, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .post(format!("{}/api/v1/plugins", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await
+            .expect("request");
+        let s = r.status();
+        (s, r.json().await.expect("JSON body"))
+    }
+
     /// Moves the manual clock (the scheduler looks at once).
     pub fn set_time(&self, ms: i64) {
         self.clock.set_ms(ms);
@@ -166,7 +183,7 @@ impl TestApp {
     /// Waits until nothing is pending anywhere.
     pub async fn settle(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.rt.store.pending_input_count().await.unwrap() > 0 {
+        while self.rt.store.pending_work_count().await.unwrap() > 0 {
             assert!(Instant::now() < deadline, "inputs still pending after 30 s");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }

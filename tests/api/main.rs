@@ -2,6 +2,7 @@
 //! over HTTP as each role. One binary for the whole folder, so it links once.
 
 mod access;
+mod checks;
 mod definitions;
 mod flow;
 mod helpers;

@@ -26,8 +26,12 @@ pub fn plugin_dist() -> PathBuf {
         .clone()
 }
 
-fn wasm(name: &str) -> Vec<u8> {
-    std::fs::read(plugin_dist().join(format!("{name}.wasm"))).unwrap_or_else(|e| panic!("{name}.wasm: {e}"))
+/// A built component: a shipped plugin from dist/, a misbehaving test plugin from dist/test/.
+pub fn wasm(name: &str) -> Vec<u8> {
+    let dist = plugin_dist();
+    let path = dist.join(format!("{name}.wasm"));
+    let path = if path.exists() { path } else { dist.join("test").join(format!("{name}.wasm")) };
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn host() -> PluginHost {
@@ -168,49 +172,45 @@ async fn plugins_are_uploaded_validated_listed_and_versioned_through_the_api() {
     use reqwest::StatusCode;
     let app = TestApp::spawn().await;
     let c = county(&app).await;
-    let upload = |bytes: Vec<u8>, token: String| {
-        let client = app.client.clone();
-        let url = format!("{}/api/v1/plugins", app.base);
-        async move {
-            let r = client
-                .post(url)
-                .bearer_auth(token)
-                .header("content-type", "application/wasm")
-                .body(bytes)
-                .send()
-                .await
-                .unwrap();
-            let s = r.status();
-            (s, r.json::<serde_json::Value>().await.unwrap())
-        }
-    };
-    let (s, v) = upload(wasm("common"), c.dept_tokens[0].clone()).await;
+    // The shipped plugins were loaded from plugins/dist at start.
+    let (_, list) = app.get("/api/v1/plugins", ADMIN_TOKEN).await;
+    let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["agriculture", "common", "education", "health", "social-security", "transport"], "{list}");
+    let (s, v) = app.upload_plugin(&c.dept_tokens[0], wasm("buggy")).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
-    let (s, v) = upload(wasm("common"), ADMIN_TOKEN.to_string()).await;
+    let (s, v) = app.upload_plugin(ADMIN_TOKEN, wasm("buggy")).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    assert_eq!(v["name"], "common");
-    let (s, _) = upload(wasm("common"), ADMIN_TOKEN.to_string()).await;
+    assert_eq!(v["name"], "buggy");
+    let (s, _) = app.upload_plugin(ADMIN_TOKEN, wasm("buggy")).await;
     assert_eq!(s, StatusCode::OK, "the same component again changes nothing");
-    let (s, v) = upload(wasm("loop-forever"), ADMIN_TOKEN.to_string()).await;
+    let (s, _) = app.upload_plugin(ADMIN_TOKEN, wasm("common")).await;
+    assert_eq!(s, StatusCode::OK, "a shipped plugin uploaded again changes nothing");
+    let (s, v) = app.upload_plugin(ADMIN_TOKEN, wasm("loop-forever")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["code"], "invalid_plugin");
     assert!(v["message"].as_str().unwrap().contains("time limit"), "{v}");
-    let (s, v) = upload(wasm("wrong-interface"), ADMIN_TOKEN.to_string()).await;
+    let (s, v) = app.upload_plugin(ADMIN_TOKEN, wasm("wrong-interface")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert!(v["message"].as_str().unwrap().contains("interface"), "{v}");
-    let (s, v) = upload(b"\0asm garbage".to_vec(), ADMIN_TOKEN.to_string()).await;
+    let (s, v) = app.upload_plugin(ADMIN_TOKEN, b"\0asm garbage".to_vec()).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     let (s, list) = app.get("/api/v1/plugins", &c.expert_tokens[0].1).await;
     assert_eq!(s, StatusCode::OK);
     let items = list["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "{list}");
-    assert_eq!(items[0]["interface_version"], "1.0.0");
-    assert_eq!(items[0]["loaded"], true);
-    assert_eq!(items[0]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(items.len(), 7, "{list}");
+    let buggy = items.iter().find(|p| p["name"] == "buggy").unwrap();
+    assert_eq!(buggy["interface_version"], "1.0.0");
+    assert_eq!(buggy["loaded"], true);
+    assert_eq!(buggy["sha256"].as_str().unwrap().len(), 64);
     let (_, m) = app.call(reqwest::Method::GET, "/metrics", None, None).await;
-    assert!(m.as_str().unwrap().contains("jixiao_plugin_failures_total 3"), "failures are counted");
-    // A restart loads the stored plugin again.
+    let m = m.as_str().unwrap();
+    for reason in ["timeout", "wrong_interface", "invalid"] {
+        let line = format!("jixiao_plugin_failures_total{{plugin=\"(upload)\",reason=\"{reason}\"}} 1");
+        assert!(m.contains(&line), "{line} in\n{m}");
+    }
+    // A restart loads the uploaded plugin again from the store.
     let app = app.restart().await;
     let (_, list) = app.get("/api/v1/plugins", ADMIN_TOKEN).await;
-    assert_eq!(list["items"][0]["loaded"], true, "{list}");
+    let buggy = list["items"].as_array().unwrap().iter().find(|p| p["name"] == "buggy").unwrap().clone();
+    assert_eq!(buggy["loaded"], true, "{list}");
 }

@@ -48,6 +48,8 @@ impl Install {
             .env("JIXIAO_QUEUE_NAMESPACE", &self.ns)
             .env("JIXIAO_DATA_DIR", self.dir.path())
             .env("JIXIAO_WORKFLOWS_DIR", format!("{}/workflows", env!("CARGO_MANIFEST_DIR")))
+            .env("JIXIAO_PLUGINS_DIR", format!("{}/plugins/dist", env!("CARGO_MANIFEST_DIR")))
+            .env("JIXIAO_PLUGIN_CACHE_DIR", format!("{}/plugin-cache", env!("CARGO_TARGET_TMPDIR")))
             .env("JIXIAO_ADMIN_TOKEN", ADMIN)
             .env("JIXIAO_REDISPATCH_AFTER_SECS", "5")
             .env("JIXIAO_LOG", "warn")
