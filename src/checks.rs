@@ -109,25 +109,37 @@ fn failed_finding(plugin: &str, version: Option<String>, failure: &plugin_host::
     }
 }
 
-/// Runs the given checks (a job): each pending one is run and its findings stored, once.
-/// Returns how many were finished by this call.
+/// Runs the given checks (a job): each pending one is run, then all their findings are stored
+/// in one transaction, once. Returns how many were finished by this call.
 pub async fn run_jobs(rt: &Arc<Runtime>, ids: &[i64]) -> anyhow::Result<usize> {
-    let mut finished = 0;
+    let mut work: Vec<(CheckRequest, StoredProject)> = Vec::with_capacity(ids.len());
     for id in ids {
-        let Some(req): Option<CheckRequest> = rt.store.check_request(*id).await? else { continue };
+        let Some(req) = rt.store.check_request(*id).await? else { continue };
         let project = rt.store.project(req.project_id).await?;
-        let host = Arc::clone(&rt.plugins);
-        let refs = req.plugins.clone();
-        let result = tokio::task::spawn_blocking(move || run(&host, &refs, &project)).await?;
+        work.push((req, project));
+    }
+    if work.is_empty() {
+        return Ok(0);
+    }
+    let host = Arc::clone(&rt.plugins);
+    let results = tokio::task::spawn_blocking(move || {
+        work.into_iter()
+            .map(|(req, project)| {
+                let result = run(&host, &req.plugins, &project);
+                (req, result)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    let mut done = Vec::with_capacity(results.len());
+    for (req, result) in results {
         for (plugin, reason) in &result.failed {
             rt.metrics.plugin_failed(plugin, reason);
         }
         for f in result.findings.iter().filter(|f| f.code == FAILED_CODE) {
             tracing::warn!(case = req.case_id, stage = %req.stage, plugin = %f.plugin, "{}", f.message_en);
         }
-        if rt.store.finish_check(&req, &result.ran, &result.findings, rt.clock.now_ms()).await? {
-            finished += 1;
-        }
+        done.push((req, result.ran, result.findings));
     }
-    Ok(finished)
+    Ok(rt.store.finish_checks(&done, rt.clock.now_ms()).await?)
 }

@@ -415,12 +415,17 @@ fn rate(seconds: f64, mut f: impl FnMut() -> usize) -> (f64, usize) {
 
 fn plugins(dist: &std::path::Path, seconds: f64, runs: usize) -> anyhow::Result<()> {
     let cache = tempfile::tempdir()?;
+    // The server's configuration (warm instances serve many calls), and one that instantiates
+    // afresh for every call, to show what instance reuse is worth.
     let host = crate::plugin_host::PluginHost::new(Some(cache.path()), crate::plugin_host::Limits::default())?;
+    let fresh_limits = crate::plugin_host::Limits { reuse_calls: 1, ..Default::default() };
+    let fresh = crate::plugin_host::PluginHost::new(Some(cache.path()), fresh_limits)?;
     for name in ["common", "health"] {
         let path = dist.join(format!("{name}.wasm"));
         let bytes = std::fs::read(&path)
             .map_err(|e| anyhow::anyhow!("{}: {e} (build the plugins with plugins/build.sh)", path.display()))?;
         host.load(&bytes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        fresh.load(&bytes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     }
     let project = bench_project();
     let native = native_project(&project);
@@ -429,24 +434,40 @@ fn plugins(dist: &std::path::Path, seconds: f64, runs: usize) -> anyhow::Result<
         .find(|l| l.sector == "health")
         .copied()
         .ok_or_else(|| anyhow::anyhow!("no health library"))?;
-    let (mut wasm, mut nat) = (Vec::new(), Vec::new());
+    let (mut wasm, mut nat, mut cold) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..runs {
         // One "call" is one plugin invocation; each round calls common and health.
-        let (w, wf) = rate(seconds, || {
-            let a = host.check("common", None, &project).map(|f| f.len()).unwrap_or(0);
-            let b = host.check("health", None, &project).map(|f| f.len()).unwrap_or(0);
+        let pair = |h: &crate::plugin_host::PluginHost| {
+            let a = h.check("common", None, &project).map(|f| f.len()).unwrap_or(0);
+            let b = h.check("health", None, &project).map(|f| f.len()).unwrap_or(0);
             a + b
-        });
+        };
+        let (w, wf) = rate(seconds, || pair(&host));
+        let (c, cf) = rate(seconds, || pair(&fresh));
         let (n, nf) = rate(seconds, || {
             indicator_rules::common::check(&native).len() + indicator_rules::sector::check(health, &native).len()
         });
-        anyhow::ensure!(wf == nf, "the component and the native rules disagree: {wf} vs {nf} findings");
-        println!("run {}: wasm {:.0} calls/s, native {:.0} calls/s ({wf} findings per pair)", i + 1, w * 2.0, n * 2.0);
+        anyhow::ensure!(
+            wf == nf && cf == nf,
+            "the component and the native rules disagree: {wf}/{cf} vs {nf} findings"
+        );
+        println!(
+            "run {}: wasm {:.0} calls/s (fresh instance per call {:.0}), native {:.0} calls/s ({wf} findings per pair)",
+            i + 1,
+            w * 2.0,
+            c * 2.0,
+            n * 2.0
+        );
         wasm.push(w * 2.0);
+        cold.push(c * 2.0);
         nat.push(n * 2.0);
     }
     let w = median(&mut wasm);
     let n = median(&mut nat);
+    let c = median(&mut cold);
+    // The floor: calls on a project without indicators (crossing into the sandbox and back).
+    let empty = crate::plugin_host::Project { indicators: Vec::new(), ..project.clone() };
+    let (floor, _) = rate(seconds, || host.check("common", None, &empty).map(|f| f.len()).unwrap_or(0));
     println!(
         "{}",
         json!({
@@ -455,6 +476,8 @@ fn plugins(dist: &std::path::Path, seconds: f64, runs: usize) -> anyhow::Result<
             "indicators": project.indicators.len(),
             "wasm_calls_per_s_per_core": w.round(),
             "native_calls_per_s_per_core": n.round(),
+            "wasm_fresh_instance_calls_per_s_per_core": c.round(),
+            "wasm_empty_project_calls_per_s_per_core": floor.round(),
             "ratio": ((n / w) * 100.0).round() / 100.0,
             "runs": runs,
         })

@@ -143,19 +143,39 @@ impl Store {
         }))
     }
 
-    /// Stores a check's findings and reports them to the case as an input, once. Returns false
-    /// when the check was already finished (by another delivery of its job).
-    pub async fn finish_check(
+    /// Stores the findings of finished checks and reports each to its case as an input, once,
+    /// all in one transaction. A check already finished (by another delivery of its job) is
+    /// left alone. Returns how many were finished here.
+    pub async fn finish_checks(
         &self,
-        req: &CheckRequest,
-        ran: &[String],
-        findings: &[StoredFinding],
+        done: &[(CheckRequest, Vec<String>, Vec<StoredFinding>)],
         now_ms: i64,
-    ) -> Result<bool> {
-        let counts = count(findings);
+    ) -> Result<usize> {
         let mut tx = self.write().await?;
-        lock_case(&mut tx, req.case_id).await?;
-        let updated = sqlx::query(
+        let mut order: Vec<&(CheckRequest, Vec<String>, Vec<StoredFinding>)> = done.iter().collect();
+        // Cases in ascending order, as every writer locks them.
+        order.sort_by_key(|(r, _, _)| (r.case_id, r.id));
+        let mut finished = 0;
+        for (req, ran, findings) in order {
+            if finish_one(&mut tx, req, ran, findings, now_ms).await? {
+                finished += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(finished)
+    }
+}
+
+async fn finish_one(
+    tx: &mut AnyConnection,
+    req: &CheckRequest,
+    ran: &[String],
+    findings: &[StoredFinding],
+    now_ms: i64,
+) -> Result<bool> {
+    let counts = count(findings);
+    lock_case(&mut *tx, req.case_id).await?;
+    let updated = sqlx::query(
             "UPDATE plugin_checks SET status = 'done', finished_ms = $1, errors = $2, warnings = $3, failures = $4, ran = $5 WHERE id = $6 AND status = 'pending'",
         )
         .bind(now_ms)
@@ -167,11 +187,11 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if updated != 1 {
-            return Ok(false);
-        }
-        for f in findings {
-            sqlx::query(
+    if updated != 1 {
+        return Ok(false);
+    }
+    for f in findings {
+        sqlx::query(
                 "INSERT INTO check_findings (check_id, case_id, plugin, plugin_version, code, severity, indicator_index, indicator_name, message_zh, message_en) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(req.id)
@@ -186,9 +206,9 @@ impl Store {
             .bind(&f.message_en)
             .execute(&mut *tx)
             .await?;
-        }
-        append_event(
-            &mut tx,
+    }
+    append_event(
+            &mut *tx,
             req.case_id,
             "checks_finished",
             &serde_json::json!({"stage": req.stage, "round": req.round, "check_id": req.id, "ran": ran, "errors": counts.errors, "warnings": counts.warnings, "failures": counts.failures}),
@@ -196,19 +216,19 @@ impl Store {
             now_ms,
         )
         .await?;
-        let input = Input::Checked {
-            stage: req.stage.clone(),
-            round: req.round,
-            check_id: req.id,
-            errors: counts.errors,
-            warnings: counts.warnings,
-            failures: counts.failures,
-        };
-        add_input(&mut tx, req.case_id, &input, now_ms).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
+    let input = Input::Checked {
+        stage: req.stage.clone(),
+        round: req.round,
+        check_id: req.id,
+        errors: counts.errors,
+        warnings: counts.warnings,
+        failures: counts.failures,
+    };
+    add_input(&mut *tx, req.case_id, &input, now_ms).await?;
+    Ok(true)
+}
 
+impl Store {
     /// Every check of a case with its findings, newest first.
     pub async fn case_checks(&self, case_id: i64) -> Result<Vec<CheckView>> {
         let rows = sqlx::query(
