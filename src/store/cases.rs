@@ -292,10 +292,12 @@ impl Store {
 
     /// Work the workers still have to do: unapplied inputs and checks not yet run.
     pub async fn pending_work_count(&self) -> Result<i64> {
-        let checks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM plugin_checks WHERE status = 'pending'")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(self.pending_input_count().await? + checks)
+        // One statement, so one snapshot: a check finishing in between cannot hide its input.
+        Ok(sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL) + (SELECT COUNT(*) FROM plugin_checks WHERE status = 'pending')",
+        )
+        .fetch_one(&self.pool)
+        .await?)
     }
 }
 
