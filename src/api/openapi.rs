@@ -120,7 +120,7 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
         method: "get",
         path: "/api/v1/cases/{id}",
-        summary: "A case: stage, open tasks, history",
+        summary: "A case: stage, open tasks, history, plugin checks with their findings",
         roles: ALL,
         body: None,
     },

@@ -80,6 +80,14 @@ async fn targets_with_errors_go_back_with_their_findings_and_pass_once_fixed() {
     let concluded = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "checks_concluded").unwrap();
     assert_eq!(concluded["data"]["outcome"], "return");
 
+    // The check's job delivered again stores nothing again.
+    let check_id = check["id"].as_i64().unwrap();
+    assert_eq!(jixiao::checks::run_jobs(&app.rt, &[check_id]).await.unwrap(), 0);
+    let again = app.wait_case(id, "unchanged", |_| true).await;
+    assert_eq!(again["checks"].as_array().unwrap().len(), 1);
+    assert_eq!(again["checks"][0]["findings"], check["findings"]);
+    assert_eq!(again["history"].as_array().unwrap().len(), v["history"].as_array().unwrap().len());
+
     // The department sees the findings on its own case; another department does not see the case.
     let (s, own) = app.get(&format!("/api/v1/cases/{id}"), dept).await;
     assert_eq!(s, StatusCode::OK);

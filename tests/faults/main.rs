@@ -64,12 +64,12 @@ impl Install {
         assert!(out.status.success(), "demo failed: {}", String::from_utf8_lossy(&out.stdout));
     }
 
-    fn api(&self, port: u16) -> Child {
-        self.command(&["serve", "--api-only", "--listen", &format!("127.0.0.1:{port}")]).spawn().unwrap()
+    fn api(&self, port: u16) -> Proc {
+        Proc(self.command(&["serve", "--api-only", "--listen", &format!("127.0.0.1:{port}")]).spawn().unwrap())
     }
 
-    fn worker(&self) -> Child {
-        self.command(&["worker"]).spawn().unwrap()
+    fn worker(&self) -> Proc {
+        Proc(self.command(&["worker"]).spawn().unwrap())
     }
 
     /// The end state as the bureau sees it: per project, stage, phase and status; the panel's
@@ -96,10 +96,7 @@ impl Install {
     }
 
     async fn pending(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL")
-            .fetch_one(&self.pool)
-            .await
-            .unwrap_or(-1)
+        sqlx::query_scalar(PENDING_WORK).fetch_one(&self.pool).await.unwrap_or(-1)
     }
 
     async fn wait_settled(&self, what: &str, timeout: Duration) {
@@ -121,6 +118,34 @@ fn rand_u64() -> u64 {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Inputs not yet applied and plugin checks not yet run, counted in one snapshot.
+const PENDING_WORK: &str = "SELECT (SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL) + (SELECT COUNT(*) FROM plugin_checks WHERE status = 'pending')";
+
+/// A child process that is killed when dropped, so a failing test leaves no server, worker or
+/// Redis running behind it.
+struct Proc(Child);
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // std's kill does nothing to a child already waited for, so no reused pid is hit.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn kill9(c: &mut Child) {
@@ -204,7 +229,7 @@ async fn submit_everything(base: &str) -> usize {
 async fn run_cycle(
     projects: usize,
     workers: usize,
-    fault: impl AsyncFnOnce(&Install, &mut Vec<Child>) -> (),
+    fault: impl AsyncFnOnce(&Install, &mut Vec<Proc>) -> (),
 ) -> (BTreeMap<String, String>, usize) {
     let inst = Install::new(None).await;
     inst.demo(projects);
@@ -212,7 +237,7 @@ async fn run_cycle(
     let mut api = inst.api(port);
     let base = format!("http://127.0.0.1:{port}");
     wait_http(&base).await;
-    let mut ws: Vec<Child> = (0..workers).map(|_| inst.worker()).collect();
+    let mut ws: Vec<Proc> = (0..workers).map(|_| inst.worker()).collect();
     inst.wait_settled("the cycle's first tasks", Duration::from_secs(120)).await;
     let submitting = submit_everything(&base);
     let faults = fault(&inst, &mut ws);
@@ -242,7 +267,7 @@ fn diff(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_workers_loses_and_duplicates_nothing() {
     let (calm, n1) = run_cycle(1000, 3, async |_, _| {}).await;
-    let (stormy, n2) = run_cycle(1000, 3, async |inst: &Install, ws: &mut Vec<Child>| {
+    let (stormy, n2) = run_cycle(1000, 3, async |inst: &Install, ws: &mut Vec<Proc>| {
         // Kill a worker every 400 ms while the submissions pour in, 24 times, and start a
         // new one each time: three workers race on the same cases throughout.
         for i in 0..24 {
@@ -266,11 +291,13 @@ async fn a_redis_restart_loses_no_case() {
     // A Redis of our own, so restarting it disturbs no other test.
     let port = free_port();
     let start_redis = || {
-        Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed")
+        Proc(
+            Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("redis-server is installed"),
+        )
     };
     let mut redis = start_redis();
     std::thread::sleep(Duration::from_millis(300));
@@ -280,7 +307,7 @@ async fn a_redis_restart_loses_no_case() {
     let mut api = inst.api(api_port);
     let base = format!("http://127.0.0.1:{api_port}");
     wait_http(&base).await;
-    let mut ws: Vec<Child> = (0..2).map(|_| inst.worker()).collect();
+    let mut ws: Vec<Proc> = (0..2).map(|_| inst.worker()).collect();
     inst.wait_settled("first tasks", Duration::from_secs(120)).await;
     let submitting = submit_everything(&base);
     let restart = async {
@@ -372,10 +399,7 @@ async fn a_postgres_outage_answers_503_and_recovers() {
     let pool = PgPool::connect(&inst.db_url).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let pending: i64 = sqlx::query_scalar(PENDING_WORK).fetch_one(&pool).await.unwrap();
         if pending == 0 {
             break;
         }
