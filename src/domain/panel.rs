@@ -15,6 +15,78 @@ pub enum Seat {
     Expert,
 }
 
+/// Why a candidate may have to stand aside (DOMAIN.md §3). Which rules apply is data: a panel
+/// in a workflow may name its own list; the default is every rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecusalRule {
+    /// A department member never reviews their own department's project.
+    OwnDepartment,
+    /// Worked for or directed the unit within the policy's years.
+    WorkedForUnit,
+    /// The unit is headed by a close relative.
+    RelativeHeadsUnit,
+    /// Took part in declaring, arguing or implementing the project.
+    TookPart,
+    /// Declared any other interest in the unit or the project.
+    DeclaredInterest,
+}
+
+impl RecusalRule {
+    pub const ALL: [RecusalRule; 5] = [
+        RecusalRule::OwnDepartment,
+        RecusalRule::WorkedForUnit,
+        RecusalRule::RelativeHeadsUnit,
+        RecusalRule::TookPart,
+        RecusalRule::DeclaredInterest,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecusalRule::OwnDepartment => "own_department",
+            RecusalRule::WorkedForUnit => "worked_for_unit",
+            RecusalRule::RelativeHeadsUnit => "relative_heads_unit",
+            RecusalRule::TookPart => "took_part",
+            RecusalRule::DeclaredInterest => "declared_interest",
+        }
+    }
+}
+
+/// The recusal rules a panel applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecusalPolicy {
+    pub rules: Vec<RecusalRule>,
+    /// How many years after leaving a unit an expert may review it again.
+    pub years: i32,
+}
+
+impl Default for RecusalPolicy {
+    fn default() -> Self {
+        RecusalPolicy { rules: RecusalRule::ALL.to_vec(), years: RECUSAL_YEARS }
+    }
+}
+
+/// What an expert declared about themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// A close relative heads the department.
+    RelativeHeadsUnit,
+    /// Helped declare, argue or implement the project.
+    TookPart,
+    /// Any other interest in the department or the project.
+    Interest,
+}
+
+/// A declared relationship or conflict; it concerns a department, a project, or both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub kind: ConflictKind,
+    pub department_id: Option<i64>,
+    pub project_code: Option<String>,
+    pub note: String,
+}
+
 /// A person who could be drawn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
@@ -26,6 +98,31 @@ pub struct Candidate {
     pub department_id: Option<i64>,
     /// Experts' employment: (department id, from year, to year).
     pub employment: Vec<(i64, i32, i32)>,
+    /// Experts' declared relationships and conflicts.
+    pub conflicts: Vec<Conflict>,
+    /// Inside one of their availability windows (or they declared none).
+    pub available: bool,
+    /// Reviews open now.
+    pub load: u32,
+    /// Most reviews open at once, if capped.
+    pub cap: Option<u32>,
+}
+
+impl Candidate {
+    /// A candidate with no history, conflicts, load or cap.
+    pub fn new(user_id: i64, seat: Seat) -> Candidate {
+        Candidate {
+            user_id,
+            seat,
+            sectors: Vec::new(),
+            department_id: None,
+            employment: Vec::new(),
+            conflicts: Vec::new(),
+            available: true,
+            load: 0,
+            cap: None,
+        }
+    }
 }
 
 /// What a panel needs.
@@ -36,7 +133,11 @@ pub struct Need {
     pub expert: u32,
     pub sector: String,
     pub project_department_id: i64,
+    pub project_code: String,
     pub fiscal_year: i32,
+    pub policy: RecusalPolicy,
+    /// People who may not be drawn again (already on or dropped from this panel).
+    pub exclude: Vec<i64>,
 }
 
 /// A drawn member; the first expert leads the panel.
@@ -65,32 +166,77 @@ pub struct Draw {
 /// Years an expert must be away from a unit before reviewing it (DOMAIN.md §3).
 pub const RECUSAL_YEARS: i32 = 3;
 
-/// Why a candidate may not sit on this panel, if any.
+/// The first recusal rule of the policy that applies to the candidate, if any.
 pub fn recusal(c: &Candidate, need: &Need) -> Option<Exclusion> {
-    match c.seat {
-        Seat::Department if c.department_id == Some(need.project_department_id) => Some(Exclusion {
+    let out = |rule: RecusalRule, reason: String| Exclusion { user_id: c.user_id, rule: rule.as_str().into(), reason };
+    let unit = need.project_department_id;
+    for rule in &need.policy.rules {
+        let hit = match rule {
+            RecusalRule::OwnDepartment => (c.seat == Seat::Department && c.department_id == Some(unit))
+                .then(|| "belongs to the department whose project is reviewed".to_string()),
+            RecusalRule::WorkedForUnit => c
+                .employment
+                .iter()
+                .find(|(dept, _, to)| *dept == unit && *to >= need.fiscal_year - need.policy.years)
+                .map(|(_, from, to)| {
+                    format!(
+                        "worked for the unit {from}–{to}, within {} years of {}",
+                        need.policy.years, need.fiscal_year
+                    )
+                }),
+            RecusalRule::RelativeHeadsUnit => c
+                .conflicts
+                .iter()
+                .find(|x| x.kind == ConflictKind::RelativeHeadsUnit && x.department_id == Some(unit))
+                .map(|x| format!("a close relative heads the unit{}", note(&x.note))),
+            RecusalRule::TookPart => c
+                .conflicts
+                .iter()
+                .find(|x| x.kind == ConflictKind::TookPart && x.project_code.as_deref() == Some(&need.project_code))
+                .map(|x| format!("took part in declaring, arguing or implementing the project{}", note(&x.note))),
+            RecusalRule::DeclaredInterest => c
+                .conflicts
+                .iter()
+                .find(|x| {
+                    x.kind == ConflictKind::Interest
+                        && (x.department_id == Some(unit) || x.project_code.as_deref() == Some(&need.project_code))
+                })
+                .map(|x| format!("declared an interest{}", note(&x.note))),
+        };
+        if let Some(reason) = hit {
+            return Some(out(*rule, reason));
+        }
+    }
+    None
+}
+
+fn note(n: &str) -> String {
+    if n.is_empty() { String::new() } else { format!(" ({n})") }
+}
+
+/// Why an otherwise eligible candidate cannot take a review now, if so.
+fn unavailable(c: &Candidate) -> Option<Exclusion> {
+    if !c.available {
+        return Some(Exclusion {
             user_id: c.user_id,
-            rule: "own_department".into(),
-            reason: "belongs to the department whose project is reviewed".into(),
+            rule: "unavailable".into(),
+            reason: "outside every availability window the expert declared".into(),
+        });
+    }
+    match c.cap {
+        Some(cap) if c.load >= cap => Some(Exclusion {
+            user_id: c.user_id,
+            rule: "at_capacity".into(),
+            reason: format!("already has {} open review(s), the most allowed ({cap})", c.load),
         }),
-        Seat::Expert => c
-            .employment
-            .iter()
-            .find(|(dept, _, to)| *dept == need.project_department_id && *to >= need.fiscal_year - RECUSAL_YEARS)
-            .map(|(_, from, to)| Exclusion {
-                user_id: c.user_id,
-                rule: "worked_for_unit".into(),
-                reason: format!(
-                    "worked for the unit {from}–{to}, within {RECUSAL_YEARS} years of {}",
-                    need.fiscal_year
-                ),
-            }),
         _ => None,
     }
 }
 
-/// Draws a panel. Experts must cover the project's sector. Fails with the reason when a seat
-/// cannot be filled, e.g. "sector health needs 3 experts; 2 remain after recusal".
+/// Draws a panel. Experts must cover the project's sector. Among the eligible, the least loaded
+/// are drawn first, ties broken by the seeded shuffle, so drawing spreads the work. Fails with
+/// the reason when a seat cannot be filled, e.g. "sector health needs 3 experts; 2 remain after
+/// recusal and caps".
 pub fn draw(seed: u64, candidates: &[Candidate], need: &Need) -> Result<Draw, String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut exclusions = Vec::new();
@@ -102,11 +248,11 @@ pub fn draw(seed: u64, candidates: &[Candidate], need: &Need) -> Result<Draw, St
             continue;
         }
         let mut pool: Vec<&Candidate> = Vec::new();
-        for c in candidates.iter().filter(|c| c.seat == seat) {
+        for c in candidates.iter().filter(|c| c.seat == seat && !need.exclude.contains(&c.user_id)) {
             if seat == Seat::Expert && !c.sectors.contains(&need.sector) {
                 continue;
             }
-            match recusal(c, need) {
+            match recusal(c, need).or_else(|| unavailable(c)) {
                 Some(x) => exclusions.push(x),
                 None => pool.push(c),
             }
@@ -120,9 +266,11 @@ pub fn draw(seed: u64, candidates: &[Candidate], need: &Need) -> Result<Draw, St
                 Seat::Finance => format!("the panel needs {count} finance member(s)"),
                 Seat::Department => format!("the panel needs {count} department member(s)"),
             };
-            return Err(format!("{what}; {} remain after recusal", pool.len()));
+            return Err(format!("{what}; {} remain after recusal and caps", pool.len()));
         }
         pool.shuffle(&mut rng);
+        // Stable: equal loads keep their shuffled order.
+        pool.sort_by_key(|c| c.load);
         for c in pool.into_iter().take(count as usize) {
             members.push(Member { user_id: c.user_id, seat, leader: false });
         }
@@ -140,7 +288,7 @@ mod tests {
     use super::*;
 
     fn expert(id: i64, sector: &str, employment: Vec<(i64, i32, i32)>) -> Candidate {
-        Candidate { user_id: id, seat: Seat::Expert, sectors: vec![sector.into()], department_id: None, employment }
+        Candidate { sectors: vec![sector.into()], employment, ..Candidate::new(id, Seat::Expert) }
     }
 
     fn need() -> Need {
@@ -150,27 +298,18 @@ mod tests {
             expert: 3,
             sector: "health".into(),
             project_department_id: 7,
+            project_code: "XY2023-D007-0001".into(),
             fiscal_year: 2023,
+            policy: RecusalPolicy::default(),
+            exclude: Vec::new(),
         }
     }
 
     fn pool() -> Vec<Candidate> {
         let mut v = vec![
-            Candidate {
-                user_id: 1,
-                seat: Seat::Department,
-                sectors: vec![],
-                department_id: Some(7),
-                employment: vec![],
-            },
-            Candidate {
-                user_id: 2,
-                seat: Seat::Department,
-                sectors: vec![],
-                department_id: Some(8),
-                employment: vec![],
-            },
-            Candidate { user_id: 3, seat: Seat::Finance, sectors: vec![], department_id: None, employment: vec![] },
+            Candidate { department_id: Some(7), ..Candidate::new(1, Seat::Department) },
+            Candidate { department_id: Some(8), ..Candidate::new(2, Seat::Department) },
+            Candidate::new(3, Seat::Finance),
         ];
         for id in 10..20 {
             v.push(expert(id, if id % 2 == 0 { "health" } else { "education" }, vec![]));
@@ -189,17 +328,57 @@ mod tests {
         assert!(a.members.iter().all(|m| m.user_id != 1), "own department recused");
         assert!(a.members.iter().filter(|m| m.seat == Seat::Expert).all(|m| m.user_id % 2 == 0), "sector match");
         assert_eq!(a.members.iter().filter(|m| m.leader).count(), 1);
+        let seeds: std::collections::HashSet<Vec<i64>> =
+            (0..20).map(|s| draw(s, &pool(), &need()).unwrap().members.iter().map(|m| m.user_id).collect()).collect();
+        assert!(seeds.len() > 1, "other seeds draw other panels");
     }
 
     #[test]
-    fn recusal_window_boundaries() {
-        let n = need();
-        let table =
-            [((7, 2015, 2019), false), ((7, 2015, 2020), true), ((7, 2022, 2023), true), ((8, 2022, 2023), false)];
-        for ((dept, from, to), recused) in table {
-            let c = expert(99, "health", vec![(dept, from, to)]);
-            assert_eq!(recusal(&c, &n).is_some(), recused, "{dept} {from}-{to}");
+    fn each_recusal_rule_and_the_window_boundaries() {
+        let conflict = |kind, department_id, project_code: Option<&str>| Conflict {
+            kind,
+            department_id,
+            project_code: project_code.map(str::to_string),
+            note: "申报".into(),
+        };
+        let with = |employment: Vec<(i64, i32, i32)>, conflicts: Vec<Conflict>| Candidate {
+            conflicts,
+            ..expert(99, "health", employment)
+        };
+        // (candidate, rule expected or None)
+        let table: Vec<(Candidate, Option<&str>)> = vec![
+            (with(vec![(7, 2015, 2019)], vec![]), None),
+            (with(vec![(7, 2015, 2020)], vec![]), Some("worked_for_unit")),
+            (with(vec![(7, 2022, 2023)], vec![]), Some("worked_for_unit")),
+            (with(vec![(8, 2022, 2023)], vec![]), None),
+            (with(vec![], vec![conflict(ConflictKind::RelativeHeadsUnit, Some(7), None)]), Some("relative_heads_unit")),
+            (with(vec![], vec![conflict(ConflictKind::RelativeHeadsUnit, Some(8), None)]), None),
+            (with(vec![], vec![conflict(ConflictKind::TookPart, None, Some("XY2023-D007-0001"))]), Some("took_part")),
+            (with(vec![], vec![conflict(ConflictKind::TookPart, None, Some("XY2023-D007-0002"))]), None),
+            (with(vec![], vec![conflict(ConflictKind::Interest, Some(7), None)]), Some("declared_interest")),
+            (
+                with(vec![], vec![conflict(ConflictKind::Interest, None, Some("XY2023-D007-0001"))]),
+                Some("declared_interest"),
+            ),
+            (with(vec![], vec![conflict(ConflictKind::Interest, Some(9), Some("X"))]), None),
+            (Candidate { department_id: Some(7), ..Candidate::new(5, Seat::Department) }, Some("own_department")),
+            (Candidate { department_id: Some(8), ..Candidate::new(5, Seat::Department) }, None),
+        ];
+        for (i, (c, rule)) in table.iter().enumerate() {
+            let got = recusal(c, &need());
+            assert_eq!(got.as_ref().map(|x| x.rule.as_str()), *rule, "case {i}: {got:?}");
+            if let Some(x) = got {
+                assert!(!x.reason.is_empty());
+            }
         }
+        // The policy is data: without the rule, or with a shorter window, the expert may sit.
+        let c = with(vec![(7, 2015, 2021)], vec![]);
+        let mut n = need();
+        assert!(recusal(&c, &n).is_some());
+        n.policy.years = 1;
+        assert!(recusal(&c, &n).is_none(), "2021 is more than 1 year before 2023");
+        n.policy = RecusalPolicy { rules: vec![RecusalRule::TookPart], years: 3 };
+        assert!(recusal(&c, &n).is_none());
     }
 
     #[test]
@@ -207,6 +386,92 @@ mod tests {
         let mut p = pool();
         p.retain(|c| ![10, 12, 14].contains(&c.user_id));
         let err = draw(1, &p, &need()).unwrap_err();
-        assert_eq!(err, "sector health needs 3 experts; 2 remain after recusal");
+        assert_eq!(err, "sector health needs 3 experts; 2 remain after recusal and caps");
+    }
+
+    #[test]
+    fn caps_availability_and_exclusions_are_respected_and_least_loaded_come_first() {
+        let mut p = pool();
+        for c in p.iter_mut() {
+            match c.user_id {
+                10 => c.available = false,
+                12 => {
+                    c.cap = Some(2);
+                    c.load = 2;
+                }
+                14 => c.load = 5,
+                _ => {}
+            }
+        }
+        let mut n = need();
+        n.exclude = vec![16];
+        let err = draw(7, &p, &n).unwrap_err();
+        assert_eq!(err, "sector health needs 3 experts; 2 remain after recusal and caps");
+        n.expert = 1;
+        for seed in 0..10 {
+            let d = draw(seed, &p, &n).unwrap();
+            let experts: Vec<i64> = d.members.iter().filter(|m| m.seat == Seat::Expert).map(|m| m.user_id).collect();
+            assert_eq!(experts, vec![18], "14 is eligible but carries 5 reviews: {d:?}");
+            let rules: Vec<(i64, &str)> = d.exclusions.iter().map(|x| (x.user_id, x.rule.as_str())).collect();
+            assert!(rules.contains(&(10, "unavailable")) && rules.contains(&(12, "at_capacity")), "{rules:?}");
+        }
+    }
+
+    /// A small deterministic generator for the property test (no extra dependency).
+    fn lcg(state: &mut u64) -> u64 {
+        *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *state >> 33
+    }
+
+    #[test]
+    fn no_draw_ever_contains_a_recused_unavailable_or_over_cap_candidate() {
+        let mut st = 12345u64;
+        for round in 0..500 {
+            let mut cands = Vec::new();
+            for id in 0..(5 + lcg(&mut st) % 30) as i64 {
+                let seat = match lcg(&mut st) % 4 {
+                    0 => Seat::Department,
+                    1 => Seat::Finance,
+                    _ => Seat::Expert,
+                };
+                let mut c = Candidate::new(id, seat);
+                c.department_id = (seat == Seat::Department).then(|| (lcg(&mut st) % 4) as i64);
+                c.sectors = vec![if lcg(&mut st).is_multiple_of(3) { "education" } else { "health" }.into()];
+                if lcg(&mut st).is_multiple_of(4) {
+                    let to = 2016 + (lcg(&mut st) % 8) as i32;
+                    c.employment.push(((lcg(&mut st) % 4) as i64, to - 2, to));
+                }
+                if lcg(&mut st).is_multiple_of(6) {
+                    c.conflicts.push(Conflict {
+                        kind: ConflictKind::Interest,
+                        department_id: Some((lcg(&mut st) % 4) as i64),
+                        project_code: None,
+                        note: String::new(),
+                    });
+                }
+                c.available = !lcg(&mut st).is_multiple_of(8);
+                c.load = (lcg(&mut st) % 4) as u32;
+                c.cap = (lcg(&mut st).is_multiple_of(2)).then(|| (lcg(&mut st) % 4) as u32);
+                cands.push(c);
+            }
+            let mut n = need();
+            n.project_department_id = (lcg(&mut st) % 4) as i64;
+            n.department = (lcg(&mut st) % 2) as u32;
+            n.expert = [0, 1, 3][(lcg(&mut st) % 3) as usize];
+            if let Ok(d) = draw(round, &cands, &n) {
+                let ids: std::collections::HashSet<i64> = d.members.iter().map(|m| m.user_id).collect();
+                assert_eq!(ids.len(), d.members.len(), "no one twice");
+                for m in &d.members {
+                    let c = cands.iter().find(|c| c.user_id == m.user_id).unwrap();
+                    assert!(recusal(c, &n).is_none(), "round {round}: recused {c:?}");
+                    assert!(c.available && c.cap.is_none_or(|cap| c.load < cap), "round {round}: {c:?}");
+                    assert_eq!(c.seat, m.seat);
+                    if m.seat == Seat::Expert {
+                        assert!(c.sectors.contains(&n.sector));
+                    }
+                }
+                assert_eq!(d.members.len() as u32, n.department + n.finance + n.expert);
+            }
+        }
     }
 }

@@ -14,7 +14,7 @@ use super::projects::{Project, load_project};
 use super::workflows::Registry;
 use super::{Result, Store, StoreError};
 use crate::domain::calendar::{Calendar, WorkDuration};
-use crate::domain::panel::{self, Candidate, Need, Seat};
+use crate::domain::panel::{self, Candidate, Conflict, ConflictKind, Need, Seat};
 use crate::engine::{self, CaseState, Effect, Input, Status};
 use crate::workflow::{Role, Workflow};
 
@@ -31,20 +31,29 @@ struct Pool {
     candidates: Vec<Candidate>,
 }
 
-async fn load_pool(conn: &mut AnyConnection) -> Result<Pool> {
+async fn load_pool(conn: &mut AnyConnection, now_ms: i64) -> Result<Pool> {
     let mut candidates = Vec::new();
+    // Open reviews per person, for caps and for drawing the least loaded first.
+    let mut load: HashMap<i64, u32> = HashMap::new();
+    for r in sqlx::query(
+        "SELECT assignee_id, COUNT(*) AS n FROM tasks WHERE kind = 'review' AND status = 'open' AND assignee_id IS NOT NULL GROUP BY assignee_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        load.insert(r.try_get("assignee_id")?, r.try_get::<i64, _>("n")? as u32);
+    }
     let rows =
         sqlx::query("SELECT id, role, department_id FROM users WHERE active = 1 AND role IN ('finance', 'department')")
             .fetch_all(&mut *conn)
             .await?;
     for r in rows {
         let role: String = r.try_get("role")?;
+        let id: i64 = r.try_get("id")?;
         candidates.push(Candidate {
-            user_id: r.try_get("id")?,
-            seat: if role == "finance" { Seat::Finance } else { Seat::Department },
-            sectors: Vec::new(),
             department_id: r.try_get("department_id")?,
-            employment: Vec::new(),
+            load: load.get(&id).copied().unwrap_or(0),
+            ..Candidate::new(id, if role == "finance" { Seat::Finance } else { Seat::Department })
         });
     }
     let mut employment: HashMap<i64, Vec<(i64, i32, i32)>> = HashMap::new();
@@ -58,18 +67,43 @@ async fn load_pool(conn: &mut AnyConnection) -> Result<Pool> {
             r.try_get("to_year")?,
         ));
     }
-    for r in sqlx::query("SELECT u.id, e.sectors FROM users u JOIN experts e ON e.user_id = u.id WHERE u.active = 1")
+    let mut conflicts: HashMap<i64, Vec<Conflict>> = HashMap::new();
+    for r in sqlx::query("SELECT expert_user_id, kind, department_id, project_code, note FROM expert_conflicts")
         .fetch_all(&mut *conn)
         .await?
+    {
+        let kind: String = r.try_get("kind")?;
+        let Ok(kind) = serde_json::from_value::<ConflictKind>(serde_json::Value::String(kind)) else { continue };
+        conflicts.entry(r.try_get("expert_user_id")?).or_default().push(Conflict {
+            kind,
+            department_id: r.try_get("department_id")?,
+            project_code: r.try_get("project_code")?,
+            note: r.try_get("note")?,
+        });
+    }
+    // Experts with windows, and those with a window open now.
+    let mut windowed: HashMap<i64, bool> = HashMap::new();
+    for r in sqlx::query("SELECT expert_user_id, from_ms, to_ms FROM expert_availability").fetch_all(&mut *conn).await?
+    {
+        let open = r.try_get::<i64, _>("from_ms")? <= now_ms && now_ms <= r.try_get::<i64, _>("to_ms")?;
+        *windowed.entry(r.try_get("expert_user_id")?).or_insert(false) |= open;
+    }
+    for r in sqlx::query(
+        "SELECT u.id, e.sectors, e.max_concurrent FROM users u JOIN experts e ON e.user_id = u.id WHERE u.active = 1",
+    )
+    .fetch_all(&mut *conn)
+    .await?
     {
         let id: i64 = r.try_get("id")?;
         let sectors: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("sectors")?)?;
         candidates.push(Candidate {
-            user_id: id,
-            seat: Seat::Expert,
             sectors,
-            department_id: None,
             employment: employment.remove(&id).unwrap_or_default(),
+            conflicts: conflicts.remove(&id).unwrap_or_default(),
+            available: windowed.get(&id).copied().unwrap_or(true),
+            load: load.get(&id).copied().unwrap_or(0),
+            cap: Some(r.try_get::<i64, _>("max_concurrent")?.max(0) as u32),
+            ..Candidate::new(id, Seat::Expert)
         });
     }
     Ok(Pool { candidates })
@@ -287,7 +321,7 @@ impl Store {
             }
             Effect::DrawPanel { stage, round, department, finance, expert, form, within } => {
                 if pool.is_none() {
-                    *pool = Some(load_pool(tx).await?);
+                    *pool = Some(load_pool(tx, now_ms).await?);
                 }
                 let candidates = &pool.as_ref().map(|p| &p.candidates[..]).unwrap_or(&[]);
                 let need = Need {
@@ -296,11 +330,26 @@ impl Store {
                     expert: *expert,
                     sector: project.sector.clone(),
                     project_department_id: case.department_id,
+                    project_code: project.code.clone(),
                     fiscal_year: project.fiscal_year,
+                    policy: wf
+                        .stage_index(stage)
+                        .and_then(|i| wf.stages[i].panel.as_ref())
+                        .map(|p| p.recusal.clone())
+                        .unwrap_or_default(),
+                    exclude: Vec::new(),
                 };
                 let seed = draw_seed(case.id, stage, *round);
                 match panel::draw(seed, candidates, &need) {
                     Ok(draw) => {
+                        // Later draws of this batch see the new load (caps, least loaded first).
+                        if let Some(p) = pool.as_mut() {
+                            for m in &draw.members {
+                                if let Some(c) = p.candidates.iter_mut().find(|c| c.user_id == m.user_id) {
+                                    c.load += 1;
+                                }
+                            }
+                        }
                         let due = due_ms(cal, wf, now_ms, within);
                         let mut task_ids = Vec::new();
                         for m in &draw.members {

@@ -109,8 +109,15 @@ impl Store {
                     language: "zh".into(),
                     expert: Some(ExpertProfile {
                         sectors: e.sectors.clone(),
+                        specialities: Vec::new(),
                         title: e.title.clone(),
                         organisation: e.organisation.clone(),
+                        // Employment is written below from the demo's department codes.
+                        employment: Vec::new(),
+                        conflicts: Vec::new(),
+                        availability: Vec::new(),
+                        // A whole cycle's target reviews are open at once: about 50 per expert.
+                        max_concurrent_reviews: 80,
                     }),
                 },
                 now_ms,

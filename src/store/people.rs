@@ -54,9 +54,54 @@ fn default_language() -> String {
 pub struct ExpertProfile {
     pub sectors: Vec<String>,
     #[serde(default)]
+    pub specialities: Vec<String>,
+    #[serde(default)]
     pub title: String,
     #[serde(default)]
     pub organisation: String,
+    /// Units the expert worked for or directed, with years.
+    #[serde(default)]
+    pub employment: Vec<Employment>,
+    /// Declared relationships and conflicts (recusal data).
+    #[serde(default)]
+    pub conflicts: Vec<DeclaredConflict>,
+    /// Date windows (bureau time) in which the expert can review; none means always.
+    #[serde(default)]
+    pub availability: Vec<Window>,
+    /// Most reviews the expert has open at once.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent_reviews: u32,
+}
+
+fn default_max_concurrent() -> u32 {
+    20
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Employment {
+    pub department_code: String,
+    pub from_year: i32,
+    pub to_year: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredConflict {
+    pub kind: crate::domain::panel::ConflictKind,
+    #[serde(default)]
+    pub department_code: Option<String>,
+    #[serde(default)]
+    pub project_code: Option<String>,
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
 }
 
 /// The SHA-256 of a token, hex. Tokens carry 256 random bits, so a fast hash is enough: nobody
@@ -323,6 +368,33 @@ pub(crate) async fn insert_user(conn: &mut AnyConnection, u: &NewUser, now_ms: i
                 return Err(invalid(&format!("expert.sectors[{i}]"), format!("'{s}' is not a sector")));
             }
         }
+        if p.max_concurrent_reviews == 0 || p.max_concurrent_reviews > 200 {
+            return Err(invalid("expert.max_concurrent_reviews", "must be between 1 and 200"));
+        }
+        for (i, e) in p.employment.iter().enumerate() {
+            if e.from_year > e.to_year || e.from_year < 1950 || e.to_year > 2100 {
+                return Err(invalid(
+                    &format!("expert.employment[{i}]"),
+                    format!(
+                        "years {}–{} are not a period (expected from_year ≤ to_year, 1950–2100)",
+                        e.from_year, e.to_year
+                    ),
+                ));
+            }
+        }
+        for (i, c) in p.conflicts.iter().enumerate() {
+            if c.department_code.is_none() && c.project_code.is_none() {
+                return Err(invalid(
+                    &format!("expert.conflicts[{i}]"),
+                    "a conflict names the department_code, the project_code, or both",
+                ));
+            }
+        }
+        for (i, w) in p.availability.iter().enumerate() {
+            if w.from > w.to {
+                return Err(invalid(&format!("expert.availability[{i}]"), format!("{} is after {}", w.from, w.to)));
+            }
+        }
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, display_name, role, department_id, email, language, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -344,13 +416,7 @@ pub(crate) async fn insert_user(conn: &mut AnyConnection, u: &NewUser, now_ms: i
         }
     })?;
     if let Some(p) = &u.expert {
-        sqlx::query("INSERT INTO experts (user_id, sectors, title, organisation) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(serde_json::to_string(&p.sectors)?)
-            .bind(&p.title)
-            .bind(&p.organisation)
-            .execute(&mut *conn)
-            .await?;
+        insert_expert(conn, id, p).await?;
     }
     Ok(User {
         id,
@@ -361,6 +427,72 @@ pub(crate) async fn insert_user(conn: &mut AnyConnection, u: &NewUser, now_ms: i
         email: u.email.clone(),
         language: u.language.clone(),
     })
+}
+
+async fn department_id(conn: &mut AnyConnection, path: &str, code: &str) -> Result<i64> {
+    sqlx::query_scalar::<_, i64>("SELECT id FROM departments WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| invalid(path, format!("no department has code '{code}'")))
+}
+
+/// Stores an expert's profile: the pool record, employment, conflicts and availability.
+async fn insert_expert(conn: &mut AnyConnection, id: i64, p: &ExpertProfile) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO experts (user_id, sectors, title, organisation, specialities, max_concurrent) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(serde_json::to_string(&p.sectors)?)
+    .bind(&p.title)
+    .bind(&p.organisation)
+    .bind(serde_json::to_string(&p.specialities)?)
+    .bind(i64::from(p.max_concurrent_reviews))
+    .execute(&mut *conn)
+    .await?;
+    for (i, e) in p.employment.iter().enumerate() {
+        let dept = department_id(conn, &format!("expert.employment[{i}].department_code"), &e.department_code).await?;
+        sqlx::query(
+            "INSERT INTO expert_employment (expert_user_id, department_id, from_year, to_year) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(dept)
+        .bind(e.from_year)
+        .bind(e.to_year)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for (i, c) in p.conflicts.iter().enumerate() {
+        let dept = match &c.department_code {
+            Some(code) => Some(department_id(conn, &format!("expert.conflicts[{i}].department_code"), code).await?),
+            None => None,
+        };
+        let kind = serde_json::to_value(c.kind)?.as_str().unwrap_or_default().to_string();
+        sqlx::query(
+            "INSERT INTO expert_conflicts (expert_user_id, kind, department_id, project_code, note) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(dept)
+        .bind(&c.project_code)
+        .bind(&c.note)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let tz = chrono_tz::Asia::Shanghai;
+    for w in &p.availability {
+        use chrono::TimeZone;
+        let start = w.from.and_hms_opt(0, 0, 0).and_then(|t| tz.from_local_datetime(&t).earliest());
+        let end = w.to.and_hms_opt(23, 59, 59).and_then(|t| tz.from_local_datetime(&t).latest());
+        let (Some(start), Some(end)) = (start, end) else { continue };
+        sqlx::query("INSERT INTO expert_availability (expert_user_id, from_ms, to_ms) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(start.timestamp_millis())
+            .bind(end.timestamp_millis())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn insert_token(conn: &mut AnyConnection, user_id: i64, label: &str, now_ms: i64) -> Result<String> {

@@ -204,6 +204,8 @@ pub struct Panel {
     pub form: ReviewForm,
     pub within: WorkDuration,
     pub aggregate: Aggregate,
+    /// The recusal rules candidates are checked against.
+    pub recusal: crate::domain::panel::RecusalPolicy,
 }
 
 impl Panel {

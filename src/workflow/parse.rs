@@ -111,6 +111,17 @@ struct RawPanel {
     within: Spanned<String>,
     #[serde(default)]
     aggregate: Option<Spanned<String>>,
+    #[serde(default)]
+    recusal: Option<RawRecusal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecusal {
+    #[serde(default)]
+    rules: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    years: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -511,7 +522,21 @@ fn check_stage(
         if department + finance + expert > 25 {
             ctx.at(p.form.span(), "a panel may have at most 25 members");
         }
-        Some(Panel { department, finance, expert, form: form?, within: within?, aggregate: aggregate? })
+        let mut recusal = crate::domain::panel::RecusalPolicy::default();
+        if let Some(r) = &p.recusal {
+            if let Some(rules) = &r.rules {
+                let names: Vec<(&str, crate::domain::panel::RecusalRule)> =
+                    crate::domain::panel::RecusalRule::ALL.iter().map(|r| (r.as_str(), *r)).collect();
+                recusal.rules = rules.iter().filter_map(|x| ctx.one_of(x, "recusal rule", &names)).collect();
+            }
+            if let Some(y) = &r.years {
+                if !(1..=10).contains(&**y) {
+                    ctx.at(y.span(), format!("recusal years must be between 1 and 10, not {}", **y));
+                }
+                recusal.years = **y as i32;
+            }
+        }
+        Some(Panel { department, finance, expert, form: form?, within: within?, aggregate: aggregate?, recusal })
     });
     let scoring = s.scoring.as_ref().and_then(|sc| {
         if crate::domain::scoring::Scheme::builtin(sc).is_some() {

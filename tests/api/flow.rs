@@ -243,7 +243,7 @@ async fn a_low_score_rejects_and_a_missing_panel_blocks_until_retried() {
     submit(&app, &c.dept_tokens[2], &v, targets_body()).await;
     let v = app.wait_case(id, "blocked", |v| v["status"] == "blocked").await;
     let why = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "panel_infeasible").unwrap();
-    assert_eq!(why["data"]["reason"], "sector transport needs 3 experts; 0 remain after recusal");
+    assert_eq!(why["data"]["reason"], "sector transport needs 3 experts; 0 remain after recusal and caps");
     // The bureau adds experts and retries.
     for i in 0..3 {
         app.ok("/api/v1/admin/users", ADMIN_TOKEN, json!({"username": format!("road{i}"), "display_name": format!("交通专家{i}"), "role": "expert", "expert": {"sectors": ["transport"]}})).await;

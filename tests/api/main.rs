@@ -7,5 +7,6 @@ mod definitions;
 mod flow;
 mod helpers;
 mod jobs;
+mod panels;
 mod plugins;
 mod process;
