@@ -89,6 +89,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/tasks", get(list_tasks))
         .route("/tasks/{id}", get(get_task))
         .route("/tasks/{id}/complete", post(complete_task))
+        .route("/tasks/{id}/decline", post(decline_task))
         .route("/schedules/fires", get(list_fires))
         .route("/plugins", get(list_plugins).post(upload_plugin).layer(DefaultBodyLimit::max(PLUGIN_UPLOAD_LIMIT)));
     Router::new()
@@ -550,6 +551,30 @@ async fn complete_task(
         return Err(ApiError::forbidden("complete this task"));
     }
     let done = rt.store.complete_task(&rt.registry, id, &c.0, &body, rt.clock.now_ms()).await?;
+    rt.wake.notify_one();
+    Ok(Json(json!(done)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeclineRequest {
+    reason: String,
+}
+
+async fn decline_task(
+    State(rt): State<Arc<Runtime>>,
+    c: Caller,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<DeclineRequest>,
+) -> ApiResult<Json<Value>> {
+    let t = rt.store.task(id).await?;
+    if !TaskScope::for_user(&c.0).may_see(&t) {
+        return Err(ApiError::not_found(format!("no task {id}")));
+    }
+    if t.assignee_id != Some(c.id()) {
+        return Err(ApiError::forbidden("decline a review assigned to someone else"));
+    }
+    let done = rt.store.decline_task(id, &c.0, &body.reason, rt.clock.now_ms()).await?;
     rt.wake.notify_one();
     Ok(Json(json!(done)))
 }

@@ -147,6 +147,13 @@ pub const ROUTES: &[RouteDoc] = &[
         body: Some("TaskForm"),
     },
     RouteDoc {
+        method: "post",
+        path: "/api/v1/tasks/{id}/decline",
+        summary: "Decline an assigned review with a reason; a replacement is drawn",
+        roles: &["finance", "department", "expert"],
+        body: Some("DeclineRequest"),
+    },
+    RouteDoc {
         method: "get",
         path: "/api/v1/schedules/fires",
         summary: "Recorded schedule fires",
@@ -221,13 +228,14 @@ pub fn build() -> Value {
                 "Error": {"type": "object", "required": ["code", "message", "details"], "properties": {
                     "code": {"type": "string"}, "message": {"type": "string"},
                     "details": {"type": "array", "items": {"type": "object", "description": "{path, message} for fields; {file, line, column, message} for workflow definitions"}}}},
-                "NewUser": object("username, display_name, role, department_code (department users), email, language (zh|en), expert {sectors, title, organisation}"),
+                "NewUser": object("username, display_name, role, department_code (department users), email, language (zh|en), expert {sectors, specialities, title, organisation, employment[] {department_code, from_year, to_year}, conflicts[] {kind (relative_heads_unit|took_part|interest), department_code, project_code, note}, availability[] {from, to} (dates), max_concurrent_reviews (default 20)}"),
                 "TokenRequest": object("label"),
                 "NewDepartment": object("code, name, sector, head"),
                 "ProjectInput": object("code, name, department_code, sector, amount (yuan as a decimal string), fiscal_year, is_new, funding_source, indicators[] {level1, level2, name, operator (≥ ≤ = 定性), value, unit, weight, basis, explanation, core}"),
                 "WorkflowYaml": {"type": "string", "description": "A workflow definition in YAML (see workflows/county-annual-cycle.yaml)"},
                 "PluginWasm": {"type": "string", "format": "binary", "description": "A WebAssembly component implementing wit/indicator.wit (jixiao:indicator@1.0.0)"},
                 "CycleRequest": object("workflow_id, version (default: latest), fiscal_year, project_codes (default: every project of the year)"),
+                "DeclineRequest": object("reason"),
                 "TaskForm": object("The form of the task's kind: ex_ante_report, targets, monitoring, self_evaluation, ex_ante_assessment, target_review, result_application, disclosure (see README)")
             }
         }

@@ -134,6 +134,14 @@ pub enum Input {
         task_id: i64,
         score: Decimal,
     },
+    /// A panel member declined their review (the task is closed); a replacement is needed.
+    Declined {
+        stage: String,
+        round: u32,
+        task_id: i64,
+        user_id: i64,
+        reason: String,
+    },
     /// The plugin checks of a submission finished (`check_id` names the stored findings).
     Checked {
         stage: String,
@@ -173,6 +181,16 @@ pub enum Effect {
         round: u32,
         by: Role,
         form: SubmitForm,
+        within: WorkDuration,
+    },
+    /// Draw a replacement for a member who declined, under the same rules.
+    ReplaceMember {
+        stage: String,
+        round: u32,
+        declined_task: i64,
+        user_id: i64,
+        reason: String,
+        form: ReviewForm,
         within: WorkDuration,
     },
     /// Queue the stage's plugin checks on the submission.
@@ -350,6 +368,26 @@ pub fn step(
                 }
             }
             _ => ignore(&mut fx, format!("checks for stage '{stage}' round {round} do not match the case")),
+        },
+        Input::Declined { stage, round, task_id, user_id, reason } => match current(&s) {
+            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {
+                if s.reviews.iter().any(|(t, _)| t == task_id) {
+                    ignore(&mut fx, format!("review task {task_id} was already counted"));
+                } else if let Some(p) = &st.panel {
+                    fx.push(Effect::ReplaceMember {
+                        stage: stage.clone(),
+                        round: *round,
+                        declined_task: *task_id,
+                        user_id: *user_id,
+                        reason: reason.clone(),
+                        form: p.form,
+                        within: p.within,
+                    });
+                }
+            }
+            _ => {
+                ignore(&mut fx, format!("a declined review for stage '{stage}' round {round} does not match the case"))
+            }
         },
         Input::PanelDrawn { stage, round, size } => match current(&s) {
             Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {

@@ -319,26 +319,108 @@ impl Store {
                 append_event(tx, case.id, "approval_opened", &d, None, now_ms).await?;
                 Ok(None)
             }
+            Effect::ReplaceMember { stage, round, declined_task, user_id, reason, form, within } => {
+                if pool.is_none() {
+                    *pool = Some(load_pool(tx, now_ms).await?);
+                }
+                let declined: Option<(String, String)> =
+                    sqlx::query_as("SELECT role, COALESCE(panel_role, role) FROM tasks WHERE id = $1")
+                        .bind(declined_task)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let (role, panel_role) = declined.unwrap_or_else(|| ("expert".into(), "expert".into()));
+                let seat = match role.as_str() {
+                    "department" => Seat::Department,
+                    "finance" => Seat::Finance,
+                    _ => Seat::Expert,
+                };
+                // Nobody who is or was on this panel round is drawn again.
+                let exclude: Vec<i64> = sqlx::query_scalar(
+                    "SELECT assignee_id FROM tasks WHERE case_id = $1 AND stage = $2 AND round = $3 AND kind = 'review' AND assignee_id IS NOT NULL",
+                )
+                .bind(case.id)
+                .bind(stage)
+                .bind(i64::from(*round))
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut need = panel_need(wf, stage, case, project, exclude);
+                (need.department, need.finance, need.expert) = match seat {
+                    Seat::Department => (1, 0, 0),
+                    Seat::Finance => (0, 1, 0),
+                    Seat::Expert => (0, 0, 1),
+                };
+                let seed = replacement_seed(case.id, stage, *round, *declined_task);
+                let candidates = pool.as_ref().map(|p| &p.candidates[..]).unwrap_or(&[]);
+                match panel::draw(seed, candidates, &need) {
+                    Ok(draw) => {
+                        let Some(m) = draw.members.first().cloned() else {
+                            return Ok(None);
+                        };
+                        if let Some(c) =
+                            pool.as_mut().and_then(|p| p.candidates.iter_mut().find(|c| c.user_id == m.user_id))
+                        {
+                            c.load += 1;
+                        }
+                        let due = due_ms(cal, wf, now_ms, within);
+                        // The replacement takes the seat as it was, leadership included.
+                        let task_id = insert_task(
+                            tx,
+                            case.id,
+                            stage,
+                            *round,
+                            "review",
+                            form.as_str(),
+                            &role,
+                            None,
+                            Some(m.user_id),
+                            Some(&panel_role),
+                            due,
+                            now_ms,
+                        )
+                        .await?;
+                        report.tasks_opened += 1;
+                        append_event(
+                            tx,
+                            case.id,
+                            "member_replaced",
+                            &serde_json::json!({"stage": stage, "round": round, "declined_task": declined_task, "declined_user": user_id, "reason": reason, "replacement": m.user_id, "seat": panel_role, "task_id": task_id, "seed": seed.to_string(), "exclusions": draw.exclusions, "due_ms": due}),
+                            None,
+                            now_ms,
+                        )
+                        .await?;
+                        Ok(None)
+                    }
+                    Err(why) => {
+                        let reason = format!("no replacement for the member who declined: {why}");
+                        append_event(tx, case.id, "panel_infeasible", &serde_json::json!({"stage": stage, "round": round, "seed": seed.to_string(), "reason": reason}), None, now_ms).await?;
+                        Ok(Some(Input::PanelInfeasible { stage: stage.clone(), round: *round, reason }))
+                    }
+                }
+            }
             Effect::DrawPanel { stage, round, department, finance, expert, form, within } => {
                 if pool.is_none() {
                     *pool = Some(load_pool(tx, now_ms).await?);
                 }
+                // A redraw (the bureau retried a blocked case) replaces the round's whole panel;
+                // whoever declined in this round is not drawn again.
+                sqlx::query("UPDATE tasks SET status = 'cancelled', completed_ms = $1 WHERE case_id = $2 AND stage = $3 AND round = $4 AND kind = 'review' AND status = 'open'")
+                    .bind(now_ms)
+                    .bind(case.id)
+                    .bind(stage)
+                    .bind(i64::from(*round))
+                    .execute(&mut *tx)
+                    .await?;
+                let declined: Vec<i64> = sqlx::query_scalar(
+                    "SELECT assignee_id FROM tasks WHERE case_id = $1 AND stage = $2 AND round = $3 AND kind = 'review' AND status = 'declined' AND assignee_id IS NOT NULL",
+                )
+                .bind(case.id)
+                .bind(stage)
+                .bind(i64::from(*round))
+                .fetch_all(&mut *tx)
+                .await?;
                 let candidates = &pool.as_ref().map(|p| &p.candidates[..]).unwrap_or(&[]);
-                let need = Need {
-                    department: *department,
-                    finance: *finance,
-                    expert: *expert,
-                    sector: project.sector.clone(),
-                    project_department_id: case.department_id,
-                    project_code: project.code.clone(),
-                    fiscal_year: project.fiscal_year,
-                    policy: wf
-                        .stage_index(stage)
-                        .and_then(|i| wf.stages[i].panel.as_ref())
-                        .map(|p| p.recusal.clone())
-                        .unwrap_or_default(),
-                    exclude: Vec::new(),
-                };
+                let mut need = panel_need(wf, stage, case, project, declined);
+                (need.department, need.finance, need.expert) = (*department, *finance, *expert);
                 let seed = draw_seed(case.id, stage, *round);
                 match panel::draw(seed, candidates, &need) {
                     Ok(draw) => {
@@ -423,6 +505,31 @@ impl Store {
             }
         }
     }
+}
+
+/// What a panel of the stage needs from the pool for this case (the counts are set by the caller).
+fn panel_need(wf: &Workflow, stage: &str, case: &CaseRow, project: &Project, exclude: Vec<i64>) -> Need {
+    Need {
+        department: 0,
+        finance: 0,
+        expert: 0,
+        sector: project.sector.clone(),
+        project_department_id: case.department_id,
+        project_code: project.code.clone(),
+        fiscal_year: project.fiscal_year,
+        policy: wf
+            .stage_index(stage)
+            .and_then(|i| wf.stages[i].panel.as_ref())
+            .map(|p| p.recusal.clone())
+            .unwrap_or_default(),
+        exclude,
+    }
+}
+
+/// The seed of the draw replacing the member of `declined_task`; stored with the draw.
+pub fn replacement_seed(case_id: i64, stage: &str, round: u32, declined_task: i64) -> u64 {
+    let h = Sha256::digest(format!("jixiao-panel-replace:{case_id}:{stage}:{round}:{declined_task}").as_bytes());
+    u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
 }
 
 fn seat_name(s: Seat) -> &'static str {

@@ -246,6 +246,68 @@ impl Store {
 }
 
 impl Store {
+    /// A panel member declines their open review with a reason; the case is told, and a
+    /// replacement is drawn under the same rules by the worker that applies it.
+    pub async fn decline_task(&self, task_id: i64, user: &User, reason: &str, now_ms: i64) -> Result<Task> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(StoreError::Invalid {
+                message: "the request is invalid".into(),
+                details: vec![crate::domain::FieldError {
+                    path: "reason".into(),
+                    message: "give the reason for declining (1 to 500 characters)".into(),
+                }],
+            });
+        }
+        let mut tx = self.write().await?;
+        let row = sqlx::query(super::sql(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = $1")))
+            .bind(task_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no task {task_id}")))?;
+        let task = task_from_row(&row)?;
+        if task.assignee_id != Some(user.id) {
+            return Err(StoreError::NotFound(format!("no task {task_id}")));
+        }
+        if task.kind != "review" {
+            return Err(StoreError::Conflict(format!(
+                "task {task_id} is a {}; only reviews can be declined",
+                task.kind
+            )));
+        }
+        super::cases::lock_case(&mut tx, task.case_id).await?;
+        let updated = sqlx::query("UPDATE tasks SET status = 'declined', completed_ms = $1, completed_by = $2, result = $3 WHERE id = $4 AND status = 'open'")
+            .bind(now_ms)
+            .bind(user.id)
+            .bind(serde_json::json!({"declined": reason}).to_string())
+            .bind(task_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if updated != 1 {
+            return Err(StoreError::Conflict(format!("task {task_id} is already {}", task.status)));
+        }
+        let input = Input::Declined {
+            stage: task.stage.clone(),
+            round: task.round,
+            task_id,
+            user_id: user.id,
+            reason: reason.to_string(),
+        };
+        add_input(&mut tx, task.case_id, &input, now_ms).await?;
+        append_event(
+            &mut tx,
+            task.case_id,
+            "review_declined",
+            &serde_json::json!({"task_id": task_id, "stage": task.stage, "round": task.round, "reason": reason}),
+            Some(user.id),
+            now_ms,
+        )
+        .await?;
+        tx.commit().await?;
+        self.task(task_id).await
+    }
+
     /// Whether the user has (or had) a task assigned to them in the case.
     pub async fn is_assigned_to_case(&self, user_id: i64, case_id: i64) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE case_id = $1 AND assignee_id = $2")

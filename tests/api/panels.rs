@@ -19,6 +19,26 @@ async fn expert(app: &TestApp, username: &str, profile: Value) -> i64 {
     v["id"].as_i64().unwrap()
 }
 
+/// A D001 health project through target declaration to its target-review panel; the case id.
+async fn case_at_panel(app: &TestApp, c: &County, code: &str) -> i64 {
+    app.ok("/api/v1/projects", &c.dept_tokens[0], project(code, "D001", "800000", false)).await;
+    app.ok(
+        "/api/v1/cycles",
+        &c.finance_tokens[0],
+        json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023, "project_codes": [code]}),
+    )
+    .await;
+    let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
+    let id = cases["items"][0]["id"].as_i64().unwrap();
+    let v = app.wait_case(id, "targets requested", |v| v["phase"] == "awaiting_submission").await;
+    let task = open_task(&v, "submission");
+    let indicators = project("X", "D001", "1", false)["indicators"].clone();
+    app.ok(&format!("/api/v1/tasks/{}/complete", task["id"]), &c.dept_tokens[0], json!({"indicators": indicators}))
+        .await;
+    app.wait_case(id, "panel drawn", |v| v["phase"] == "awaiting_reviews").await;
+    id
+}
+
 #[tokio::test]
 async fn expert_records_drive_recusal_and_every_exclusion_is_recorded() {
     let app = TestApp::spawn().await;
@@ -67,20 +87,7 @@ async fn expert_records_drive_recusal_and_every_exclusion_is_recorded() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["details"][0]["path"], "expert.conflicts[0]", "{v}");
 
-    app.ok("/api/v1/projects", &c.dept_tokens[0], project(code, "D001", "800000", false)).await;
-    app.ok(
-        "/api/v1/cycles",
-        &c.finance_tokens[0],
-        json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023, "project_codes": [code]}),
-    )
-    .await;
-    let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
-    let id = cases["items"][0]["id"].as_i64().unwrap();
-    let v = app.wait_case(id, "targets requested", |v| v["phase"] == "awaiting_submission").await;
-    let task = open_task(&v, "submission");
-    let indicators = project("X", "D001", "1", false)["indicators"].clone();
-    app.ok(&format!("/api/v1/tasks/{}/complete", task["id"]), &c.dept_tokens[0], json!({"indicators": indicators}))
-        .await;
+    let id = case_at_panel(&app, &c, code).await;
     let v = app.wait_case(id, "panel drawn", |v| v["phase"] == "awaiting_reviews").await;
     let drawn = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "panel_drawn").unwrap();
     let members: Vec<i64> =
@@ -103,4 +110,75 @@ async fn expert_records_drive_recusal_and_every_exclusion_is_recorded() {
     assert!(exclusions.iter().any(|x| x["rule"] == "own_department"), "{exclusions:?}");
     // The stored seed is the case's, stage's and round's: a redraw of this panel is reproducible.
     assert_eq!(drawn["data"]["seed"], jixiao::store::advance::draw_seed(id, "target_review", 0).to_string());
+}
+
+/// The open review tasks of a case, as (task id, assignee, panel role).
+async fn open_reviews(app: &TestApp, case_id: i64) -> Vec<(i64, i64, String)> {
+    let v = app.wait_case(case_id, "settled", |_| true).await;
+    v["open_tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "review")
+        .map(|t| {
+            (t["id"].as_i64().unwrap(), t["assignee_id"].as_i64().unwrap(), t["panel_role"].as_str().unwrap().into())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_member_who_declines_is_replaced_under_the_same_rules_until_none_is_left() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    let code = "XY2023-D001-0302";
+    let id = case_at_panel(&app, &c, code).await;
+
+    // The county has 5 health experts; the panel took 3, so 2 replacements are possible.
+    let mut ever_drawn: Vec<i64> = open_reviews(&app, id).await.iter().map(|(_, u, _)| *u).collect();
+    for n in 1..=3 {
+        let reviews = open_reviews(&app, id).await;
+        assert_eq!(reviews.len(), 5, "the panel keeps its size: {reviews:?}");
+        let (task_id, user, seat) =
+            reviews.iter().find(|(_, u, _)| c.expert_tokens.iter().any(|(e, _)| e == u)).cloned().unwrap();
+        let token = reviewer_token(&app, &c, user).await;
+        if n == 1 {
+            // A reason is required, and only the assignee may decline.
+            let (s, v) = app.post(&format!("/api/v1/tasks/{task_id}/decline"), &token, json!({"reason": " "})).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+            assert_eq!(v["details"][0]["path"], "reason");
+            let (s, _) =
+                app.post(&format!("/api/v1/tasks/{task_id}/decline"), &c.dept_tokens[0], json!({"reason": "x"})).await;
+            assert!(s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND, "{s}");
+        }
+        let (s, v) = app
+            .post(&format!("/api/v1/tasks/{task_id}/decline"), &token, json!({"reason": "出差，无法按期评审"}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["status"], "declined");
+        let (s, _) = app.post(&format!("/api/v1/tasks/{task_id}/decline"), &token, json!({"reason": "again"})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "a declined review cannot be declined again");
+        if n < 3 {
+            let v = app
+                .wait_case(id, "replaced", |v| {
+                    v["history"].as_array().unwrap().iter().filter(|e| e["kind"] == "member_replaced").count() == n
+                })
+                .await;
+            let replaced = v["history"].as_array().unwrap().iter().rfind(|e| e["kind"] == "member_replaced").unwrap();
+            let new = replaced["data"]["replacement"].as_i64().unwrap();
+            assert_eq!(replaced["data"]["declined_user"], user);
+            assert_eq!(replaced["data"]["reason"], "出差，无法按期评审");
+            assert!(!ever_drawn.contains(&new), "{new} sat on this panel before");
+            let reviews = open_reviews(&app, id).await;
+            let (_, _, new_seat) = reviews.iter().find(|(_, u, _)| *u == new).unwrap();
+            assert_eq!(*new_seat, seat, "the replacement takes the seat as it was");
+            ever_drawn.push(new);
+        } else {
+            let v = app.wait_case(id, "blocked", |v| v["status"] == "blocked").await;
+            let last = v["history"].as_array().unwrap().iter().rfind(|e| e["kind"] == "panel_infeasible").unwrap();
+            assert_eq!(
+                last["data"]["reason"],
+                "no replacement for the member who declined: sector health needs 1 experts; 0 remain after recusal and caps"
+            );
+        }
+    }
 }
