@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Subcommand;
+
+mod panels;
 use futures::StreamExt;
 use serde_json::json;
 
@@ -48,6 +50,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// Assigning experts to a whole cycle's target reviews at once (balanced batch assignment
+    /// with recusal and caps), beside drawing the same panels one at a time.
+    Panels {
+        #[arg(long, default_value_t = 3244)]
+        cases: usize,
+        #[arg(long, default_value_t = 200)]
+        experts: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -56,6 +68,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             cycle(projects, runs.max(1), database_url, redis_url, workers).await
         }
         BenchCommand::Plugins { dist, seconds, runs } => plugins(&dist, seconds, runs.max(1)),
+        BenchCommand::Panels { cases, experts, runs } => panels::run(cases, experts.max(6), runs.max(1)),
     }
 }
 

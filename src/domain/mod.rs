@@ -1,6 +1,7 @@
 //! The functional core's vocabulary: money, indicators, projects, panels, scoring and the
 //! working-day calendar. Nothing here does I/O; everything is tested with tables of cases.
 
+pub mod assign;
 pub mod calendar;
 pub mod indicator;
 pub mod money;
