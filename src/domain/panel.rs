@@ -1,8 +1,8 @@
 //! Drawing review panels: who may sit on a project's panel, and a seeded, reproducible random
 //! draw of the members each role needs. The same seed and pool always give the same panel.
 
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -233,6 +233,33 @@ fn unavailable(c: &Candidate) -> Option<Exclusion> {
     }
 }
 
+/// The candidates of one seat who may sit on this panel, and those left out with why. Experts
+/// must cover the project's sector (others are simply not candidates); people in `need.exclude`
+/// are passed over silently (they are or were on the panel already).
+pub fn screen<'a>(candidates: &'a [Candidate], need: &Need, seat: Seat) -> (Vec<&'a Candidate>, Vec<Exclusion>) {
+    let mut pool = Vec::new();
+    let mut exclusions = Vec::new();
+    for c in candidates.iter().filter(|c| c.seat == seat && !need.exclude.contains(&c.user_id)) {
+        if seat == Seat::Expert && !c.sectors.contains(&need.sector) {
+            continue;
+        }
+        match recusal(c, need).or_else(|| unavailable(c)) {
+            Some(x) => exclusions.push(x),
+            None => pool.push(c),
+        }
+    }
+    (pool, exclusions)
+}
+
+fn shortage(seat: Seat, count: u32, need: &Need, remain: usize) -> String {
+    let what = match seat {
+        Seat::Expert => format!("sector {} needs {count} experts", need.sector),
+        Seat::Finance => format!("the panel needs {count} finance member(s)"),
+        Seat::Department => format!("the panel needs {count} department member(s)"),
+    };
+    format!("{what}; {remain} remain after recusal and caps")
+}
+
 /// Draws a panel. Experts must cover the project's sector. Among the eligible, the least loaded
 /// are drawn first, ties broken by the seeded shuffle, so drawing spreads the work. Fails with
 /// the reason when a seat cannot be filled, e.g. "sector health needs 3 experts; 2 remain after
@@ -247,26 +274,13 @@ pub fn draw(seed: u64, candidates: &[Candidate], need: &Need) -> Result<Draw, St
         if count == 0 {
             continue;
         }
-        let mut pool: Vec<&Candidate> = Vec::new();
-        for c in candidates.iter().filter(|c| c.seat == seat && !need.exclude.contains(&c.user_id)) {
-            if seat == Seat::Expert && !c.sectors.contains(&need.sector) {
-                continue;
-            }
-            match recusal(c, need).or_else(|| unavailable(c)) {
-                Some(x) => exclusions.push(x),
-                None => pool.push(c),
-            }
-        }
+        let (mut pool, mut left_out) = screen(candidates, need, seat);
+        exclusions.append(&mut left_out);
         // Sort first so the draw depends only on the seed and the pool's content, not on the
         // order the database returned the rows in.
         pool.sort_by_key(|c| c.user_id);
         if (pool.len() as u32) < count {
-            let what = match seat {
-                Seat::Expert => format!("sector {} needs {count} experts", need.sector),
-                Seat::Finance => format!("the panel needs {count} finance member(s)"),
-                Seat::Department => format!("the panel needs {count} department member(s)"),
-            };
-            return Err(format!("{what}; {} remain after recusal and caps", pool.len()));
+            return Err(shortage(seat, count, need, pool.len()));
         }
         pool.shuffle(&mut rng);
         // Stable: equal loads keep their shuffled order.
@@ -281,6 +295,105 @@ pub fn draw(seed: u64, candidates: &[Candidate], need: &Need) -> Result<Draw, St
         m.leader = true;
     }
     Ok(Draw { seed, members, exclusions })
+}
+
+/// One panel of a batch: `key` identifies it to the caller; `seed` drives its own draws
+/// (department and finance seats, the leader).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub key: i64,
+    pub need: Need,
+    pub seed: u64,
+}
+
+/// Draws many panels at once. Department and finance seats are drawn panel by panel (least
+/// loaded first); the experts of every panel are assigned together by `assign::assign`, which
+/// respects recusal, availability and caps and balances the experts' loads (the smallest sum of
+/// squared loads, so max − min ≤ 1 per sector wherever eligibility allows). The leader is one of
+/// the panel's experts, picked by the panel's seed. Same candidates, requests and `batch_seed`
+/// give the same panels. Returns each request's draw or the reason it cannot be staffed.
+pub fn draw_batch(candidates: &[Candidate], requests: &[Request], batch_seed: u64) -> Vec<(i64, Result<Draw, String>)> {
+    use std::collections::BTreeMap;
+    let mut cands: Vec<Candidate> = candidates.to_vec();
+    cands.sort_by_key(|c| c.user_id);
+    let mut reqs: Vec<&Request> = requests.iter().collect();
+    reqs.sort_by_key(|r| r.key);
+    let mut drawn: BTreeMap<i64, Result<Draw, String>> = BTreeMap::new();
+    for r in &reqs {
+        let need = Need { expert: 0, ..r.need.clone() };
+        let d = if need.department + need.finance == 0 {
+            Ok(Draw { seed: r.seed, members: Vec::new(), exclusions: Vec::new() })
+        } else {
+            draw(r.seed, &cands, &need)
+        };
+        let mut d = d;
+        if let Ok(d) = &mut d {
+            for m in d.members.iter_mut() {
+                if let Some(c) = cands.iter_mut().find(|c| c.user_id == m.user_id) {
+                    c.load += 1;
+                }
+                // An expert leads when the panel has experts.
+                m.leader &= r.need.expert == 0;
+            }
+        }
+        drawn.insert(r.key, d);
+    }
+    let mut slots = Vec::new();
+    let mut eligible_count: BTreeMap<i64, usize> = BTreeMap::new();
+    for r in &reqs {
+        if r.need.expert == 0 {
+            continue;
+        }
+        let Some(Ok(d)) = drawn.get_mut(&r.key) else { continue };
+        let (pool, mut left_out) = screen(&cands, &r.need, Seat::Expert);
+        d.exclusions.append(&mut left_out);
+        eligible_count.insert(r.key, pool.len());
+        slots.push(super::assign::Slot {
+            case_id: r.key,
+            sector: r.need.sector.clone(),
+            needed: r.need.expert,
+            eligible: pool.iter().map(|c| c.user_id).collect(),
+        });
+    }
+    let experts: Vec<super::assign::Expert> = cands
+        .iter()
+        .filter(|c| c.seat == Seat::Expert)
+        .map(|c| super::assign::Expert {
+            user_id: c.user_id,
+            sectors: c.sectors.clone(),
+            capacity: c.cap.map(|cap| cap.saturating_sub(c.load)).unwrap_or(u32::MAX / 2),
+            existing_load: c.load,
+        })
+        .collect();
+    let result = super::assign::assign(&slots, &experts, batch_seed);
+    let short: std::collections::BTreeSet<i64> = result.infeasible.iter().map(|(k, _)| *k).collect();
+    for r in &reqs {
+        if r.need.expert == 0 {
+            continue;
+        }
+        let Some(entry) = drawn.get_mut(&r.key) else { continue };
+        let Ok(d) = entry else { continue };
+        let remain = eligible_count.get(&r.key).copied().unwrap_or(0);
+        if short.contains(&r.key) {
+            let mut why = shortage(Seat::Expert, r.need.expert, &r.need, remain);
+            if remain >= r.need.expert as usize {
+                why.push_str(", but the other panels drawn with it take their capacity");
+            }
+            *entry = Err(why);
+            continue;
+        }
+        let assigned = result.by_case.get(&r.key).cloned().unwrap_or_default();
+        let lead = ChaCha8Rng::seed_from_u64(r.seed).random_range(0..assigned.len().max(1));
+        for (i, id) in assigned.iter().enumerate() {
+            d.members.push(Member { user_id: *id, seat: Seat::Expert, leader: i == lead });
+        }
+        if d.members.iter().all(|m| !m.leader)
+            && let Some(m) = d.members.first_mut()
+        {
+            m.leader = true;
+        }
+    }
+    drawn.into_iter().collect()
 }
 
 #[cfg(test)]
@@ -415,6 +528,51 @@ mod tests {
             let rules: Vec<(i64, &str)> = d.exclusions.iter().map(|x| (x.user_id, x.rule.as_str())).collect();
             assert!(rules.contains(&(10, "unavailable")) && rules.contains(&(12, "at_capacity")), "{rules:?}");
         }
+    }
+
+    #[test]
+    fn a_batch_balances_experts_and_respects_every_rule() {
+        // 40 health cases of 3 experts over 12 experts: 120 reviews, 10 each when balanced.
+        let mut cands: Vec<Candidate> =
+            (100..112).map(|id| Candidate { cap: Some(30), ..expert(id, "health", vec![]) }).collect();
+        cands[0].employment.push((7, 2021, 2022));
+        cands[1].load = 4;
+        cands.push(Candidate { department_id: Some(8), ..Candidate::new(2, Seat::Department) });
+        cands.push(Candidate::new(3, Seat::Finance));
+        let requests: Vec<Request> = (0..40)
+            .map(|k| Request {
+                key: k,
+                need: Need { project_department_id: if k % 2 == 0 { 7 } else { 9 }, ..need() },
+                seed: k as u64,
+            })
+            .collect();
+        let out = draw_batch(&cands, &requests, 99);
+        assert_eq!(out, draw_batch(&cands.iter().rev().cloned().collect::<Vec<_>>(), &requests, 99), "reproducible");
+        let mut load: std::collections::BTreeMap<i64, u32> =
+            cands.iter().filter(|c| c.seat == Seat::Expert).map(|c| (c.user_id, c.load)).collect();
+        for (key, d) in &out {
+            let d = d.as_ref().unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(d.members.len(), 5);
+            assert_eq!(d.members.iter().filter(|m| m.leader).count(), 1);
+            assert!(d.members.iter().any(|m| m.leader && m.seat == Seat::Expert));
+            for m in d.members.iter().filter(|m| m.seat == Seat::Expert) {
+                *load.get_mut(&m.user_id).unwrap() += 1;
+                if key % 2 == 0 {
+                    assert_ne!(m.user_id, 100, "recused from department 7's projects");
+                }
+            }
+        }
+        let (max, min) = (load.values().max().unwrap(), load.values().min().unwrap());
+        assert!(max - min <= 1, "balanced: {load:?}");
+        // At a cap of 2 open reviews, 12 experts (one already at 4) staff at most 7 panels of 3.
+        let capped: Vec<Candidate> = cands
+            .iter()
+            .map(|c| if c.seat == Seat::Expert { Candidate { cap: Some(2), ..c.clone() } } else { c.clone() })
+            .collect();
+        let out = draw_batch(&capped, &requests[..8], 1);
+        let failed: Vec<&String> = out.iter().filter_map(|(_, d)| d.as_ref().err()).collect();
+        assert!(!failed.is_empty());
+        assert!(failed.iter().all(|e| e.starts_with("sector health needs 3 experts;")), "{failed:?}");
     }
 
     /// A small deterministic generator for the property test (no extra dependency).

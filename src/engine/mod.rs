@@ -49,6 +49,8 @@ pub enum Phase {
     AwaitingSubmission,
     /// The submission's plugin checks are queued or running.
     AwaitingChecks,
+    /// The panel is requested and waits for its draw.
+    AwaitingPanel,
     AwaitingReviews,
     AwaitingApproval,
     Done,
@@ -300,10 +302,11 @@ pub fn step(
                 s.status = Status::Active;
                 let st = current(&s).ok_or_else(|| EngineError("a blocked case has no stage".into()))?;
                 // A blocked case was waiting for a panel or its checks; draw or run them again.
-                if s.phase == Phase::AwaitingReviews
+                if matches!(s.phase, Phase::AwaitingPanel | Phase::AwaitingReviews)
                     && let Some(p) = &st.panel
                 {
                     s.reviews.clear();
+                    s.phase = Phase::AwaitingPanel;
                     fx.push(draw_panel(st, s.round, p));
                 } else if s.phase == Phase::AwaitingChecks
                     && let Some(c) = &st.checks
@@ -390,13 +393,18 @@ pub fn step(
             }
         },
         Input::PanelDrawn { stage, round, size } => match current(&s) {
-            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {
+            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingPanel => {
                 s.panel_size = *size;
+                s.phase = Phase::AwaitingReviews;
             }
             _ => ignore(&mut fx, format!("a panel for stage '{stage}' round {round} does not match the case")),
         },
         Input::PanelInfeasible { stage, round, reason } => match current(&s) {
-            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {
+            Some(st)
+                if st.id == *stage
+                    && *round == s.round
+                    && matches!(s.phase, Phase::AwaitingPanel | Phase::AwaitingReviews) =>
+            {
                 s.status = Status::Blocked;
                 fx.push(Effect::Blocked { reason: reason.clone() });
             }
@@ -568,7 +576,7 @@ fn after_checks(
     fx: &mut Vec<Effect>,
 ) -> Result<(), EngineError> {
     if let Some(p) = &st.panel {
-        s.phase = Phase::AwaitingReviews;
+        s.phase = Phase::AwaitingPanel;
         s.reviews.clear();
         s.panel_size = p.size();
         fx.push(draw_panel(st, s.round, p));

@@ -26,6 +26,8 @@ pub enum Job {
     AdvanceCases { case_ids: Vec<i64> },
     /// Run these plugin checks and report their findings to their cases.
     RunChecks { check_ids: Vec<i64> },
+    /// Draw these panels together (balancing the experts' loads across them).
+    DrawPanels { request_ids: Vec<i64> },
 }
 
 impl Job {
@@ -36,6 +38,26 @@ impl Job {
 
 async fn handle(job: Job, rt: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
     match job {
+        Job::DrawPanels { request_ids } => {
+            let now = rt.clock.now_ms();
+            match rt.store.draw_panels(&rt.registry, &rt.calendar, &request_ids, now).await {
+                Ok(n) => {
+                    rt.metrics.jobs_processed.inc();
+                    tracing::debug!(panels = n, "drew panels");
+                    rt.wake.notify_one();
+                    Ok(())
+                }
+                Err(e) => {
+                    rt.metrics.jobs_failed.inc();
+                    tracing::warn!(error = %e, panels = request_ids.len(), "drawing panels failed; they go back to the dispatcher");
+                    if let Err(e2) = rt.store.release_panel_requests(&request_ids).await {
+                        tracing::warn!(error = %e2, "could not release the panel requests; they will be re-dispatched after the timeout");
+                    }
+                    rt.wake.notify_one();
+                    Err(e.into())
+                }
+            }
+        }
         Job::RunChecks { check_ids } => match crate::checks::run_jobs(&rt, &check_ids).await {
             Ok(n) => {
                 rt.metrics.jobs_processed.inc();
@@ -330,6 +352,18 @@ pub async fn run_dispatcher(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool
 pub async fn dispatch_once(rt: &Runtime) -> anyhow::Result<usize> {
     let redispatch = (rt.settings.redispatch_after_secs * 1000) as i64;
     let mut total = 0;
+    loop {
+        // Every panel waiting now goes into one job, so the batch balances them all.
+        let now = chrono::Utc::now().timestamp_millis();
+        let panels = rt.store.pending_panel_requests(now, redispatch, 5000).await?;
+        if panels.is_empty() {
+            break;
+        }
+        rt.transport.push(vec![Job::DrawPanels { request_ids: panels.clone() }]).await?;
+        rt.metrics.jobs_queued.inc();
+        rt.store.mark_panel_requests_dispatched(&panels, now).await?;
+        total += panels.len();
+    }
     loop {
         let now = chrono::Utc::now().timestamp_millis();
         let checks = rt.store.pending_checks(now, redispatch, 1000).await?;

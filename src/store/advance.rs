@@ -3,18 +3,17 @@
 //! all in one transaction per batch of cases. An input is marked applied in the same
 //! transaction, so a job delivered twice finds nothing left to do.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
 use super::cases::append_event;
+use super::panels::{Pool, load_pool};
 use super::projects::{Project, load_project};
 use super::workflows::Registry;
 use super::{Result, Store, StoreError};
 use crate::domain::calendar::{Calendar, WorkDuration};
-use crate::domain::panel::{self, Candidate, Conflict, ConflictKind, Need, Seat};
+use crate::domain::panel::{self, Need, Seat};
 use crate::engine::{self, CaseState, Effect, Input, Status};
 use crate::workflow::{Role, Workflow};
 
@@ -26,89 +25,6 @@ pub struct AdvanceReport {
     pub tasks_opened: u64,
 }
 
-/// The panel candidates, loaded once per batch.
-struct Pool {
-    candidates: Vec<Candidate>,
-}
-
-async fn load_pool(conn: &mut AnyConnection, now_ms: i64) -> Result<Pool> {
-    let mut candidates = Vec::new();
-    // Open reviews per person, for caps and for drawing the least loaded first.
-    let mut load: HashMap<i64, u32> = HashMap::new();
-    for r in sqlx::query(
-        "SELECT assignee_id, COUNT(*) AS n FROM tasks WHERE kind = 'review' AND status = 'open' AND assignee_id IS NOT NULL GROUP BY assignee_id",
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        load.insert(r.try_get("assignee_id")?, r.try_get::<i64, _>("n")? as u32);
-    }
-    let rows =
-        sqlx::query("SELECT id, role, department_id FROM users WHERE active = 1 AND role IN ('finance', 'department')")
-            .fetch_all(&mut *conn)
-            .await?;
-    for r in rows {
-        let role: String = r.try_get("role")?;
-        let id: i64 = r.try_get("id")?;
-        candidates.push(Candidate {
-            department_id: r.try_get("department_id")?,
-            load: load.get(&id).copied().unwrap_or(0),
-            ..Candidate::new(id, if role == "finance" { Seat::Finance } else { Seat::Department })
-        });
-    }
-    let mut employment: HashMap<i64, Vec<(i64, i32, i32)>> = HashMap::new();
-    for r in sqlx::query("SELECT expert_user_id, department_id, from_year, to_year FROM expert_employment")
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        employment.entry(r.try_get("expert_user_id")?).or_default().push((
-            r.try_get("department_id")?,
-            r.try_get("from_year")?,
-            r.try_get("to_year")?,
-        ));
-    }
-    let mut conflicts: HashMap<i64, Vec<Conflict>> = HashMap::new();
-    for r in sqlx::query("SELECT expert_user_id, kind, department_id, project_code, note FROM expert_conflicts")
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        let kind: String = r.try_get("kind")?;
-        let Ok(kind) = serde_json::from_value::<ConflictKind>(serde_json::Value::String(kind)) else { continue };
-        conflicts.entry(r.try_get("expert_user_id")?).or_default().push(Conflict {
-            kind,
-            department_id: r.try_get("department_id")?,
-            project_code: r.try_get("project_code")?,
-            note: r.try_get("note")?,
-        });
-    }
-    // Experts with windows, and those with a window open now.
-    let mut windowed: HashMap<i64, bool> = HashMap::new();
-    for r in sqlx::query("SELECT expert_user_id, from_ms, to_ms FROM expert_availability").fetch_all(&mut *conn).await?
-    {
-        let open = r.try_get::<i64, _>("from_ms")? <= now_ms && now_ms <= r.try_get::<i64, _>("to_ms")?;
-        *windowed.entry(r.try_get("expert_user_id")?).or_insert(false) |= open;
-    }
-    for r in sqlx::query(
-        "SELECT u.id, e.sectors, e.max_concurrent FROM users u JOIN experts e ON e.user_id = u.id WHERE u.active = 1",
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        let id: i64 = r.try_get("id")?;
-        let sectors: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("sectors")?)?;
-        candidates.push(Candidate {
-            sectors,
-            employment: employment.remove(&id).unwrap_or_default(),
-            conflicts: conflicts.remove(&id).unwrap_or_default(),
-            available: windowed.get(&id).copied().unwrap_or(true),
-            load: load.get(&id).copied().unwrap_or(0),
-            cap: Some(r.try_get::<i64, _>("max_concurrent")?.max(0) as u32),
-            ..Candidate::new(id, Seat::Expert)
-        });
-    }
-    Ok(Pool { candidates })
-}
-
 /// The seed of a panel draw: derived from the case, stage and round so a redraw of the same
 /// panel is reproducible, and stored with the draw.
 pub fn draw_seed(case_id: i64, stage: &str, round: u32) -> u64 {
@@ -116,7 +32,7 @@ pub fn draw_seed(case_id: i64, stage: &str, round: u32) -> u64 {
     u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
 }
 
-fn due_ms(cal: &Calendar, wf: &Workflow, now_ms: i64, within: &WorkDuration) -> i64 {
+pub(crate) fn due_ms(cal: &Calendar, wf: &Workflow, now_ms: i64, within: &WorkDuration) -> i64 {
     let now: DateTime<Utc> = Utc.timestamp_millis_opt(now_ms).single().unwrap_or_else(Utc::now);
     cal.deadline(now, wf.timezone, *within).timestamp_millis()
 }
@@ -343,7 +259,7 @@ impl Store {
                 .bind(i64::from(*round))
                 .fetch_all(&mut *tx)
                 .await?;
-                let mut need = panel_need(wf, stage, case, project, exclude);
+                let mut need = panel_need(wf, stage, case.department_id, project, exclude);
                 (need.department, need.finance, need.expert) = match seat {
                     Seat::Department => (1, 0, 0),
                     Seat::Finance => (0, 1, 0),
@@ -398,88 +314,23 @@ impl Store {
                 }
             }
             Effect::DrawPanel { stage, round, department, finance, expert, form, within } => {
-                if pool.is_none() {
-                    *pool = Some(load_pool(tx, now_ms).await?);
-                }
-                // A redraw (the bureau retried a blocked case) replaces the round's whole panel;
-                // whoever declined in this round is not drawn again.
-                sqlx::query("UPDATE tasks SET status = 'cancelled', completed_ms = $1 WHERE case_id = $2 AND stage = $3 AND round = $4 AND kind = 'review' AND status = 'open'")
-                    .bind(now_ms)
-                    .bind(case.id)
-                    .bind(stage)
-                    .bind(i64::from(*round))
-                    .execute(&mut *tx)
-                    .await?;
-                let declined: Vec<i64> = sqlx::query_scalar(
-                    "SELECT assignee_id FROM tasks WHERE case_id = $1 AND stage = $2 AND round = $3 AND kind = 'review' AND status = 'declined' AND assignee_id IS NOT NULL",
+                // Panels are drawn in batches by their own job, so that experts' loads balance
+                // across every panel requested meanwhile.
+                let request_id = super::panels::insert_request(
+                    tx,
+                    case.id,
+                    stage,
+                    *round,
+                    (*department, *finance, *expert),
+                    form.as_str(),
+                    &within.to_string(),
+                    now_ms,
                 )
-                .bind(case.id)
-                .bind(stage)
-                .bind(i64::from(*round))
-                .fetch_all(&mut *tx)
                 .await?;
-                let candidates = &pool.as_ref().map(|p| &p.candidates[..]).unwrap_or(&[]);
-                let mut need = panel_need(wf, stage, case, project, declined);
-                (need.department, need.finance, need.expert) = (*department, *finance, *expert);
-                let seed = draw_seed(case.id, stage, *round);
-                match panel::draw(seed, candidates, &need) {
-                    Ok(draw) => {
-                        // Later draws of this batch see the new load (caps, least loaded first).
-                        if let Some(p) = pool.as_mut() {
-                            for m in &draw.members {
-                                if let Some(c) = p.candidates.iter_mut().find(|c| c.user_id == m.user_id) {
-                                    c.load += 1;
-                                }
-                            }
-                        }
-                        let due = due_ms(cal, wf, now_ms, within);
-                        let mut task_ids = Vec::new();
-                        for m in &draw.members {
-                            let seat = if m.leader { "leader" } else { seat_name(m.seat) };
-                            let role = match m.seat {
-                                Seat::Department => "department",
-                                Seat::Finance => "finance",
-                                Seat::Expert => "expert",
-                            };
-                            task_ids.push(
-                                insert_task(
-                                    tx,
-                                    case.id,
-                                    stage,
-                                    *round,
-                                    "review",
-                                    form.as_str(),
-                                    role,
-                                    None,
-                                    Some(m.user_id),
-                                    Some(seat),
-                                    due,
-                                    now_ms,
-                                )
-                                .await?,
-                            );
-                        }
-                        report.tasks_opened += task_ids.len() as u64;
-                        append_event(
-                            tx,
-                            case.id,
-                            "panel_drawn",
-                            &serde_json::json!({"stage": stage, "round": round, "seed": draw.seed.to_string(), "members": draw.members, "exclusions": draw.exclusions, "task_ids": task_ids, "due_ms": due}),
-                            None,
-                            now_ms,
-                        )
-                        .await?;
-                        Ok(Some(Input::PanelDrawn {
-                            stage: stage.clone(),
-                            round: *round,
-                            size: draw.members.len() as u32,
-                        }))
-                    }
-                    Err(reason) => {
-                        append_event(tx, case.id, "panel_infeasible", &serde_json::json!({"stage": stage, "round": round, "seed": seed.to_string(), "reason": reason}), None, now_ms).await?;
-                        Ok(Some(Input::PanelInfeasible { stage: stage.clone(), round: *round, reason }))
-                    }
-                }
+                let mut d = data.clone();
+                d["request_id"] = request_id.into();
+                append_event(tx, case.id, "panel_requested", &d, None, now_ms).await?;
+                Ok(None)
             }
             Effect::RunChecks { stage, round, plugins } => {
                 let check_id = super::checks::insert_check(tx, case.id, stage, *round, plugins, now_ms).await?;
@@ -508,13 +359,13 @@ impl Store {
 }
 
 /// What a panel of the stage needs from the pool for this case (the counts are set by the caller).
-fn panel_need(wf: &Workflow, stage: &str, case: &CaseRow, project: &Project, exclude: Vec<i64>) -> Need {
+pub(crate) fn panel_need(wf: &Workflow, stage: &str, department_id: i64, project: &Project, exclude: Vec<i64>) -> Need {
     Need {
         department: 0,
         finance: 0,
         expert: 0,
         sector: project.sector.clone(),
-        project_department_id: case.department_id,
+        project_department_id: department_id,
         project_code: project.code.clone(),
         fiscal_year: project.fiscal_year,
         policy: wf
@@ -532,7 +383,7 @@ pub fn replacement_seed(case_id: i64, stage: &str, round: u32, declined_task: i6
     u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
 }
 
-fn seat_name(s: Seat) -> &'static str {
+pub(crate) fn seat_name(s: Seat) -> &'static str {
     match s {
         Seat::Department => "department",
         Seat::Finance => "finance",
@@ -540,7 +391,7 @@ fn seat_name(s: Seat) -> &'static str {
     }
 }
 
-async fn insert_task(
+pub(crate) async fn insert_task(
     conn: &mut AnyConnection,
     case_id: i64,
     stage: &str,

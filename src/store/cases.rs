@@ -294,7 +294,7 @@ impl Store {
     pub async fn pending_work_count(&self) -> Result<i64> {
         // One statement, so one snapshot: a check finishing in between cannot hide its input.
         Ok(sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL) + (SELECT COUNT(*) FROM plugin_checks WHERE status = 'pending')",
+            "SELECT (SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL) + (SELECT COUNT(*) FROM plugin_checks WHERE status = 'pending') + (SELECT COUNT(*) FROM panel_requests WHERE status = 'pending')",
         )
         .fetch_one(&self.pool)
         .await?)

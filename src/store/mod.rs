@@ -15,6 +15,7 @@ pub mod bulk;
 pub mod cases;
 pub mod checks;
 pub mod jobs;
+pub mod panels;
 pub mod people;
 pub mod plugins;
 pub mod projects;

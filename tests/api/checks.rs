@@ -178,7 +178,9 @@ async fn a_failing_plugin_is_a_finding_and_the_stage_policy_decides_what_it_mean
     // The bureau's retry runs the checks again (a new check, the same failure).
     app.ok(&format!("/api/v1/cases/{id}/retry"), ADMIN_TOKEN, json!({})).await;
     let v = app
-        .wait_case(id, "blocked again", |v| v["status"] == "blocked" && v["checks"].as_array().unwrap().len() == 2)
+        .wait_case(id, "blocked again", |v| {
+            v["status"] == "blocked" && v["checks"].as_array().unwrap().len() == 2 && v["checks"][0]["status"] == "done"
+        })
         .await;
     assert_eq!(v["checks"][0]["failures"], 1);
 

@@ -121,7 +121,7 @@ fn free_port() -> u16 {
 }
 
 /// Inputs not yet applied and plugin checks not yet run, counted in one snapshot.
-const PENDING_WORK: &str = "SELECT (SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL) + (SELECT COUNT(*) FROM plugin_checks WHERE status = 'pending')";
+const PENDING_WORK: &str = "SELECT (SELECT COUNT(*) FROM case_inputs WHERE applied_ms IS NULL) + (SELECT COUNT(*) FROM plugin_checks WHERE status = 'pending') + (SELECT COUNT(*) FROM panel_requests WHERE status = 'pending')";
 
 /// A child process that is killed when dropped, so a failing test leaves no server, worker or
 /// Redis running behind it.
