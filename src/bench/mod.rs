@@ -105,6 +105,8 @@ struct CycleRun {
     load_s: f64,
     cases: i64,
     jobs: u64,
+    /// The largest max − min of the experts' open target reviews within a sector.
+    spread: u32,
 }
 
 async fn cycle(
@@ -124,6 +126,7 @@ async fn cycle(
         "build_county_s": embedded["build_county_s"],
         "cases_per_s": embedded["cases_per_s"],
         "jobs_per_s": embedded["jobs_per_s"],
+        "expert_load_spread": embedded["expert_load_spread"],
     });
     if let Some(url) = database_url {
         let mut scale = serde_json::Map::new();
@@ -151,12 +154,13 @@ async fn series(projects: usize, runs: usize, shape: Shape, label: &str) -> anyh
     for i in 0..runs {
         let r = cycle_once(projects, &shape).await?;
         println!(
-            "{label} run {}: {} cases to target-review assignment in {:.2} s (county built in {:.2} s), {} jobs",
+            "{label} run {}: {} cases to target-review assignment in {:.2} s (county built in {:.2} s), {} jobs, expert load spread {}",
             i + 1,
             r.cases,
             r.wall_s,
             r.load_s,
-            r.jobs
+            r.jobs,
+            r.spread
         );
         results.push(r);
     }
@@ -169,6 +173,7 @@ async fn series(projects: usize, runs: usize, shape: Shape, label: &str) -> anyh
         "build_county_s": (median(&mut load) * 1000.0).round() / 1000.0,
         "cases_per_s": median(&mut cps).round(),
         "jobs_per_s": median(&mut jps).round(),
+        "expert_load_spread": results.iter().map(|r| r.spread).max().unwrap_or(0),
     }))
 }
 
@@ -311,13 +316,14 @@ async fn cycle_once(projects: usize, shape: &Shape) -> anyhow::Result<CycleRun> 
         anyhow::bail!("only {waiting} of {expected} cases reached target-review assignment");
     }
     let jobs = rt.metrics.jobs_queued.get();
+    let spread = rt.store.expert_load_spread().await?;
     let _ = tx.send(true);
     server.await??;
     drop(children);
     if let Some(server_url) = drop_db {
         crate::store::drop_postgres_database(&server_url, &unique).await?;
     }
-    Ok(CycleRun { wall_s, load_s, cases: expected, jobs })
+    Ok(CycleRun { wall_s, load_s, cases: expected, jobs, spread })
 }
 
 /// Waits until no case input is pending (every job done).

@@ -153,6 +153,37 @@ pub fn batch_seed(request_ids: &[i64]) -> u64 {
 }
 
 impl Store {
+    /// The largest max − min, over sectors, of the open reviews the active experts of only that
+    /// sector hold (an expert of two sectors carries work of both, so is left out).
+    pub async fn expert_load_spread(&self) -> Result<u32> {
+        let mut load: HashMap<i64, i64> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT assignee_id, COUNT(*) AS n FROM tasks WHERE kind = 'review' AND status = 'open' AND role = 'expert' GROUP BY assignee_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            load.insert(r.try_get("assignee_id")?, r.try_get("n")?);
+        }
+        let mut range: HashMap<String, (i64, i64)> = HashMap::new();
+        for r in sqlx::query("SELECT u.id, e.sectors FROM users u JOIN experts e ON e.user_id = u.id WHERE u.active = 1")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let n = load.get(&r.try_get::<i64, _>("id")?).copied().unwrap_or(0);
+            let sectors: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("sectors")?)?;
+            if sectors.len() != 1 {
+                continue;
+            }
+            for s in sectors {
+                let e = range.entry(s).or_insert((n, n));
+                e.0 = e.0.max(n);
+                e.1 = e.1.min(n);
+            }
+        }
+        Ok(range.values().map(|(hi, lo)| (hi - lo) as u32).max().unwrap_or(0))
+    }
+
     /// Panel requests no job has been queued for, or whose job was lost.
     pub async fn pending_panel_requests(&self, now_ms: i64, redispatch_after_ms: i64, limit: i64) -> Result<Vec<i64>> {
         Ok(sqlx::query_scalar(
