@@ -87,6 +87,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/cases/{id}", get(get_case))
         .route("/cases/{id}/retry", post(retry_case))
         .route("/tasks", get(list_tasks))
+        .route("/inbox", get(inbox))
         .route("/tasks/{id}", get(get_task))
         .route("/tasks/{id}/complete", post(complete_task))
         .route("/tasks/{id}/decline", post(decline_task))
@@ -456,6 +457,15 @@ fn redact_reviewers(view: &mut CaseView) {
                     obj.remove("task_id");
                 }
             }
+            // Who declined, why, and who replaced them are the bureau's to know.
+            "review_declined" | "member_replaced" => {
+                e.actor_id = None;
+                if let Some(obj) = e.data.as_object_mut() {
+                    for k in ["task_id", "reason", "declined_task", "declined_user", "replacement", "exclusions"] {
+                        obj.remove(k);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -509,12 +519,12 @@ struct TaskQuery {
 async fn list_tasks(State(rt): State<Arc<Runtime>>, c: Caller, Query(q): Query<TaskQuery>) -> ApiResult<Json<Value>> {
     let (limit, offset) = Page { limit: q.limit, offset: q.offset }.get()?;
     if let Some(s) = &q.status
-        && !["open", "completed", "cancelled"].contains(&s.as_str())
+        && !["open", "completed", "cancelled", "declined"].contains(&s.as_str())
     {
-        return Err(ApiError::bad_request(format!("status '{s}' is not open, completed or cancelled")));
+        return Err(ApiError::bad_request(format!("status '{s}' is not open, completed, cancelled or declined")));
     }
     let scope = TaskScope::for_user(&c.0);
-    let f = TaskFilter { status: q.status, case_id: q.case_id, kind: q.kind };
+    let f = TaskFilter { status: q.status, case_id: q.case_id, kind: q.kind, ..Default::default() };
     let (items, total) = rt.store.tasks(&scope, &f, limit, offset).await?;
     let now = rt.clock.now_ms();
     let items: Vec<Value> = items
@@ -527,6 +537,60 @@ async fn list_tasks(State(rt): State<Arc<Runtime>>, c: Caller, Query(q): Query<T
         })
         .collect();
     Ok(Json(json!({"items": items, "total": total, "limit": limit, "offset": offset})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InboxQuery {
+    state: Option<String>,
+    kind: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// How far ahead a deadline counts as due soon.
+const DUE_SOON_MS: i64 = 3 * 24 * 3600 * 1000;
+
+/// The caller's open tasks with counts: all open (`pending`), due within three days
+/// (`due_soon`), past their deadline (`overdue`); `state` picks which to list.
+async fn inbox(State(rt): State<Arc<Runtime>>, c: Caller, Query(q): Query<InboxQuery>) -> ApiResult<Json<Value>> {
+    let (limit, offset) = Page { limit: q.limit, offset: q.offset }.get()?;
+    if let Some(k) = &q.kind
+        && !["submission", "review", "approval"].contains(&k.as_str())
+    {
+        return Err(ApiError::bad_request(format!("kind '{k}' is not submission, review or approval")));
+    }
+    let now = rt.clock.now_ms();
+    let open = TaskFilter { status: Some("open".into()), kind: q.kind.clone(), ..Default::default() };
+    let overdue = TaskFilter { due_before: Some(now), ..open.clone() };
+    let soon = TaskFilter { due_from: Some(now), due_before: Some(now + DUE_SOON_MS), ..open.clone() };
+    let state = q.state.unwrap_or_else(|| "pending".into());
+    let chosen = match state.as_str() {
+        "pending" => open.clone(),
+        "due_soon" => soon.clone(),
+        "overdue" => overdue.clone(),
+        other => {
+            return Err(ApiError::bad_request(format!("state '{other}' is not pending, due_soon or overdue")));
+        }
+    };
+    let scope = TaskScope::for_user(&c.0);
+    let mut counts = serde_json::Map::new();
+    for (name, f) in [("pending", &open), ("due_soon", &soon), ("overdue", &overdue)] {
+        counts.insert(name.into(), rt.store.tasks(&scope, f, 1, 0).await?.1.into());
+    }
+    let (items, total) = rt.store.tasks(&scope, &chosen, limit, offset).await?;
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|t| {
+            let mut v = json!(t);
+            v["overdue"] = (t.due_ms < now).into();
+            v["due_soon"] = (t.due_ms >= now && t.due_ms < now + DUE_SOON_MS).into();
+            v
+        })
+        .collect();
+    Ok(Json(
+        json!({"state": state, "counts": counts, "items": items, "total": total, "limit": limit, "offset": offset}),
+    ))
 }
 
 async fn get_task(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {

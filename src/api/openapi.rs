@@ -147,6 +147,13 @@ pub const ROUTES: &[RouteDoc] = &[
         body: Some("TaskForm"),
     },
     RouteDoc {
+        method: "get",
+        path: "/api/v1/inbox",
+        summary: "The caller's open tasks with counts: pending, due_soon (3 days), overdue; ?state=&kind=",
+        roles: ALL,
+        body: None,
+    },
+    RouteDoc {
         method: "post",
         path: "/api/v1/tasks/{id}/decline",
         summary: "Decline an assigned review with a reason; a replacement is drawn",

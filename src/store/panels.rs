@@ -166,9 +166,10 @@ impl Store {
             load.insert(r.try_get("assignee_id")?, r.try_get("n")?);
         }
         let mut range: HashMap<String, (i64, i64)> = HashMap::new();
-        for r in sqlx::query("SELECT u.id, e.sectors FROM users u JOIN experts e ON e.user_id = u.id WHERE u.active = 1")
-            .fetch_all(&self.pool)
-            .await?
+        for r in
+            sqlx::query("SELECT u.id, e.sectors FROM users u JOIN experts e ON e.user_id = u.id WHERE u.active = 1")
+                .fetch_all(&self.pool)
+                .await?
         {
             let n = load.get(&r.try_get::<i64, _>("id")?).copied().unwrap_or(0);
             let sectors: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("sectors")?)?;

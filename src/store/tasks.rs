@@ -104,6 +104,10 @@ pub struct TaskFilter {
     pub status: Option<String>,
     pub case_id: Option<i64>,
     pub kind: Option<String>,
+    /// Due at or after this time (UTC ms).
+    pub due_from: Option<i64>,
+    /// Due before this time (UTC ms).
+    pub due_before: Option<i64>,
 }
 
 impl Store {
@@ -123,15 +127,18 @@ impl Store {
             TaskScope::Assignee(u) => (None, Some(*u)),
         };
         let where_sql = "(($1 IS NULL AND $2 IS NULL) OR (t.department_id = $1 AND t.kind = 'submission') OR t.assignee_id = $2) \
-             AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.case_id = $4) AND ($5 IS NULL OR t.kind = $5)";
+             AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.case_id = $4) AND ($5 IS NULL OR t.kind = $5) \
+             AND ($6 IS NULL OR t.due_ms >= $6) AND ($7 IS NULL OR t.due_ms < $7)";
         let rows = sqlx::query(super::sql(format!(
-            "SELECT {TASK_COLUMNS} FROM tasks t WHERE {where_sql} ORDER BY t.due_ms, t.id LIMIT $6 OFFSET $7"
+            "SELECT {TASK_COLUMNS} FROM tasks t WHERE {where_sql} ORDER BY t.due_ms, t.id LIMIT $8 OFFSET $9"
         )))
         .bind(dept)
         .bind(assignee)
         .bind(&f.status)
         .bind(f.case_id)
         .bind(&f.kind)
+        .bind(f.due_from)
+        .bind(f.due_before)
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
@@ -142,6 +149,8 @@ impl Store {
             .bind(&f.status)
             .bind(f.case_id)
             .bind(&f.kind)
+            .bind(f.due_from)
+            .bind(f.due_before)
             .fetch_one(&self.pool)
             .await?;
         Ok((rows.iter().map(task_from_row).collect::<Result<_>>()?, total))

@@ -304,6 +304,7 @@ pub async fn panel_scores(app: &TestApp, county: &County, case_id: i64, total: u
                 status: Some("open".into()),
                 case_id: Some(case_id),
                 kind: Some("review".into()),
+                ..Default::default()
             },
             100,
             0,

@@ -212,6 +212,7 @@ async fn concurrent_reviews_of_one_case_are_all_recorded_once() {
         status: Some("open".into()),
         case_id: Some(id),
         kind: Some("review".into()),
+        ..Default::default()
     };
     let tasks = app.rt.store.tasks(&jixiao::store::tasks::TaskScope::All, &filter, 100, 0).await.unwrap().0;
     let mut calls = Vec::new();

@@ -172,6 +172,19 @@ async fn a_member_who_declines_is_replaced_under_the_same_rules_until_none_is_le
             let (_, _, new_seat) = reviews.iter().find(|(_, u, _)| *u == new).unwrap();
             assert_eq!(*new_seat, seat, "the replacement takes the seat as it was");
             ever_drawn.push(new);
+            // The department sees that a member was replaced, not who, nor why.
+            let (_, own) = app.get(&format!("/api/v1/cases/{id}"), &c.dept_tokens[0]).await;
+            let hidden = own["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["kind"] == "member_replaced" || e["kind"] == "review_declined")
+                .all(|e| {
+                    e["actor_id"].is_null()
+                        && e["data"].get("replacement").is_none()
+                        && e["data"].get("reason").is_none()
+                });
+            assert!(hidden, "{own}");
         } else {
             let v = app.wait_case(id, "blocked", |v| v["status"] == "blocked").await;
             let last = v["history"].as_array().unwrap().iter().rfind(|e| e["kind"] == "panel_infeasible").unwrap();
@@ -181,4 +194,39 @@ async fn a_member_who_declines_is_replaced_under_the_same_rules_until_none_is_le
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_panel_member_has_an_inbox_of_their_own_with_due_soon_and_overdue_counts() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    let id = case_at_panel(&app, &c, "XY2023-D001-0303").await;
+    let reviews = open_reviews(&app, id).await;
+    let (task_id, member, _) = reviews.iter().find(|(_, u, _)| c.expert_tokens.iter().any(|(e, _)| e == u)).unwrap();
+    let token = reviewer_token(&app, &c, *member).await;
+    let outsider = c.expert_tokens.iter().find(|(e, _)| !reviews.iter().any(|(_, u, _)| u == e)).unwrap();
+
+    let (s, inbox) = app.get("/api/v1/inbox", &token).await;
+    assert_eq!(s, StatusCode::OK, "{inbox}");
+    assert_eq!(inbox["counts"], json!({"pending": 1, "due_soon": 0, "overdue": 0}), "{inbox}");
+    assert_eq!(inbox["items"][0]["id"], *task_id);
+    let due = inbox["items"][0]["due_ms"].as_i64().unwrap();
+    let (_, other) = app.get("/api/v1/inbox", &outsider.1).await;
+    assert_eq!(other["counts"]["pending"], 0, "only one's own assignments: {other}");
+    assert!(other["items"].as_array().unwrap().is_empty());
+    // The department's inbox holds its own submissions only; it has none open now.
+    let (_, dept) = app.get("/api/v1/inbox?kind=review", &c.dept_tokens[0]).await;
+    assert_eq!(dept["counts"]["pending"], 0, "{dept}");
+
+    app.set_time(due - 24 * 3600 * 1000);
+    let (_, soon) = app.get("/api/v1/inbox?state=due_soon", &token).await;
+    assert_eq!(soon["counts"], json!({"pending": 1, "due_soon": 1, "overdue": 0}), "{soon}");
+    assert_eq!(soon["items"][0]["due_soon"], true);
+    app.set_time(due + 1);
+    let (_, late) = app.get("/api/v1/inbox?state=overdue", &token).await;
+    assert_eq!(late["counts"], json!({"pending": 1, "due_soon": 0, "overdue": 1}), "{late}");
+    assert_eq!(late["items"][0]["overdue"], true);
+    let (s, v) = app.get("/api/v1/inbox?state=later", &token).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("pending, due_soon or overdue"));
 }
