@@ -73,6 +73,9 @@ pub struct CaseState {
     /// read them, and they carry over to later stages.
     pub score: Option<Decimal>,
     pub grade: Option<String>,
+    /// The leader's review task in the current review, once it is in.
+    #[serde(default)]
+    pub leader_task: Option<i64>,
     /// Revisions a decision asked for in the current stage (bounded by `max_rounds`); returns
     /// for failed plugin checks are rounds too but do not count here.
     #[serde(default)]
@@ -91,6 +94,7 @@ impl Default for CaseState {
             panel_size: 0,
             score: None,
             grade: None,
+            leader_task: None,
             revisions: 0,
         }
     }
@@ -135,6 +139,9 @@ pub enum Input {
         round: u32,
         task_id: i64,
         score: Decimal,
+        /// The review is the panel leader's.
+        #[serde(default)]
+        leader: bool,
     },
     /// A panel member declined their review (the task is closed); a replacement is needed.
     Declined {
@@ -228,6 +235,15 @@ pub enum Effect {
         outcome: String,
         rule: Option<String>,
     },
+    /// Members whose score is far from the panel's median, flagged for the leader.
+    OutliersFlagged {
+        stage: String,
+        round: u32,
+        median: Decimal,
+        margin: u32,
+        /// (review task, score)
+        outliers: Vec<(i64, Decimal)>,
+    },
     ProposeActions {
         stage: String,
         actions: Vec<ProposedAction>,
@@ -306,6 +322,7 @@ pub fn step(
                     && let Some(p) = &st.panel
                 {
                     s.reviews.clear();
+                    s.leader_task = None;
                     s.phase = Phase::AwaitingPanel;
                     fx.push(draw_panel(st, s.round, p));
                 } else if s.phase == Phase::AwaitingChecks
@@ -410,16 +427,41 @@ pub fn step(
             }
             _ => ignore(&mut fx, format!("a panel report for stage '{stage}' does not match the case")),
         },
-        Input::Reviewed { stage, round, task_id, score } => match current(&s) {
+        Input::Reviewed { stage, round, task_id, score, leader } => match current(&s) {
             Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {
                 if s.reviews.iter().any(|(t, _)| t == task_id) {
                     ignore(&mut fx, format!("review task {task_id} was already counted"));
                 } else {
                     s.reviews.push((*task_id, *score));
+                    if *leader {
+                        s.leader_task = Some(*task_id);
+                    }
                     if s.panel_size > 0 && s.reviews.len() as u32 >= s.panel_size {
                         let st = st.clone();
                         let agg = st.panel.as_ref().map(|p| p.aggregate).unwrap_or(Aggregate::Mean);
-                        let panel_score = aggregate(agg, &s.reviews);
+                        let margin = st.panel.as_ref().map(|p| p.outlier_margin).unwrap_or(15);
+                        let median = median(&s.reviews);
+                        let outliers: Vec<(i64, Decimal)> = s
+                            .reviews
+                            .iter()
+                            .filter(|(_, x)| (*x - median).abs() > Decimal::from(margin))
+                            .copied()
+                            .collect();
+                        if !outliers.is_empty() {
+                            fx.push(Effect::OutliersFlagged {
+                                stage: stage.clone(),
+                                round: *round,
+                                median,
+                                margin,
+                                outliers,
+                            });
+                        }
+                        let leader_score =
+                            s.leader_task.and_then(|t| s.reviews.iter().find(|(id, _)| *id == t)).map(|(_, x)| *x);
+                        let panel_score = match (agg, leader_score) {
+                            (Aggregate::Leader, Some(x)) => x,
+                            _ => aggregate(agg, &s.reviews),
+                        };
                         s.score = Some(panel_score);
                         s.grade = Some(grade_for(panel_score));
                         decide(wf, &mut s, &st, project, &mut fx)?;
@@ -437,6 +479,17 @@ pub fn step(
         },
     }
     Ok((s, fx))
+}
+
+/// The median of the members' scores (the mean of the middle two for an even count).
+pub fn median(reviews: &[(i64, Decimal)]) -> Decimal {
+    let mut scores: Vec<Decimal> = reviews.iter().map(|(_, s)| *s).collect();
+    scores.sort();
+    match scores.len() {
+        0 => Decimal::ZERO,
+        n if n % 2 == 1 => scores[n / 2],
+        n => (scores[n / 2 - 1] + scores[n / 2]) / Decimal::TWO,
+    }
 }
 
 /// The panel's score from its members' scores, rounded to two places.
@@ -502,6 +555,7 @@ fn enter(
         s.revisions = 0;
         s.runs_done = 0;
         s.reviews.clear();
+        s.leader_task = None;
         s.panel_size = 0;
         fx.push(Effect::StageEntered { stage: st.id.clone(), title: st.title.clone() });
         if let Some(sch) = &st.schedule {
@@ -578,6 +632,7 @@ fn after_checks(
     if let Some(p) = &st.panel {
         s.phase = Phase::AwaitingPanel;
         s.reviews.clear();
+        s.leader_task = None;
         s.panel_size = p.size();
         fx.push(draw_panel(st, s.round, p));
         return Ok(());
@@ -646,6 +701,7 @@ fn decide(
                 s.round += 1;
                 s.revisions += 1;
                 s.reviews.clear();
+                s.leader_task = None;
                 s.panel_size = 0;
                 begin_work(wf, s, st, project, fx)
             }

@@ -223,9 +223,16 @@ impl Store {
             FormOutcome::Submission { score, grade, result } => {
                 (Input::Submitted { stage: task.stage.clone(), round: task.round, task_id, score, grade }, result)
             }
-            FormOutcome::Review { score, result } => {
-                (Input::Reviewed { stage: task.stage.clone(), round: task.round, task_id, score }, result)
-            }
+            FormOutcome::Review { score, result } => (
+                Input::Reviewed {
+                    stage: task.stage.clone(),
+                    round: task.round,
+                    task_id,
+                    score,
+                    leader: task.panel_role.as_deref() == Some("leader"),
+                },
+                result,
+            ),
             FormOutcome::Approval { result } => (Input::Approved { stage: task.stage.clone(), task_id }, result),
         };
         let updated = sqlx::query("UPDATE tasks SET status = 'completed', completed_ms = $1, completed_by = $2, result = $3 WHERE id = $4 AND status = 'open'")

@@ -155,6 +155,8 @@ pub enum Aggregate {
     Mean,
     /// Drops the highest and the lowest score when there are at least three.
     TrimmedMean,
+    /// The leader's score is the panel's conclusion (the others' scores are advice).
+    Leader,
 }
 
 /// What happens to a fire time that passed while no server was running.
@@ -206,6 +208,9 @@ pub struct Panel {
     pub aggregate: Aggregate,
     /// The recusal rules candidates are checked against.
     pub recusal: crate::domain::panel::RecusalPolicy,
+    /// A member whose score differs from the panel's median by more than this many points is
+    /// flagged for the leader.
+    pub outlier_margin: u32,
 }
 
 impl Panel {

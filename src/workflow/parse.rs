@@ -113,6 +113,8 @@ struct RawPanel {
     aggregate: Option<Spanned<String>>,
     #[serde(default)]
     recusal: Option<RawRecusal>,
+    #[serde(default)]
+    outlier_margin: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -510,7 +512,7 @@ fn check_stage(
         let within = ctx.duration(&p.within);
         let aggregate = match &p.aggregate {
             None => Some(Aggregate::Mean),
-            Some(a) => ctx.one_of(a, "aggregation", &[("mean", Aggregate::Mean), ("trimmed_mean", Aggregate::TrimmedMean)]),
+            Some(a) => ctx.one_of(a, "aggregation", &[("mean", Aggregate::Mean), ("trimmed_mean", Aggregate::TrimmedMean), ("leader", Aggregate::Leader)]),
         };
         if department + finance + expert == 0 {
             ctx.at(p.form.span(), "a panel needs at least one member (department, finance or expert), otherwise its stage could never finish");
@@ -536,7 +538,24 @@ fn check_stage(
                 recusal.years = **y as i32;
             }
         }
-        Some(Panel { department, finance, expert, form: form?, within: within?, aggregate: aggregate?, recusal })
+        let outlier_margin = match &p.outlier_margin {
+            None => 15,
+            Some(m) if (1..=100).contains(&**m) => **m,
+            Some(m) => {
+                ctx.at(m.span(), format!("outlier_margin must be between 1 and 100 points, not {}", **m));
+                15
+            }
+        };
+        Some(Panel {
+            department,
+            finance,
+            expert,
+            form: form?,
+            within: within?,
+            aggregate: aggregate?,
+            recusal,
+            outlier_margin,
+        })
     });
     let scoring = s.scoring.as_ref().and_then(|sc| {
         if crate::domain::scoring::Scheme::builtin(sc).is_some() {

@@ -230,3 +230,50 @@ async fn a_panel_member_has_an_inbox_of_their_own_with_due_soon_and_overdue_coun
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert!(v["message"].as_str().unwrap().contains("pending, due_soon or overdue"));
 }
+
+#[tokio::test]
+async fn the_leaders_conclusion_decides_and_a_far_off_score_is_flagged() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    let wf = "id: leader-panel\nversion: 1\ntitle: 组长结论\ntimezone: Asia/Shanghai\nstages:\n  - id: review\n    kind: target_review\n    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, aggregate: leader, outlier_margin: 10 }\n    decide:\n      - { when: \"score >= 80\", then: next }\n      - { else: reject }\n";
+    let (s, v) = app.post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": wf})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let code = "XY2023-D001-0304";
+    app.ok("/api/v1/projects", &c.dept_tokens[0], project(code, "D001", "800000", false)).await;
+    app.ok(
+        "/api/v1/cycles",
+        &c.finance_tokens[0],
+        json!({"workflow_id": "leader-panel", "fiscal_year": 2023, "project_codes": [code]}),
+    )
+    .await;
+    let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
+    let id = cases["items"][0]["id"].as_i64().unwrap();
+    let v = app.wait_case(id, "targets requested", |v| v["phase"] == "awaiting_submission").await;
+    let task = open_task(&v, "submission");
+    let indicators = project("X", "D001", "1", false)["indicators"].clone();
+    app.ok(&format!("/api/v1/tasks/{}/complete", task["id"]), &c.dept_tokens[0], json!({"indicators": indicators}))
+        .await;
+    app.wait_case(id, "panel drawn", |v| v["phase"] == "awaiting_reviews").await;
+    let reviews = open_reviews(&app, id).await;
+    assert_eq!(reviews.len(), 3);
+    let mut leader_task = 0;
+    let mut others = [90, 95].into_iter();
+    for (task_id, user, seat) in &reviews {
+        let total = if seat == "leader" {
+            leader_task = *task_id;
+            70
+        } else {
+            others.next().unwrap()
+        };
+        let token = reviewer_token(&app, &c, *user).await;
+        app.ok(&format!("/api/v1/tasks/{task_id}/complete"), &token, review_form("target_review", total)).await;
+    }
+    let v = app.wait_case(id, "decided", |v| v["status"] == "rejected").await;
+    let history = v["history"].as_array().unwrap();
+    let flagged = history.iter().find(|e| e["kind"] == "outliers_flagged").unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(flagged["data"]["outliers"], json!([[leader_task, "70"]]), "{flagged}");
+    assert_eq!(flagged["data"]["median"], "90");
+    let decided = history.iter().find(|e| e["kind"] == "decided").unwrap();
+    assert_eq!(decided["data"]["score"], "70", "the leader's conclusion, not the mean of 85: {decided}");
+    assert_eq!(decided["data"]["outcome"], "reject");
+}
