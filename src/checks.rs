@@ -132,14 +132,19 @@ pub async fn run_jobs(rt: &Arc<Runtime>, ids: &[i64]) -> anyhow::Result<usize> {
     })
     .await?;
     let mut done = Vec::with_capacity(results.len());
+    let mut failed = Vec::new();
     for (req, result) in results {
-        for (plugin, reason) in &result.failed {
-            rt.metrics.plugin_failed(plugin, reason);
-        }
-        for f in result.findings.iter().filter(|f| f.code == FAILED_CODE) {
-            tracing::warn!(case = req.case_id, stage = %req.stage, plugin = %f.plugin, "{}", f.message_en);
-        }
+        failed.push((req.id, req.case_id, req.stage.clone(), result.failed));
         done.push((req, result.ran, result.findings));
     }
-    Ok(rt.store.finish_checks(&done, rt.clock.now_ms()).await?)
+    let finished = rt.store.finish_checks(&done, rt.clock.now_ms()).await?;
+    // Failures are counted and logged once, when their check is stored (a job that failed and
+    // ran again, or was delivered twice, does not count them again).
+    for (id, case, stage, failures) in failed.iter().filter(|(id, ..)| finished.contains(id)) {
+        for (plugin, reason) in failures {
+            rt.metrics.plugin_failed(plugin, reason);
+            tracing::warn!(check = id, case, stage = %stage, plugin = %plugin, reason, "plugin failed");
+        }
+    }
+    Ok(finished.len())
 }

@@ -404,6 +404,14 @@ pub async fn run_scheduler(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>
         if *shutdown.borrow() {
             return;
         }
+        match rt.store.replace_overdue_reviews(&rt.registry, rt.clock.now_ms()).await {
+            Ok(n) if n > 0 => {
+                tracing::info!(reviews = n, "overdue reviews handed to replacements");
+                rt.wake.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "replacing overdue reviews failed; retrying"),
+        }
         match rt.store.fire_due_schedules(&rt.registry, rt.clock.now_ms()).await {
             Ok(fires) => {
                 for f in &fires {

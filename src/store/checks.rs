@@ -145,20 +145,20 @@ impl Store {
 
     /// Stores the findings of finished checks and reports each to its case as an input, once,
     /// all in one transaction. A check already finished (by another delivery of its job) is
-    /// left alone. Returns how many were finished here.
+    /// left alone. Returns the ids of the checks finished here.
     pub async fn finish_checks(
         &self,
         done: &[(CheckRequest, Vec<String>, Vec<StoredFinding>)],
         now_ms: i64,
-    ) -> Result<usize> {
+    ) -> Result<Vec<i64>> {
         let mut tx = self.write().await?;
         let mut order: Vec<&(CheckRequest, Vec<String>, Vec<StoredFinding>)> = done.iter().collect();
         // Cases in ascending order, as every writer locks them.
         order.sort_by_key(|(r, _, _)| (r.case_id, r.id));
-        let mut finished = 0;
+        let mut finished = Vec::new();
         for (req, ran, findings) in order {
             if finish_one(&mut tx, req, ran, findings, now_ms).await? {
-                finished += 1;
+                finished.push(req.id);
             }
         }
         tx.commit().await?;

@@ -324,6 +324,75 @@ impl Store {
         self.task(task_id).await
     }
 
+    /// Closes the open reviews past their deadline on panels whose stage replaces overdue
+    /// members, and asks for a replacement (as if the member had declined). Returns how many.
+    pub async fn replace_overdue_reviews(&self, reg: &super::workflows::Registry, now_ms: i64) -> Result<usize> {
+        // The stages whose panels replace overdue members, in the versions cases are on.
+        let versions: Vec<(String, i64)> =
+            sqlx::query_as("SELECT DISTINCT workflow_id, workflow_version FROM cases WHERE status = 'active'")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut rows = Vec::new();
+        for (id, version) in versions {
+            let wf = self.workflow(reg, &id, version as u32).await?;
+            for st in wf
+                .stages
+                .iter()
+                .filter(|st| st.panel.as_ref().is_some_and(|p| p.on_overdue == crate::workflow::OverduePolicy::Replace))
+            {
+                rows.extend(
+                    sqlx::query(
+                        "SELECT t.id, t.case_id, t.stage, t.round, t.assignee_id FROM tasks t JOIN cases c ON c.id = t.case_id WHERE t.status = 'open' AND t.due_ms < $1 AND t.kind = 'review' AND t.stage = $2 AND c.workflow_id = $3 AND c.workflow_version = $4 ORDER BY t.id LIMIT 1000",
+                    )
+                    .bind(now_ms)
+                    .bind(&st.id)
+                    .bind(&id)
+                    .bind(version)
+                    .fetch_all(&self.pool)
+                    .await?,
+                );
+            }
+        }
+        let mut replaced = 0;
+        for r in rows {
+            let stage: String = r.try_get("stage")?;
+            let (task_id, case_id): (i64, i64) = (r.try_get("id")?, r.try_get("case_id")?);
+            let mut tx = self.write().await?;
+            super::cases::lock_case(&mut tx, case_id).await?;
+            let updated = sqlx::query("UPDATE tasks SET status = 'declined', completed_ms = $1, result = $2 WHERE id = $3 AND status = 'open'")
+                .bind(now_ms)
+                .bind(serde_json::json!({"declined": "missed the deadline", "overdue": true}).to_string())
+                .bind(task_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated != 1 {
+                continue;
+            }
+            let round = r.try_get::<i64, _>("round")? as u32;
+            let input = Input::Declined {
+                stage: stage.clone(),
+                round,
+                task_id,
+                user_id: r.try_get::<Option<i64>, _>("assignee_id")?.unwrap_or_default(),
+                reason: "missed the deadline".into(),
+            };
+            add_input(&mut tx, case_id, &input, now_ms).await?;
+            append_event(
+                &mut tx,
+                case_id,
+                "review_declined",
+                &serde_json::json!({"task_id": task_id, "stage": stage, "round": round, "reason": "missed the deadline", "overdue": true}),
+                None,
+                now_ms,
+            )
+            .await?;
+            tx.commit().await?;
+            replaced += 1;
+        }
+        Ok(replaced)
+    }
+
     /// Whether the user has (or had) a task assigned to them in the case.
     pub async fn is_assigned_to_case(&self, user_id: i64, case_id: i64) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE case_id = $1 AND assignee_id = $2")

@@ -211,6 +211,18 @@ pub struct Panel {
     /// A member whose score differs from the panel's median by more than this many points is
     /// flagged for the leader.
     pub outlier_margin: u32,
+    /// What happens to a member who misses the deadline.
+    pub on_overdue: OverduePolicy,
+}
+
+/// What happens to a panel member who has not scored by the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverduePolicy {
+    /// Keep waiting (the bureau chases the member).
+    Wait,
+    /// Close the member's review and draw a replacement under the same rules.
+    Replace,
 }
 
 impl Panel {

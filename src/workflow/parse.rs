@@ -115,6 +115,8 @@ struct RawPanel {
     recusal: Option<RawRecusal>,
     #[serde(default)]
     outlier_margin: Option<Spanned<u32>>,
+    #[serde(default)]
+    on_overdue: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -546,7 +548,12 @@ fn check_stage(
                 15
             }
         };
+        let on_overdue = match &p.on_overdue {
+            None => Some(OverduePolicy::Wait),
+            Some(o) => ctx.one_of(o, "overdue policy", &[("wait", OverduePolicy::Wait), ("replace", OverduePolicy::Replace)]),
+        };
         Some(Panel {
+            on_overdue: on_overdue?,
             department,
             finance,
             expert,

@@ -277,3 +277,55 @@ async fn the_leaders_conclusion_decides_and_a_far_off_score_is_flagged() {
     assert_eq!(decided["data"]["score"], "70", "the leader's conclusion, not the mean of 85: {decided}");
     assert_eq!(decided["data"]["outcome"], "reject");
 }
+
+#[tokio::test]
+async fn members_who_miss_the_deadline_are_replaced_when_the_stage_says_so() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    let wf = "id: replace-late\nversion: 1\ntitle: 逾期更换\ntimezone: Asia/Shanghai\nstages:\n  - id: review\n    kind: target_review\n    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, on_overdue: replace }\n    decide:\n      - { when: \"score >= 60\", then: next }\n      - { else: reject }\n";
+    let (s, v) = app.post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": wf})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let code = "XY2023-D001-0305";
+    app.ok("/api/v1/projects", &c.dept_tokens[0], project(code, "D001", "800000", false)).await;
+    app.ok(
+        "/api/v1/cycles",
+        &c.finance_tokens[0],
+        json!({"workflow_id": "replace-late", "fiscal_year": 2023, "project_codes": [code]}),
+    )
+    .await;
+    let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
+    let id = cases["items"][0]["id"].as_i64().unwrap();
+    let v = app.wait_case(id, "targets requested", |v| v["phase"] == "awaiting_submission").await;
+    let task = open_task(&v, "submission");
+    let indicators = project("X", "D001", "1", false)["indicators"].clone();
+    app.ok(&format!("/api/v1/tasks/{}/complete", task["id"]), &c.dept_tokens[0], json!({"indicators": indicators}))
+        .await;
+    let v = app.wait_case(id, "panel drawn", |v| v["phase"] == "awaiting_reviews").await;
+    let due = v["open_tasks"][0]["due_ms"].as_i64().unwrap();
+    let reviews = open_reviews(&app, id).await;
+    // One member scores in time; the other two let the deadline pass.
+    let (first_task, first_user, _) = reviews[0].clone();
+    let token = reviewer_token(&app, &c, first_user).await;
+    app.ok(&format!("/api/v1/tasks/{first_task}/complete"), &token, review_form("target_review", 80)).await;
+    app.set_time(due + 60_000);
+    let v = app
+        .wait_case(id, "two replaced", |v| {
+            v["history"].as_array().unwrap().iter().filter(|e| e["kind"] == "member_replaced").count() == 2
+        })
+        .await;
+    let late: Vec<&Value> =
+        v["history"].as_array().unwrap().iter().filter(|e| e["kind"] == "review_declined").collect();
+    assert_eq!(late.len(), 2);
+    assert!(late.iter().all(|e| e["data"]["overdue"] == true && e["data"]["reason"] == "missed the deadline"));
+    let now_open = open_reviews(&app, id).await;
+    assert_eq!(now_open.len(), 2, "{now_open:?}");
+    assert!(now_open.iter().all(|(_, u, _)| !reviews.iter().any(|(_, r, _)| r == u)), "new people");
+    assert!(now_open.iter().all(|(t, _, _)| *t != first_task));
+    for (task_id, user, _) in now_open {
+        let token = reviewer_token(&app, &c, user).await;
+        app.ok(&format!("/api/v1/tasks/{task_id}/complete"), &token, review_form("target_review", 70)).await;
+    }
+    let v = app.wait_case(id, "decided", |v| v["status"] == "completed").await;
+    let decided = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "decided").unwrap();
+    assert_eq!(decided["data"]["score"], "73.33", "the first member's 80 and the replacements' 70s: {decided}");
+}
