@@ -143,6 +143,11 @@ pub enum Input {
         #[serde(default)]
         leader: bool,
     },
+    /// The review deadline passed (reported once, when the open reviews are closed for it).
+    ReviewDeadline {
+        stage: String,
+        round: u32,
+    },
     /// A panel member declined their review (the task is closed); a replacement is needed.
     Declined {
         stage: String,
@@ -234,6 +239,13 @@ pub enum Effect {
         grade: Option<String>,
         outcome: String,
         rule: Option<String>,
+    },
+    /// The deadline passed with a quorum of reviews in: the panel decides with them.
+    ClosePanel {
+        stage: String,
+        round: u32,
+        reviews: u32,
+        quorum: u32,
     },
     /// Members whose score is far from the panel's median, flagged for the leader.
     OutliersFlagged {
@@ -438,37 +450,32 @@ pub fn step(
                     }
                     if s.panel_size > 0 && s.reviews.len() as u32 >= s.panel_size {
                         let st = st.clone();
-                        let agg = st.panel.as_ref().map(|p| p.aggregate).unwrap_or(Aggregate::Mean);
-                        let margin = st.panel.as_ref().map(|p| p.outlier_margin).unwrap_or(15);
-                        let median = median(&s.reviews);
-                        let outliers: Vec<(i64, Decimal)> = s
-                            .reviews
-                            .iter()
-                            .filter(|(_, x)| (*x - median).abs() > Decimal::from(margin))
-                            .copied()
-                            .collect();
-                        if !outliers.is_empty() {
-                            fx.push(Effect::OutliersFlagged {
-                                stage: stage.clone(),
-                                round: *round,
-                                median,
-                                margin,
-                                outliers,
-                            });
-                        }
-                        let leader_score =
-                            s.leader_task.and_then(|t| s.reviews.iter().find(|(id, _)| *id == t)).map(|(_, x)| *x);
-                        let panel_score = match (agg, leader_score) {
-                            (Aggregate::Leader, Some(x)) => x,
-                            _ => aggregate(agg, &s.reviews),
-                        };
-                        s.score = Some(panel_score);
-                        s.grade = Some(grade_for(panel_score));
-                        decide(wf, &mut s, &st, project, &mut fx)?;
+                        conclude_panel(wf, &mut s, &st, project, &mut fx)?;
                     }
                 }
             }
             _ => ignore(&mut fx, format!("a review for stage '{stage}' round {round} does not match the case")),
+        },
+        Input::ReviewDeadline { stage, round } => match current(&s) {
+            Some(st) if st.id == *stage && *round == s.round && s.phase == Phase::AwaitingReviews => {
+                let quorum = st.panel.as_ref().and_then(|p| p.quorum);
+                match quorum {
+                    Some(q) if s.reviews.len() as u32 >= q => {
+                        let st = st.clone();
+                        fx.push(Effect::ClosePanel {
+                            stage: stage.clone(),
+                            round: *round,
+                            reviews: s.reviews.len() as u32,
+                            quorum: q,
+                        });
+                        conclude_panel(wf, &mut s, &st, project, &mut fx)?;
+                    }
+                    _ => ignore(&mut fx, format!("the review deadline of stage '{stage}' passed without a quorum")),
+                }
+            }
+            _ => {
+                ignore(&mut fx, format!("a review deadline for stage '{stage}' round {round} does not match the case"))
+            }
         },
         Input::Approved { stage, .. } => match current(&s) {
             Some(st) if st.id == *stage && s.phase == Phase::AwaitingApproval => {
@@ -479,6 +486,33 @@ pub fn step(
         },
     }
     Ok((s, fx))
+}
+
+/// The panel's reviews are in (all, or a quorum at the deadline): flag far-off scores, compute
+/// the panel's score by the stage's aggregation, and decide.
+fn conclude_panel(
+    wf: &Workflow,
+    s: &mut CaseState,
+    st: &Stage,
+    project: &VarValue,
+    fx: &mut Vec<Effect>,
+) -> Result<(), EngineError> {
+    let agg = st.panel.as_ref().map(|p| p.aggregate).unwrap_or(Aggregate::Mean);
+    let margin = st.panel.as_ref().map(|p| p.outlier_margin).unwrap_or(15);
+    let median = median(&s.reviews);
+    let outliers: Vec<(i64, Decimal)> =
+        s.reviews.iter().filter(|(_, x)| (*x - median).abs() > Decimal::from(margin)).copied().collect();
+    if !outliers.is_empty() {
+        fx.push(Effect::OutliersFlagged { stage: st.id.clone(), round: s.round, median, margin, outliers });
+    }
+    let leader_score = s.leader_task.and_then(|t| s.reviews.iter().find(|(id, _)| *id == t)).map(|(_, x)| *x);
+    let panel_score = match (agg, leader_score) {
+        (Aggregate::Leader, Some(x)) => x,
+        _ => aggregate(agg, &s.reviews),
+    };
+    s.score = Some(panel_score);
+    s.grade = Some(grade_for(panel_score));
+    decide(wf, s, st, project, fx)
 }
 
 /// The median of the members' scores (the mean of the middle two for an even count).

@@ -324,10 +324,13 @@ impl Store {
         self.task(task_id).await
     }
 
-    /// Closes the open reviews past their deadline on panels whose stage replaces overdue
-    /// members, and asks for a replacement (as if the member had declined). Returns how many.
+    /// Handles open reviews past their deadline, per their panel: with a quorum of reviews in,
+    /// the round's open reviews are closed and the panel decides with what it has; otherwise,
+    /// when the panel replaces overdue members, the review is closed and a replacement asked for
+    /// (as if the member had declined). Returns how many reviews were closed.
     pub async fn replace_overdue_reviews(&self, reg: &super::workflows::Registry, now_ms: i64) -> Result<usize> {
-        // The stages whose panels replace overdue members, in the versions cases are on.
+        // The stages whose panels replace overdue members or have a quorum, in the versions
+        // cases are on.
         let versions: Vec<(String, i64)> =
             sqlx::query_as("SELECT DISTINCT workflow_id, workflow_version FROM cases WHERE status = 'active'")
                 .fetch_all(&self.pool)
@@ -335,11 +338,13 @@ impl Store {
         let mut rows = Vec::new();
         for (id, version) in versions {
             let wf = self.workflow(reg, &id, version as u32).await?;
-            for st in wf
-                .stages
-                .iter()
-                .filter(|st| st.panel.as_ref().is_some_and(|p| p.on_overdue == crate::workflow::OverduePolicy::Replace))
-            {
+            for st in wf.stages.iter() {
+                let Some(panel) = st.panel.as_ref() else { continue };
+                let quorum = panel.quorum;
+                let replace = panel.on_overdue == crate::workflow::OverduePolicy::Replace;
+                if quorum.is_none() && !replace {
+                    continue;
+                }
                 rows.extend(
                     sqlx::query(
                         "SELECT t.id, t.case_id, t.stage, t.round, t.assignee_id FROM tasks t JOIN cases c ON c.id = t.case_id WHERE t.status = 'open' AND t.due_ms < $1 AND t.kind = 'review' AND t.stage = $2 AND c.workflow_id = $3 AND c.workflow_version = $4 ORDER BY t.id LIMIT 1000",
@@ -349,14 +354,56 @@ impl Store {
                     .bind(&id)
                     .bind(version)
                     .fetch_all(&self.pool)
-                    .await?,
+                    .await?
+                    .into_iter()
+                    .map(|r| (r, quorum, replace)),
                 );
             }
         }
         let mut replaced = 0;
-        for r in rows {
+        for (r, quorum, replace) in rows {
             let stage: String = r.try_get("stage")?;
             let (task_id, case_id): (i64, i64) = (r.try_get("id")?, r.try_get("case_id")?);
+            let round = r.try_get::<i64, _>("round")? as u32;
+            if let Some(q) = quorum {
+                let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE case_id = $1 AND stage = $2 AND round = $3 AND kind = 'review' AND status = 'completed'")
+                    .bind(case_id)
+                    .bind(&stage)
+                    .bind(i64::from(round))
+                    .fetch_one(&self.pool)
+                    .await?;
+                if done >= i64::from(q) {
+                    let mut tx = self.write().await?;
+                    super::cases::lock_case(&mut tx, case_id).await?;
+                    let closed = sqlx::query("UPDATE tasks SET status = 'cancelled', completed_ms = $1 WHERE case_id = $2 AND stage = $3 AND round = $4 AND kind = 'review' AND status = 'open'")
+                        .bind(now_ms)
+                        .bind(case_id)
+                        .bind(&stage)
+                        .bind(i64::from(round))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if closed == 0 {
+                        continue;
+                    }
+                    add_input(&mut tx, case_id, &Input::ReviewDeadline { stage: stage.clone(), round }, now_ms).await?;
+                    append_event(
+                        &mut tx,
+                        case_id,
+                        "review_deadline",
+                        &serde_json::json!({"stage": stage, "round": round, "reviews": done, "quorum": q, "closed": closed}),
+                        None,
+                        now_ms,
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    replaced += closed as usize;
+                    continue;
+                }
+            }
+            if !replace {
+                continue;
+            }
             let mut tx = self.write().await?;
             super::cases::lock_case(&mut tx, case_id).await?;
             let updated = sqlx::query("UPDATE tasks SET status = 'declined', completed_ms = $1, result = $2 WHERE id = $3 AND status = 'open'")
@@ -369,7 +416,7 @@ impl Store {
             if updated != 1 {
                 continue;
             }
-            let round = r.try_get::<i64, _>("round")? as u32;
+
             let input = Input::Declined {
                 stage: stage.clone(),
                 round,

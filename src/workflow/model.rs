@@ -213,6 +213,9 @@ pub struct Panel {
     pub outlier_margin: u32,
     /// What happens to a member who misses the deadline.
     pub on_overdue: OverduePolicy,
+    /// With a quorum, a panel that has this many reviews when the deadline passes decides with
+    /// them; without, it waits for every member.
+    pub quorum: Option<u32>,
 }
 
 /// What happens to a panel member who has not scored by the deadline.

@@ -117,6 +117,8 @@ struct RawPanel {
     outlier_margin: Option<Spanned<u32>>,
     #[serde(default)]
     on_overdue: Option<Spanned<String>>,
+    #[serde(default)]
+    quorum: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -552,7 +554,17 @@ fn check_stage(
             None => Some(OverduePolicy::Wait),
             Some(o) => ctx.one_of(o, "overdue policy", &[("wait", OverduePolicy::Wait), ("replace", OverduePolicy::Replace)]),
         };
+        let quorum = p.quorum.as_ref().map(|q| {
+            if **q == 0 || **q > department + finance + expert {
+                ctx.at(
+                    q.span(),
+                    format!("a quorum of {} is not between 1 and the panel's {} members", **q, department + finance + expert),
+                );
+            }
+            **q
+        });
         Some(Panel {
+            quorum,
             on_overdue: on_overdue?,
             department,
             finance,

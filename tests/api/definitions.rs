@@ -42,6 +42,8 @@ fn each_malformed_definition_is_reported_at_its_line_and_column() {
         (stage("    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, recusal: { rules: [took_part, friendship], years: 0 } }\n"), 9, 116, "recusal years must be between 1 and 10"),
         (stage("    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, aggregate: median, outlier_margin: 0 }\n"), 9, 77, "unknown aggregation 'median'"),
         (stage("    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, aggregate: median, outlier_margin: 0 }\n"), 9, 101, "outlier_margin must be between 1 and 100"),
+        (stage("    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, quorum: 9, on_overdue: later }\n"), 9, 74, "a quorum of 9 is not between 1 and the panel's 3 members"),
+        (stage("    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, quorum: 9, on_overdue: later }\n"), 9, 89, "unknown overdue policy 'later'"),
     ];
     for (i, (text, line, column, needle)) in table.iter().enumerate() {
         let diags = jixiao::workflow::parse("t.yaml", text).expect_err(&format!("case {i} should fail:\n{text}"));

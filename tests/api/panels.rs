@@ -329,3 +329,47 @@ async fn members_who_miss_the_deadline_are_replaced_when_the_stage_says_so() {
     let decided = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "decided").unwrap();
     assert_eq!(decided["data"]["score"], "73.33", "the first member's 80 and the replacements' 70s: {decided}");
 }
+
+#[tokio::test]
+async fn with_a_quorum_in_at_the_deadline_the_panel_decides_without_the_rest() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    let wf = "id: quorum-panel\nversion: 1\ntitle: 法定人数\ntimezone: Asia/Shanghai\nstages:\n  - id: review\n    kind: target_review\n    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, quorum: 2 }\n    decide:\n      - { when: \"score >= 60\", then: next }\n      - { else: reject }\n";
+    let (s, v) = app.post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": wf})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let code = "XY2023-D001-0306";
+    app.ok("/api/v1/projects", &c.dept_tokens[0], project(code, "D001", "800000", false)).await;
+    app.ok(
+        "/api/v1/cycles",
+        &c.finance_tokens[0],
+        json!({"workflow_id": "quorum-panel", "fiscal_year": 2023, "project_codes": [code]}),
+    )
+    .await;
+    let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
+    let id = cases["items"][0]["id"].as_i64().unwrap();
+    let v = app.wait_case(id, "targets requested", |v| v["phase"] == "awaiting_submission").await;
+    let task = open_task(&v, "submission");
+    let indicators = project("X", "D001", "1", false)["indicators"].clone();
+    app.ok(&format!("/api/v1/tasks/{}/complete", task["id"]), &c.dept_tokens[0], json!({"indicators": indicators}))
+        .await;
+    let v = app.wait_case(id, "panel drawn", |v| v["phase"] == "awaiting_reviews").await;
+    let due = v["open_tasks"][0]["due_ms"].as_i64().unwrap();
+    let reviews = open_reviews(&app, id).await;
+    // Before the deadline one review is not a quorum, and the deadline does nothing yet.
+    for (i, (task_id, user, _)) in reviews.iter().take(2).enumerate() {
+        let token = reviewer_token(&app, &c, *user).await;
+        app.ok(&format!("/api/v1/tasks/{task_id}/complete"), &token, review_form("target_review", 70 + 10 * i as u32))
+            .await;
+    }
+    let v = app.wait_case(id, "still waiting", |v| v["phase"] == "awaiting_reviews").await;
+    assert_eq!(v["status"], "active");
+    app.set_time(due + 60_000);
+    let v = app.wait_case(id, "decided at the deadline", |v| v["status"] == "completed").await;
+    let history = v["history"].as_array().unwrap();
+    let deadline = history.iter().find(|e| e["kind"] == "review_deadline").unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(deadline["data"]["reviews"], 2);
+    assert_eq!(deadline["data"]["closed"], 1);
+    let decided = history.iter().find(|e| e["kind"] == "decided").unwrap();
+    assert_eq!(decided["data"]["score"], "75", "the mean of the two reviews in: {decided}");
+    assert!(open_reviews(&app, id).await.is_empty(), "the third review was closed");
+}
