@@ -269,6 +269,38 @@ fn self_evaluation(project: &Project, scheme_id: &str, body: &Value) -> Result<F
     })
 }
 
+/// A criterion's points from its sub-items' ratings: the maximum times the mean share, rounded
+/// to two places.
+fn rated(
+    path: &str,
+    max: u32,
+    subs: &[&str],
+    ratings: &serde_json::Map<String, Value>,
+    errs: &mut Vec<FieldError>,
+) -> Option<Decimal> {
+    use crate::workflow::RATING_SHARES;
+    let before = errs.len();
+    let mut shares = Decimal::ZERO;
+    for sub in subs {
+        let p = format!("{path}.{sub}");
+        match ratings.get(*sub).and_then(|v| v.as_str()) {
+            Some(r) => match RATING_SHARES.iter().find(|(name, _)| *name == r) {
+                Some((_, share)) => shares += Decimal::from(*share),
+                None => errs.push(err(&p, format!("'{r}' is not a rating (expected 优, 良, 中 or 差)"))),
+            },
+            None => errs.push(err(&p, "rate this sub-item 优, 良, 中 or 差")),
+        }
+    }
+    for k in ratings.keys().filter(|k| !subs.contains(&k.as_str())) {
+        errs.push(err(&format!("{path}.{k}"), format!("not a sub-item here (expected {})", subs.join(", "))));
+    }
+    if errs.len() > before {
+        return None;
+    }
+    let mean = shares / Decimal::from(subs.len() as u64 * 100);
+    Some((Decimal::from(max) * mean).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Review {
@@ -283,8 +315,15 @@ fn review(form: ReviewForm, body: &Value) -> Result<FormOutcome, Vec<FieldError>
     let mut total = Decimal::ZERO;
     for (name, max) in form.criteria() {
         let path = format!("scores.{name}");
+        let subs = form.sub_items(name);
         match f.scores.get(*name) {
             None => errs.push(err(&path, format!("score {name} (0–{max})"))),
+            Some(Value::Object(ratings)) if !subs.is_empty() => {
+                if let Some(d) = rated(&path, *max, subs, ratings, &mut errs) {
+                    total += d;
+                }
+            }
+            Some(Value::Object(_)) => errs.push(err(&path, format!("a number of points (0–{max})"))),
             Some(v) => {
                 if let Some(d) = decimal(&path, v, &mut errs) {
                     if d < Decimal::ZERO || d > Decimal::from(*max) {
@@ -315,6 +354,40 @@ fn review(form: ReviewForm, body: &Value) -> Result<FormOutcome, Vec<FieldError>
         score: total,
         result: json!({"scores": f.scores, "total": total.to_string(), "comment": f.comment}),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ex_ante_criteria_may_be_rated_by_sub_item() {
+        let body = json!({"scores": {
+            "立项必要性": {"政策相符性": "优", "需求迫切性": "优", "职能相关性": "良", "与其他项目不重复": "优"},
+            "投入经济性": 15,
+            "绩效目标合理性": {"目标明确性": "中", "指标细化量化": "差", "目标与投入匹配": "良"},
+            "实施方案可行性": 18.5,
+            "筹资合规性": 20
+        }, "comment": "方案可行"});
+        let Ok(FormOutcome::Review { score, .. }) = review(ReviewForm::ExAnteAssessment, &body) else {
+            panic!("valid form")
+        };
+        // 20 × (100+100+80+100)/400 = 19; 20 × (60+40+80)/300 = 12; 19 + 15 + 12 + 18.5 + 20.
+        assert_eq!(score, Decimal::new(845, 1));
+        let bad = json!({"scores": {
+            "立项必要性": {"政策相符性": "好", "需求迫切性": "优", "职能相关性": "良", "其他": "优"},
+            "投入经济性": 15, "绩效目标合理性": 12, "实施方案可行性": 18, "筹资合规性": 20
+        }});
+        let errs = review(ReviewForm::ExAnteAssessment, &bad).err().unwrap();
+        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+        assert!(paths.contains(&"scores.立项必要性.政策相符性"), "{paths:?}");
+        assert!(paths.contains(&"scores.立项必要性.与其他项目不重复"), "{paths:?}");
+        assert!(paths.contains(&"scores.立项必要性.其他"), "{paths:?}");
+        // Target review criteria have no sub-items: a number is due.
+        let tr = json!({"scores": {"完整性": {"x": "优"}, "相关性": 20, "适当性": 20, "可行性": 20}});
+        let errs = review(ReviewForm::TargetReview, &tr).err().unwrap();
+        assert_eq!(errs[0].path, "scores.完整性");
+    }
 }
 
 #[derive(Deserialize)]

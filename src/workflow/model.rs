@@ -146,7 +146,34 @@ impl ReviewForm {
             ReviewForm::TargetReview => &[("完整性", 25), ("相关性", 25), ("适当性", 25), ("可行性", 25)],
         }
     }
+
+    /// The sub-items a criterion may be rated by instead of a number (优/良/中/差 each; the
+    /// criterion's points are its maximum times the mean of the ratings' shares, `RATING_SHARES`).
+    pub fn sub_items(self, criterion: &str) -> &'static [&'static str] {
+        match (self, criterion) {
+            (ReviewForm::ExAnteAssessment, "立项必要性") => {
+                &["政策相符性", "需求迫切性", "职能相关性", "与其他项目不重复"]
+            }
+            (ReviewForm::ExAnteAssessment, "投入经济性") => {
+                &["成本测算合理性", "投入产出匹配性", "资金来源多元性"]
+            }
+            (ReviewForm::ExAnteAssessment, "绩效目标合理性") => {
+                &["目标明确性", "指标细化量化", "目标与投入匹配"]
+            }
+            (ReviewForm::ExAnteAssessment, "实施方案可行性") => {
+                &["组织与制度保障", "实施计划与进度", "风险识别与应对"]
+            }
+            (ReviewForm::ExAnteAssessment, "筹资合规性") => &["资金来源合法合规", "财政承受能力", "分担机制明确"],
+            _ => &[],
+        }
+    }
 }
+
+/// The share of a criterion's points each rating of a sub-item earns (优 all of them, 差 two
+/// fifths): the bureau's default, applied as the mean over the criterion's sub-items.
+pub const RATING_SHARES: [(&str, u32); 4] = [("优", 100), ("良", 80), ("中", 60), ("差", 40)];
+
+impl ReviewForm {}
 
 /// How a panel's member scores become the panel's score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
