@@ -97,6 +97,27 @@ impl Store {
                 tokens.finance = Some((user.username.clone(), insert_token(&mut tx, user.id, "demo", now_ms).await?));
             }
         }
+        // A whole cycle's target reviews are open at once: each expert's cap leaves room for
+        // half as much again as an even share of their sectors' reviews (3 experts a panel).
+        let mut per_sector: std::collections::HashMap<&str, (usize, usize)> = std::collections::HashMap::new();
+        for e in experts {
+            for s in &e.sectors {
+                per_sector.entry(s.as_str()).or_default().0 += 1;
+            }
+        }
+        for p in projects {
+            per_sector.entry(p.sector.as_str()).or_default().1 += 1;
+        }
+        let cap_for = |e: &CountyExpert| -> u32 {
+            let share = e
+                .sectors
+                .iter()
+                .filter_map(|s| per_sector.get(s.as_str()))
+                .map(|(n, cases)| (3 * cases).div_ceil((*n).max(1)))
+                .max()
+                .unwrap_or(0);
+            (share * 3 / 2 + 5).clamp(80, 200) as u32
+        };
         for (i, e) in experts.iter().enumerate() {
             let user = insert_user(
                 &mut tx,
@@ -116,8 +137,7 @@ impl Store {
                         employment: Vec::new(),
                         conflicts: Vec::new(),
                         availability: Vec::new(),
-                        // A whole cycle's target reviews are open at once: about 50 per expert.
-                        max_concurrent_reviews: 80,
+                        max_concurrent_reviews: cap_for(e),
                     }),
                 },
                 now_ms,

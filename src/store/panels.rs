@@ -228,9 +228,25 @@ impl Store {
     pub async fn draw_panels(&self, reg: &Registry, cal: &Calendar, ids: &[i64], now_ms: i64) -> Result<usize> {
         let mut tx = self.write().await?;
         let mut reqs = Vec::with_capacity(ids.len());
-        for id in ids {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in &ids {
+            // Claim the request first: a second delivery of this job (or a re-dispatched copy
+            // running at the same time) waits here for this transaction and then finds it taken.
+            let claimed = sqlx::query(
+                "UPDATE panel_requests SET status = 'done', done_ms = $1 WHERE id = $2 AND status = 'pending'",
+            )
+            .bind(now_ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed != 1 {
+                continue;
+            }
             let row = sqlx::query(
-                "SELECT r.id, r.case_id, r.stage, r.round, r.department, r.finance, r.expert, r.form, r.within, c.project_id, c.department_id, c.workflow_id, c.workflow_version FROM panel_requests r JOIN cases c ON c.id = r.case_id WHERE r.id = $1 AND r.status = 'pending'",
+                "SELECT r.id, r.case_id, r.stage, r.round, r.department, r.finance, r.expert, r.form, r.within, c.project_id, c.department_id, c.workflow_id, c.workflow_version FROM panel_requests r JOIN cases c ON c.id = r.case_id WHERE r.id = $1",
             )
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -349,11 +365,6 @@ impl Store {
                     add_input(&mut tx, r.case_id, &input, now_ms).await?;
                 }
             }
-            sqlx::query("UPDATE panel_requests SET status = 'done', done_ms = $1 WHERE id = $2 AND status = 'pending'")
-                .bind(now_ms)
-                .bind(r.id)
-                .execute(&mut *tx)
-                .await?;
             done += 1;
         }
         tx.commit().await?;

@@ -73,7 +73,9 @@ impl Install {
     }
 
     /// The end state as the bureau sees it: per project, stage, phase and status; the panel's
-    /// members; and how many events of each kind the case has.
+    /// seats (who sits depends on which panels were drawn in the same batch, which timing
+    /// decides, so the members themselves are checked apart); and how many events of each kind
+    /// the case has.
     async fn fingerprint(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         for r in
@@ -86,7 +88,7 @@ impl Install {
             let v = format!("{:?}/{}/{}", r.get::<Option<String>, _>(1), r.get::<String, _>(2), r.get::<String, _>(3));
             out.insert(format!("{code} state"), v);
         }
-        for r in sqlx::query("SELECT p.code, string_agg(t.assignee_id::text, ',' ORDER BY t.assignee_id) FROM tasks t JOIN cases c ON c.id = t.case_id JOIN projects p ON p.id = c.project_id WHERE t.kind = 'review' GROUP BY p.code").fetch_all(&self.pool).await.unwrap() {
+        for r in sqlx::query("SELECT p.code, string_agg(t.panel_role || ':' || (SELECT COUNT(DISTINCT t2.assignee_id) FROM tasks t2 WHERE t2.case_id = t.case_id AND t2.kind = 'review')::text, ',' ORDER BY t.panel_role) FROM tasks t JOIN cases c ON c.id = t.case_id JOIN projects p ON p.id = c.project_id WHERE t.kind = 'review' GROUP BY p.code").fetch_all(&self.pool).await.unwrap() {
             out.insert(format!("{} panel", r.get::<String, _>(0)), r.get::<String, _>(1));
         }
         for r in sqlx::query("SELECT p.code, e.kind, COUNT(*) FROM events e JOIN cases c ON c.id = e.case_id JOIN projects p ON p.id = c.project_id GROUP BY p.code, e.kind").fetch_all(&self.pool).await.unwrap() {
@@ -325,7 +327,15 @@ async fn a_redis_restart_loses_no_case() {
         .fetch_one(&inst.pool)
         .await
         .unwrap();
-    assert_eq!(stuck, 0, "every case reached its panel");
+    if stuck > 0 {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT phase, status, COUNT(*) FROM cases WHERE NOT (phase = 'awaiting_reviews') GROUP BY phase, status",
+        )
+        .fetch_all(&inst.pool)
+        .await
+        .unwrap();
+        panic!("{stuck} cases did not reach their panel: {rows:?}");
+    }
     let dup: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT case_id FROM events WHERE kind = 'panel_drawn' GROUP BY case_id HAVING COUNT(*) > 1) x").fetch_one(&inst.pool).await.unwrap();
     assert_eq!(dup, 0);
     for w in &mut ws {
