@@ -98,7 +98,7 @@ impl Store {
             }
         }
         // A whole cycle's target reviews are open at once: each expert's cap leaves room for
-        // half as much again as an even share of their sectors' reviews (3 experts a panel).
+        // half as much again as an even share of all their sectors' reviews (3 experts a panel).
         let mut per_sector: std::collections::HashMap<&str, (usize, usize)> = std::collections::HashMap::new();
         for e in experts {
             for s in &e.sectors {
@@ -114,9 +114,8 @@ impl Store {
                 .iter()
                 .filter_map(|s| per_sector.get(s.as_str()))
                 .map(|(n, cases)| (3 * cases).div_ceil((*n).max(1)))
-                .max()
-                .unwrap_or(0);
-            (share * 3 / 2 + 5).clamp(80, 200) as u32
+                .sum::<usize>();
+            (share * 3 / 2 + 10).clamp(80, 400) as u32
         };
         for (i, e) in experts.iter().enumerate() {
             let user = insert_user(

@@ -91,6 +91,10 @@ impl Install {
         for r in sqlx::query("SELECT p.code, string_agg(t.panel_role || ':' || (SELECT COUNT(DISTINCT t2.assignee_id) FROM tasks t2 WHERE t2.case_id = t.case_id AND t2.kind = 'review')::text, ',' ORDER BY t.panel_role) FROM tasks t JOIN cases c ON c.id = t.case_id JOIN projects p ON p.id = c.project_id WHERE t.kind = 'review' GROUP BY p.code").fetch_all(&self.pool).await.unwrap() {
             out.insert(format!("{} panel", r.get::<String, _>(0)), r.get::<String, _>(1));
         }
+        for r in sqlx::query("SELECT p.code, e.data FROM events e JOIN cases c ON c.id = e.case_id JOIN projects p ON p.id = c.project_id WHERE e.kind = 'panel_infeasible'").fetch_all(&self.pool).await.unwrap() {
+            let data: Value = serde_json::from_str(&r.get::<String, _>(1)).unwrap_or_default();
+            out.insert(format!("{} infeasible because", r.get::<String, _>(0)), data["reason"].to_string());
+        }
         for r in sqlx::query("SELECT p.code, e.kind, COUNT(*) FROM events e JOIN cases c ON c.id = e.case_id JOIN projects p ON p.id = c.project_id GROUP BY p.code, e.kind").fetch_all(&self.pool).await.unwrap() {
             out.insert(format!("{} {}", r.get::<String, _>(0), r.get::<String, _>(1)), r.get::<i64, _>(2).to_string());
         }
