@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::app::Runtime;
+use crate::store::jobs::Requests;
 use crate::store::{Backend, Store};
 
 /// A queued job.
@@ -50,7 +51,7 @@ async fn handle(job: Job, rt: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
                 Err(e) => {
                     rt.metrics.jobs_failed.inc();
                     tracing::warn!(error = %e, panels = request_ids.len(), "drawing panels failed; they go back to the dispatcher");
-                    if let Err(e2) = rt.store.release_panel_requests(&request_ids).await {
+                    if let Err(e2) = rt.store.set_requests_dispatched(Requests::Panels, &request_ids, None).await {
                         tracing::warn!(error = %e2, "could not release the panel requests; they will be re-dispatched after the timeout");
                     }
                     rt.wake.notify_one();
@@ -69,7 +70,7 @@ async fn handle(job: Job, rt: Data<Arc<Runtime>>) -> Result<(), BoxDynError> {
             Err(e) => {
                 rt.metrics.jobs_failed.inc();
                 tracing::warn!(error = %e, checks = check_ids.len(), "running plugin checks failed; they go back to the dispatcher");
-                if let Err(e2) = rt.store.release_checks(&check_ids).await {
+                if let Err(e2) = rt.store.set_requests_dispatched(Requests::Checks, &check_ids, None).await {
                     tracing::warn!(error = %e2, "could not release the checks; they will be re-dispatched after the timeout");
                 }
                 rt.wake.notify_one();
@@ -355,18 +356,18 @@ pub async fn dispatch_once(rt: &Runtime) -> anyhow::Result<usize> {
     loop {
         // Every panel waiting now goes into one job, so the batch balances them all.
         let now = chrono::Utc::now().timestamp_millis();
-        let panels = rt.store.pending_panel_requests(now, redispatch, 5000).await?;
+        let panels = rt.store.pending_requests(Requests::Panels, now, redispatch, 5000).await?;
         if panels.is_empty() {
             break;
         }
         rt.transport.push(vec![Job::DrawPanels { request_ids: panels.clone() }]).await?;
         rt.metrics.jobs_queued.inc();
-        rt.store.mark_panel_requests_dispatched(&panels, now).await?;
+        rt.store.set_requests_dispatched(Requests::Panels, &panels, Some(now)).await?;
         total += panels.len();
     }
     loop {
         let now = chrono::Utc::now().timestamp_millis();
-        let checks = rt.store.pending_checks(now, redispatch, 1000).await?;
+        let checks = rt.store.pending_requests(Requests::Checks, now, redispatch, 1000).await?;
         if checks.is_empty() {
             break;
         }
@@ -376,7 +377,7 @@ pub async fn dispatch_once(rt: &Runtime) -> anyhow::Result<usize> {
         let n = jobs.len() as u64;
         rt.transport.push(jobs).await?;
         rt.metrics.jobs_queued.inc_by(n);
-        rt.store.mark_checks_dispatched(&checks, now).await?;
+        rt.store.set_requests_dispatched(Requests::Checks, &checks, Some(now)).await?;
         total += checks.len();
     }
     loop {

@@ -86,44 +86,6 @@ pub(crate) async fn insert_check(
 }
 
 impl Store {
-    /// Checks no job has been queued for, or whose job was queued more than
-    /// `redispatch_after_ms` ago and has not finished them (the job was lost).
-    pub async fn pending_checks(&self, now_ms: i64, redispatch_after_ms: i64, limit: i64) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM plugin_checks WHERE status = 'pending' AND (dispatched_ms IS NULL OR dispatched_ms < $1) ORDER BY id LIMIT $2",
-        )
-        .bind(now_ms - redispatch_after_ms)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    pub async fn mark_checks_dispatched(&self, ids: &[i64], now_ms: i64) -> Result<()> {
-        let mut tx = self.write().await?;
-        for id in ids {
-            sqlx::query("UPDATE plugin_checks SET dispatched_ms = $1 WHERE id = $2 AND status = 'pending'")
-                .bind(now_ms)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Makes these checks eligible for dispatch again at once (their job failed).
-    pub async fn release_checks(&self, ids: &[i64]) -> Result<()> {
-        let mut tx = self.write().await?;
-        for id in ids {
-            sqlx::query("UPDATE plugin_checks SET dispatched_ms = NULL WHERE id = $1 AND status = 'pending'")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// A check that is still to run, with its case's project; `None` when it is done already.
     pub async fn check_request(&self, id: i64) -> Result<Option<CheckRequest>> {
         let row = sqlx::query(

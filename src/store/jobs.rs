@@ -6,7 +6,56 @@ use super::{Backend, Result, Store};
 /// The queue all jobs go through (a table's `job_type` on SQLite, a key prefix on Redis).
 pub const QUEUE: &str = "jixiao";
 
+/// Work recorded as rows of its own and run by jobs of its own: plugin checks and panel
+/// requests. Both tables have `status` ('pending' until done) and `dispatched_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requests {
+    Checks,
+    Panels,
+}
+
+impl Requests {
+    fn table(self) -> &'static str {
+        match self {
+            Requests::Checks => "plugin_checks",
+            Requests::Panels => "panel_requests",
+        }
+    }
+}
+
 impl Store {
+    /// Requests of this kind no job has been queued for, or whose job was queued more than
+    /// `redispatch_after_ms` ago and has not finished them (the job was lost).
+    pub async fn pending_requests(
+        &self,
+        kind: Requests,
+        now_ms: i64,
+        redispatch_after_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT id FROM {} WHERE status = 'pending' AND (dispatched_ms IS NULL OR dispatched_ms < $1) ORDER BY id LIMIT $2",
+            kind.table()
+        );
+        Ok(sqlx::query_scalar(super::sql(sql))
+            .bind(now_ms - redispatch_after_ms)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Records that a job was queued for these requests (`Some(now)`), or makes them eligible for
+    /// dispatch again at once because their job failed (`None`).
+    pub async fn set_requests_dispatched(&self, kind: Requests, ids: &[i64], at_ms: Option<i64>) -> Result<()> {
+        let sql = format!("UPDATE {} SET dispatched_ms = $1 WHERE id = $2 AND status = 'pending'", kind.table());
+        let mut tx = self.write().await?;
+        for id in ids {
+            sqlx::query(super::sql(sql.clone())).bind(at_ms).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Cases with inputs that no job has been queued for, or whose job was queued more than
     /// `redispatch_after_ms` ago and has not applied them (the job was lost: a worker killed and
     /// its job given up, a flushed Redis). Returns (case id, highest pending input id) pairs in

@@ -185,43 +185,6 @@ impl Store {
         Ok(range.values().map(|(hi, lo)| (hi - lo) as u32).max().unwrap_or(0))
     }
 
-    /// Panel requests no job has been queued for, or whose job was lost.
-    pub async fn pending_panel_requests(&self, now_ms: i64, redispatch_after_ms: i64, limit: i64) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM panel_requests WHERE status = 'pending' AND (dispatched_ms IS NULL OR dispatched_ms < $1) ORDER BY id LIMIT $2",
-        )
-        .bind(now_ms - redispatch_after_ms)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    pub async fn mark_panel_requests_dispatched(&self, ids: &[i64], now_ms: i64) -> Result<()> {
-        let mut tx = self.write().await?;
-        for id in ids {
-            sqlx::query("UPDATE panel_requests SET dispatched_ms = $1 WHERE id = $2 AND status = 'pending'")
-                .bind(now_ms)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Makes these requests eligible for dispatch again at once (their job failed).
-    pub async fn release_panel_requests(&self, ids: &[i64]) -> Result<()> {
-        let mut tx = self.write().await?;
-        for id in ids {
-            sqlx::query("UPDATE panel_requests SET dispatched_ms = NULL WHERE id = $1 AND status = 'pending'")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Draws the pending requests among `ids` together, in one transaction: tasks for every
     /// member, the draw (seeds, members, exclusions with their rules) in each case's history,
     /// and a `PanelDrawn` or `PanelInfeasible` input for each case. Returns how many were drawn.

@@ -21,11 +21,26 @@ async fn expert(app: &TestApp, username: &str, profile: Value) -> i64 {
 
 /// A D001 health project through target declaration to its target-review panel; the case id.
 async fn case_at_panel(app: &TestApp, c: &County, code: &str) -> i64 {
+    case_at_workflow_panel(app, c, "county-annual-cycle", code).await
+}
+
+/// Publishes a one-stage workflow (`id`) whose stage `review` has the given panel line and
+/// takes a D001 project to that panel; the case id.
+async fn case_at_own_panel(app: &TestApp, c: &County, id: &str, panel: &str, pass: u32, code: &str) -> i64 {
+    let wf = format!(
+        "id: {id}\nversion: 1\ntitle: 评审\ntimezone: Asia/Shanghai\nstages:\n  - id: review\n    kind: target_review\n    submit: {{ by: department, form: targets, within: 10 workdays }}\n    panel: {panel}\n    decide:\n      - {{ when: \"score >= {pass}\", then: next }}\n      - {{ else: reject }}\n"
+    );
+    let (s, v) = app.post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": wf})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    case_at_workflow_panel(app, c, id, code).await
+}
+
+async fn case_at_workflow_panel(app: &TestApp, c: &County, workflow: &str, code: &str) -> i64 {
     app.ok("/api/v1/projects", &c.dept_tokens[0], project(code, "D001", "800000", false)).await;
     app.ok(
         "/api/v1/cycles",
         &c.finance_tokens[0],
-        json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023, "project_codes": [code]}),
+        json!({"workflow_id": workflow, "fiscal_year": 2023, "project_codes": [code]}),
     )
     .await;
     let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
@@ -235,25 +250,15 @@ async fn a_panel_member_has_an_inbox_of_their_own_with_due_soon_and_overdue_coun
 async fn the_leaders_conclusion_decides_and_a_far_off_score_is_flagged() {
     let app = TestApp::spawn().await;
     let c = county(&app).await;
-    let wf = "id: leader-panel\nversion: 1\ntitle: 组长结论\ntimezone: Asia/Shanghai\nstages:\n  - id: review\n    kind: target_review\n    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, aggregate: leader, outlier_margin: 10 }\n    decide:\n      - { when: \"score >= 80\", then: next }\n      - { else: reject }\n";
-    let (s, v) = app.post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": wf})).await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let code = "XY2023-D001-0304";
-    app.ok("/api/v1/projects", &c.dept_tokens[0], project(code, "D001", "800000", false)).await;
-    app.ok(
-        "/api/v1/cycles",
-        &c.finance_tokens[0],
-        json!({"workflow_id": "leader-panel", "fiscal_year": 2023, "project_codes": [code]}),
+    let id = case_at_own_panel(
+        &app,
+        &c,
+        "leader-panel",
+        "{ expert: 3, form: target_review, within: 5 workdays, aggregate: leader, outlier_margin: 10 }",
+        80,
+        "XY2023-D001-0304",
     )
     .await;
-    let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
-    let id = cases["items"][0]["id"].as_i64().unwrap();
-    let v = app.wait_case(id, "targets requested", |v| v["phase"] == "awaiting_submission").await;
-    let task = open_task(&v, "submission");
-    let indicators = project("X", "D001", "1", false)["indicators"].clone();
-    app.ok(&format!("/api/v1/tasks/{}/complete", task["id"]), &c.dept_tokens[0], json!({"indicators": indicators}))
-        .await;
-    app.wait_case(id, "panel drawn", |v| v["phase"] == "awaiting_reviews").await;
     let reviews = open_reviews(&app, id).await;
     assert_eq!(reviews.len(), 3);
     let mut leader_task = 0;
@@ -282,24 +287,15 @@ async fn the_leaders_conclusion_decides_and_a_far_off_score_is_flagged() {
 async fn members_who_miss_the_deadline_are_replaced_when_the_stage_says_so() {
     let app = TestApp::spawn().await;
     let c = county(&app).await;
-    let wf = "id: replace-late\nversion: 1\ntitle: 逾期更换\ntimezone: Asia/Shanghai\nstages:\n  - id: review\n    kind: target_review\n    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, on_overdue: replace }\n    decide:\n      - { when: \"score >= 60\", then: next }\n      - { else: reject }\n";
-    let (s, v) = app.post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": wf})).await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let code = "XY2023-D001-0305";
-    app.ok("/api/v1/projects", &c.dept_tokens[0], project(code, "D001", "800000", false)).await;
-    app.ok(
-        "/api/v1/cycles",
-        &c.finance_tokens[0],
-        json!({"workflow_id": "replace-late", "fiscal_year": 2023, "project_codes": [code]}),
+    let id = case_at_own_panel(
+        &app,
+        &c,
+        "replace-late",
+        "{ expert: 3, form: target_review, within: 5 workdays, on_overdue: replace }",
+        60,
+        "XY2023-D001-0305",
     )
     .await;
-    let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
-    let id = cases["items"][0]["id"].as_i64().unwrap();
-    let v = app.wait_case(id, "targets requested", |v| v["phase"] == "awaiting_submission").await;
-    let task = open_task(&v, "submission");
-    let indicators = project("X", "D001", "1", false)["indicators"].clone();
-    app.ok(&format!("/api/v1/tasks/{}/complete", task["id"]), &c.dept_tokens[0], json!({"indicators": indicators}))
-        .await;
     let v = app.wait_case(id, "panel drawn", |v| v["phase"] == "awaiting_reviews").await;
     let due = v["open_tasks"][0]["due_ms"].as_i64().unwrap();
     let reviews = open_reviews(&app, id).await;
@@ -334,24 +330,15 @@ async fn members_who_miss_the_deadline_are_replaced_when_the_stage_says_so() {
 async fn with_a_quorum_in_at_the_deadline_the_panel_decides_without_the_rest() {
     let app = TestApp::spawn().await;
     let c = county(&app).await;
-    let wf = "id: quorum-panel\nversion: 1\ntitle: 法定人数\ntimezone: Asia/Shanghai\nstages:\n  - id: review\n    kind: target_review\n    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, quorum: 2 }\n    decide:\n      - { when: \"score >= 60\", then: next }\n      - { else: reject }\n";
-    let (s, v) = app.post("/api/v1/workflows", ADMIN_TOKEN, json!({"source": wf})).await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let code = "XY2023-D001-0306";
-    app.ok("/api/v1/projects", &c.dept_tokens[0], project(code, "D001", "800000", false)).await;
-    app.ok(
-        "/api/v1/cycles",
-        &c.finance_tokens[0],
-        json!({"workflow_id": "quorum-panel", "fiscal_year": 2023, "project_codes": [code]}),
+    let id = case_at_own_panel(
+        &app,
+        &c,
+        "quorum-panel",
+        "{ expert: 3, form: target_review, within: 5 workdays, quorum: 2 }",
+        60,
+        "XY2023-D001-0306",
     )
     .await;
-    let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
-    let id = cases["items"][0]["id"].as_i64().unwrap();
-    let v = app.wait_case(id, "targets requested", |v| v["phase"] == "awaiting_submission").await;
-    let task = open_task(&v, "submission");
-    let indicators = project("X", "D001", "1", false)["indicators"].clone();
-    app.ok(&format!("/api/v1/tasks/{}/complete", task["id"]), &c.dept_tokens[0], json!({"indicators": indicators}))
-        .await;
     let v = app.wait_case(id, "panel drawn", |v| v["phase"] == "awaiting_reviews").await;
     let due = v["open_tasks"][0]["due_ms"].as_i64().unwrap();
     let reviews = open_reviews(&app, id).await;
