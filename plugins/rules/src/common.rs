@@ -337,7 +337,7 @@ pub fn weights(p: &Project, out: &mut Vec<Finding>) {
 
 /// `common.duplicate_name` (warning), reported on each repeat with the first occurrence.
 pub fn duplicates(p: &Project, out: &mut Vec<Finding>) {
-    let names: Vec<String> = p.indicators.iter().map(|i| text::squeeze(&i.name)).collect();
+    let names: Vec<_> = p.indicators.iter().map(|i| text::squeeze(&i.name)).collect();
     for (n, name) in names.iter().enumerate() {
         if name.is_empty() {
             continue;

@@ -90,8 +90,11 @@ impl Entry {
     };
 
     pub fn matches_name(&self, name: &str) -> bool {
-        let n = text::squeeze(name);
-        text::matches_any_group(&n, self.matches) && !text::contains_any(&n, self.excludes)
+        self.matches(&text::Name::new(name))
+    }
+
+    fn matches(&self, name: &text::Name<'_>) -> bool {
+        name.matches_any_group(self.matches) && !name.contains_any(self.excludes)
     }
 
     fn shown(&self) -> String {
@@ -135,7 +138,8 @@ impl Library {
 
     /// The index of the first entry matching `name`.
     pub fn match_entry(&self, name: &str) -> Option<usize> {
-        self.entries.iter().position(|e| e.matches_name(name))
+        let name = text::Name::new(name);
+        self.entries.iter().position(|e| e.matches(&name))
     }
 
     fn programme(&self, key: &str) -> Option<&Programme> {

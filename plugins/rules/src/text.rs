@@ -1,5 +1,6 @@
 //! Small text helpers over indicator names and units.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 
 /// "%", "％", "百分比" (and the same with spaces).
@@ -12,18 +13,73 @@ pub fn ends_with_percent(value: &str) -> bool {
     v.ends_with('%') || v.ends_with('％')
 }
 
-/// A name without any whitespace, for comparing names as people read them.
-pub fn squeeze(name: &str) -> String {
-    name.chars().filter(|c| !c.is_whitespace()).collect()
+/// A name without any whitespace, for comparing names as people read them. Borrows the name
+/// when it has no whitespace (the usual case), so matching allocates nothing.
+pub fn squeeze(name: &str) -> Cow<'_, str> {
+    if name.chars().any(char::is_whitespace) {
+        Cow::Owned(name.chars().filter(|c| !c.is_whitespace()).collect())
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 pub fn contains_any(haystack: &str, needles: &[&str]) -> bool {
-    needles.iter().any(|n| haystack.contains(n))
+    Name::squeezed(haystack).contains_any(needles)
 }
 
 /// True when every part of one of the groups occurs in `name`.
 pub fn matches_any_group(name: &str, groups: &[&[&str]]) -> bool {
-    groups.iter().any(|g| !g.is_empty() && g.iter().all(|part| name.contains(part)))
+    Name::squeezed(name).matches_any_group(groups)
+}
+
+/// A squeezed name prepared for many substring tests: it carries a 64-bit set of (hashed)
+/// characters, so a needle with a character the name lacks is rejected without a scan. Names
+/// are short and the word lists long, so most tests end there.
+pub struct Name<'a> {
+    text: Cow<'a, str>,
+    chars: u64,
+}
+
+impl<'a> Name<'a> {
+    /// Prepares `name` with its whitespace removed.
+    pub fn new(name: &'a str) -> Name<'a> {
+        Name::squeezed(squeeze(name))
+    }
+
+    /// Prepares a name that has already been squeezed.
+    pub fn squeezed(text: impl Into<Cow<'a, str>>) -> Name<'a> {
+        let text = text.into();
+        let chars = char_set(&text);
+        Name { text, chars }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn contains(&self, needle: &str) -> bool {
+        // The first character decides for most words of the lists.
+        let first = needle.chars().next().map_or(0, char_bit);
+        first & !self.chars == 0 && self.text.contains(needle)
+    }
+
+    pub fn contains_any(&self, needles: &[&str]) -> bool {
+        needles.iter().any(|n| self.contains(n))
+    }
+
+    /// True when every part of one of the groups occurs in the name.
+    pub fn matches_any_group(&self, groups: &[&[&str]]) -> bool {
+        groups.iter().any(|g| !g.is_empty() && g.iter().all(|part| self.contains(part)))
+    }
+}
+
+/// One bit per character, by a multiplicative hash of its code point.
+fn char_set(s: &str) -> u64 {
+    s.chars().fold(0, |set, c| set | char_bit(c))
+}
+
+fn char_bit(c: char) -> u64 {
+    1 << ((c as u32).wrapping_mul(0x9E37_79B1) >> 26)
 }
 
 /// Stems of things that should be rare: an indicator naming one of them as a rate or a count
@@ -129,8 +185,8 @@ const MEASURE_MARKS: &[&str] = &["率", "次数", "起数", "件数", "人数", 
 
 /// True for a "lower is better" measure such as 逾期发放率, 投诉率, 安全事故发生次数.
 pub fn is_reverse_sense(name: &str) -> bool {
-    let n = squeeze(name);
-    contains_any(&n, REVERSE_STEMS) && contains_any(&n, MEASURE_MARKS) && !contains_any(&n, REVERSE_EXEMPT)
+    let n = Name::new(name);
+    n.contains_any(REVERSE_STEMS) && n.contains_any(MEASURE_MARKS) && !n.contains_any(REVERSE_EXEMPT)
 }
 
 /// Words of change measures (增长率, 提高幅度, 同比 …), whose values may be negative or above 100%.
@@ -140,7 +196,7 @@ pub const CHANGE_WORDS: &[&str] = &[
 ];
 
 pub fn is_change_measure(name: &str) -> bool {
-    contains_any(&squeeze(name), CHANGE_WORDS)
+    Name::new(name).contains_any(CHANGE_WORDS)
 }
 
 /// Fen per unit for a unit of total money ("元", "万元" …); `None` for other units, including
