@@ -123,13 +123,15 @@ pub async fn sample_form(
                 .indicators
                 .iter()
                 .enumerate()
-                .filter(|(_, i)| i.operator.is_quantitative() && i.value.as_number().is_some())
-                .map(|(i, ind)| {
-                    let v = ind.value.as_number().unwrap_or_default();
-                    json!({"index": i, "cumulative": (v * rust_decimal::Decimal::new(7, 0) / rust_decimal::Decimal::new(12, 0)).round_dp(2).to_string(), "expected_full_year": v.to_string()})
+                .map(|(i, ind)| match (ind.operator.is_quantitative(), ind.value.as_number()) {
+                    (true, Some(v)) => {
+                        json!({"index": i, "cumulative": (v * rust_decimal::Decimal::new(7, 0) / rust_decimal::Decimal::new(12, 0)).round_dp(2).to_string(), "expected_full_year": v.to_string()})
+                    }
+                    (true, None) => json!({"index": i, "cumulative": "1", "expected_full_year": "1"}),
+                    (false, _) => json!({"index": i, "level": "达成"}),
                 })
                 .collect();
-            let executed = crate::domain::Fen::from_fen(project.amount.fen() * 7 / 12);
+            let executed = crate::domain::Fen::from_fen(project.budget.fen() * 7 / 12);
             json!({"executed": executed, "progress": progress, "likelihood": "确定能"})
         }
         "self_evaluation" => {

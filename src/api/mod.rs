@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod monitoring;
 pub mod openapi;
 
 use std::sync::Arc;
@@ -92,6 +93,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/tasks/{id}/complete", post(complete_task))
         .route("/tasks/{id}/decline", post(decline_task))
         .route("/schedules/fires", get(list_fires))
+        .merge(monitoring::routes())
         .route("/plugins", get(list_plugins).post(upload_plugin).layer(DefaultBodyLimit::max(PLUGIN_UPLOAD_LIMIT)));
     Router::new()
         .nest("/api/v1", v1)
@@ -356,7 +358,8 @@ async fn get_workflow_version(
             json!({
                 "id": s.id, "kind": s.kind, "title": s.title,
                 "when": s.when.as_ref().map(|e| e.source()),
-                "schedule": s.schedule.as_ref().map(|x| json!({"cron": x.source, "runs": x.runs, "missed": x.missed})),
+                "schedules": s.schedules.iter().map(|x| json!({"cron": x.source, "runs": x.runs, "missed": x.missed})).collect::<Vec<_>>(),
+                "lights": s.lights,
                 "submit": s.submit.as_ref().map(|x| json!({"by": x.by, "form": x.form, "within": x.within.to_string()})),
                 "checks": s.checks.as_ref().map(|c| json!({"plugins": c.plugins.iter().map(|p| p.plugin.to_string()).collect::<Vec<_>>(), "on_error": c.on_error, "on_failure": c.on_failure})),
                 "panel": s.panel.as_ref().map(|p| json!({"department": p.department, "finance": p.finance, "expert": p.expert, "form": p.form, "within": p.within.to_string(), "aggregate": p.aggregate})),

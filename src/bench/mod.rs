@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 
+mod monitoring;
 mod panels;
 use futures::StreamExt;
 use serde_json::json;
@@ -50,6 +51,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// One monitoring run over `projects` projects × 8 indicators with every report filled:
+    /// evaluating its lights beside a bare read of the same rows, with the peak RSS, on SQLite
+    /// and, with `--database-url postgres://...`, on PostgreSQL in a fresh database.
+    Monitoring {
+        #[arg(long, default_value_t = 350_000)]
+        projects: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Assigning experts to a whole cycle's target reviews at once (balanced batch assignment
     /// with recusal and caps), beside drawing the same panels one at a time.
     Panels {
@@ -68,6 +80,9 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             cycle(projects, runs.max(1), database_url, redis_url, workers).await
         }
         BenchCommand::Plugins { dist, seconds, runs } => plugins(&dist, seconds, runs.max(1)),
+        BenchCommand::Monitoring { projects, runs, database_url } => {
+            monitoring::run(projects.max(1), runs.max(1), database_url).await
+        }
         BenchCommand::Panels { cases, experts, runs } => panels::run(cases, experts.max(6), runs.max(1)),
     }
 }

@@ -5,6 +5,7 @@ pub mod assign;
 pub mod calendar;
 pub mod indicator;
 pub mod money;
+pub mod monitoring;
 pub mod panel;
 pub mod project;
 pub mod scoring;

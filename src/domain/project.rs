@@ -98,7 +98,11 @@ pub struct Project {
     pub department_id: i64,
     pub department_code: String,
     pub sector: String,
+    /// The budget as first set.
     pub amount: Fen,
+    /// The budget now: `amount` with every adjustment (调剂), mid-year addition (追加) and
+    /// reduction of the ledger applied. Execution rates are computed against it.
+    pub budget: Fen,
     pub fiscal_year: i32,
     pub is_new: bool,
     pub funding_source: FundingSource,

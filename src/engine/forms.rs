@@ -147,6 +147,8 @@ fn decimal(path: &str, v: &Value, errs: &mut Vec<FieldError>) -> Option<Decimal>
     parsed
 }
 
+use crate::domain::monitoring::QUALITATIVE_LEVELS;
+
 const DEVIATION_CAUSES: [&str; 5] = ["经费保障", "制度保障", "人员保障", "硬件条件保障", "其他"];
 const LIKELIHOODS: [&str; 3] = ["确定能", "有可能", "完全不可能"];
 
@@ -168,8 +170,13 @@ struct Monitoring {
 #[serde(deny_unknown_fields)]
 struct Progress {
     index: usize,
+    #[serde(default)]
     cumulative: Value,
+    #[serde(default)]
     expected_full_year: Value,
+    /// 达成 / 部分达成 / 未达成, for a qualitative indicator.
+    #[serde(default)]
+    level: Option<String>,
 }
 
 fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
@@ -178,10 +185,13 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
     if f.executed < Fen::ZERO {
         errs.push(err("executed", "the executed amount cannot be negative"));
     }
-    if f.executed > project.amount && f.explanation.trim().is_empty() {
+    if f.executed > project.budget && f.explanation.trim().is_empty() {
         errs.push(err(
             "executed",
-            format!("{} yuan exceeds the budget of {} yuan; explain why in 'explanation'", f.executed, project.amount),
+            format!(
+                "{} yuan exceeds the current budget of {} yuan; explain why in 'explanation'",
+                f.executed, project.budget
+            ),
         ));
     }
     let mut seen = vec![false; project.indicators.len()];
@@ -200,6 +210,25 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
             Some(true) => errs.push(err(&format!("{path}.index"), format!("indicator {} is reported twice", p.index))),
             Some(s) => *s = true,
         }
+        let qualitative = project.indicators.get(p.index).is_some_and(|i| !i.operator.is_quantitative());
+        if qualitative {
+            match p.level.as_deref() {
+                Some(l) if QUALITATIVE_LEVELS.contains(&l) => {}
+                Some(l) => errs.push(err(
+                    &format!("{path}.level"),
+                    format!("'{l}' is not a level (expected one of {})", QUALITATIVE_LEVELS.join(", ")),
+                )),
+                None => errs.push(err(
+                    &format!("{path}.level"),
+                    format!("a qualitative indicator is reported as a level ({})", QUALITATIVE_LEVELS.join(", ")),
+                )),
+            }
+            rows.push(json!({"index": p.index, "level": p.level}));
+            continue;
+        }
+        if p.level.is_some() && project.indicators.get(p.index).is_some() {
+            errs.push(err(&format!("{path}.level"), "only a qualitative indicator is reported as a level"));
+        }
         let c = decimal(&format!("{path}.cumulative"), &p.cumulative, &mut errs);
         let e = decimal(&format!("{path}.expected_full_year"), &p.expected_full_year, &mut errs);
         for (name, v) in [("cumulative", c), ("expected_full_year", e)] {
@@ -207,10 +236,18 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
                 errs.push(err(&format!("{path}.{name}"), "cannot be negative"));
             }
         }
+        if let (Some(c), Some(e)) = (c, e)
+            && e < c
+        {
+            errs.push(err(
+                &format!("{path}.expected_full_year"),
+                format!("the expected full-year value {e} is below the cumulative value {c} already reached"),
+            ));
+        }
         rows.push(json!({"index": p.index, "cumulative": c.map(|d| d.to_string()), "expected_full_year": e.map(|d| d.to_string())}));
     }
     for (i, ind) in project.indicators.iter().enumerate() {
-        if ind.operator.is_quantitative() && !seen.get(i).copied().unwrap_or(true) {
+        if !seen.get(i).copied().unwrap_or(true) {
             errs.push(err("progress", format!("indicator {i} ({}) has no progress", ind.name)));
         }
     }

@@ -172,6 +172,17 @@ pub enum Input {
     },
     /// The bureau releases a blocked case to retry its current stage.
     Retry,
+    /// A scheduled stage's task was not filled by its due date (a monitoring report "not
+    /// reported"): the run counts as done for the case, and the task is closed.
+    Lapsed {
+        stage: String,
+        round: u32,
+    },
+    /// A case created mid-cycle (money allocated mid-year) starts at this stage; the stages
+    /// before it are recorded as skipped.
+    Join {
+        stage: String,
+    },
 }
 
 /// What must happen because of an input.
@@ -246,6 +257,11 @@ pub enum Effect {
         round: u32,
         reviews: u32,
         quorum: u32,
+    },
+    /// A scheduled task lapsed unfilled (see `Input::Lapsed`).
+    NotReported {
+        stage: String,
+        round: u32,
     },
     /// Members whose score is far from the panel's median, flagged for the leader.
     OutliersFlagged {
@@ -323,6 +339,35 @@ pub fn step(
                 enter(wf, &mut s, project, 0, &mut fx)?;
             }
         }
+        Input::Join { stage } => {
+            let at = wf.stages.iter().position(|st| st.id == *stage);
+            match at {
+                Some(i) if s.phase == Phase::NotStarted => {
+                    for st in &wf.stages[..i] {
+                        fx.push(Effect::StageSkipped {
+                            stage: st.id.clone(),
+                            reason: format!("the case joined the cycle at stage '{stage}'"),
+                        });
+                    }
+                    enter(wf, &mut s, project, i, &mut fx)?;
+                }
+                Some(_) => ignore(&mut fx, "the case has already started".into()),
+                None => ignore(&mut fx, format!("the workflow has no stage '{stage}'")),
+            }
+        }
+        Input::Lapsed { stage, round } => match current(&s) {
+            Some(st)
+                if st.id == *stage
+                    && *round == s.round
+                    && s.phase == Phase::AwaitingSubmission
+                    && !st.schedules.is_empty() =>
+            {
+                let st = st.clone();
+                fx.push(Effect::NotReported { stage: stage.clone(), round: *round });
+                after_decision(wf, &mut s, &st, project, &mut fx)?;
+            }
+            _ => ignore(&mut fx, format!("a lapsed task of stage '{stage}' round {round} does not match the case")),
+        },
         Input::Retry => {
             if s.status != Status::Blocked {
                 ignore(&mut fx, "the case is not blocked".into());
@@ -592,9 +637,9 @@ fn enter(
         s.leader_task = None;
         s.panel_size = 0;
         fx.push(Effect::StageEntered { stage: st.id.clone(), title: st.title.clone() });
-        if let Some(sch) = &st.schedule {
+        if !st.schedules.is_empty() {
             s.phase = Phase::AwaitingFire;
-            fx.push(Effect::WaitingForSchedule { stage: st.id.clone(), cron: sch.source.clone() });
+            fx.push(Effect::WaitingForSchedule { stage: st.id.clone(), cron: st.cron_sources() });
             return Ok(());
         }
         return begin_work(wf, s, st, project, fx);
@@ -759,11 +804,11 @@ fn after_decision(
     project: &VarValue,
     fx: &mut Vec<Effect>,
 ) -> Result<(), EngineError> {
-    if let Some(sch) = &st.schedule {
+    if !st.schedules.is_empty() {
         s.runs_done += 1;
-        if s.runs_done < sch.runs {
+        if s.runs_done < st.runs() {
             s.phase = Phase::AwaitingFire;
-            fx.push(Effect::WaitingForSchedule { stage: st.id.clone(), cron: sch.source.clone() });
+            fx.push(Effect::WaitingForSchedule { stage: st.id.clone(), cron: st.cron_sources() });
             return Ok(());
         }
     }

@@ -425,6 +425,16 @@ pub async fn run_scheduler(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>
             }
             Err(e) => tracing::warn!(error = %e, "firing schedules failed; retrying"),
         }
+        match rt.store.close_due_runs(&rt.registry, rt.clock.now_ms()).await {
+            Ok(closed) => {
+                for run in &closed {
+                    tracing::info!(run, "monitoring run closed and evaluated");
+                }
+                // Lapsed reports gave their cases inputs.
+                rt.wake.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "closing monitoring runs failed; retrying"),
+        }
         let changed = async {
             match rt.clock.changed() {
                 Some(n) => n.notified().await,

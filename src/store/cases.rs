@@ -43,6 +43,10 @@ pub struct CaseView {
     pub history: Vec<Event>,
     /// The plugin checks of the case's submissions with their findings, newest first.
     pub checks: Vec<super::checks::CheckView>,
+    /// The case's monitoring reports with their lights, newest run first.
+    pub monitoring: Vec<serde_json::Value>,
+    /// Dispositions the bureau proposed or decided for the case.
+    pub dispositions: Vec<super::monitoring::Disposition>,
     /// Inputs recorded but not yet applied by a worker.
     pub pending_inputs: i64,
 }
@@ -239,6 +243,8 @@ impl Store {
                 })
                 .collect::<Result<_>>()?,
             checks: self.case_checks(id).await?,
+            monitoring: self.case_monitoring(id).await?,
+            dispositions: self.case_dispositions(id).await?,
             pending_inputs,
         })
     }

@@ -15,6 +15,7 @@ pub mod bulk;
 pub mod cases;
 pub mod checks;
 pub mod jobs;
+pub mod monitoring;
 pub mod panels;
 pub mod people;
 pub mod plugins;
@@ -69,6 +70,30 @@ impl From<serde_json::Error> for StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Writes `rows` groups of `cols` bound parameters, "(…), (…)", for a multi-row statement.
+/// SQLite gets positional `?` (sqlx looks up every `$N` by name, which grows with the square of
+/// the parameters a statement has); PostgreSQL gets `$1 …`.
+pub(crate) fn value_groups(backend: Backend, rows: usize, cols: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::with_capacity(rows * cols * 6);
+    for i in 0..rows {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    let _ = write!(sql, "${}", i * cols + c + 1);
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
 
 /// Which database the store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

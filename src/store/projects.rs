@@ -16,7 +16,19 @@ fn enum_from<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     Ok(serde_json::from_value(serde_json::Value::String(s.to_string()))?)
 }
 
-const PROJECT_COLUMNS: &str = "p.id, p.code, p.name, p.department_id, d.code AS department_code, p.sector, p.amount_fen, p.fiscal_year, p.is_new, p.funding_source";
+/// SQL for the current budget of project `p`: its amount with the ledger applied.
+macro_rules! budget_sql {
+    () => {
+        "(p.amount_fen + COALESCE(CAST((SELECT SUM(CASE WHEN b.kind IN ('adjust_out', 'reduction') THEN -b.amount_fen ELSE b.amount_fen END) FROM budget_entries b WHERE b.project_id = p.id) AS BIGINT), 0))"
+    };
+}
+pub(crate) use budget_sql;
+
+const PROJECT_COLUMNS: &str = concat!(
+    "p.id, p.code, p.name, p.department_id, d.code AS department_code, p.sector, p.amount_fen, p.fiscal_year, p.is_new, p.funding_source, ",
+    budget_sql!(),
+    " AS budget_fen"
+);
 
 fn project_from_row(r: &sqlx::any::AnyRow) -> Result<Project> {
     Ok(Project {
@@ -27,6 +39,7 @@ fn project_from_row(r: &sqlx::any::AnyRow) -> Result<Project> {
         department_code: r.try_get("department_code")?,
         sector: r.try_get("sector")?,
         amount: Fen::from_fen(r.try_get("amount_fen")?),
+        budget: Fen::from_fen(r.try_get("budget_fen")?),
         fiscal_year: r.try_get("fiscal_year")?,
         is_new: r.try_get::<i64, _>("is_new")? != 0,
         funding_source: enum_from(&r.try_get::<String, _>("funding_source")?)?,

@@ -37,9 +37,9 @@ impl Store {
             let version = v.try_get::<i64, _>("workflow_version")? as u32;
             let wf = self.workflow(reg, &id, version).await?;
             for stage in &wf.stages {
-                let Some(schedule) = &stage.schedule else {
+                if stage.schedules.is_empty() {
                     continue;
-                };
+                }
                 let cursor: Option<i64> = sqlx::query_scalar("SELECT last_fire_ms FROM schedule_cursors WHERE workflow_id = $1 AND workflow_version = $2 AND stage = $3")
                     .bind(&id)
                     .bind(i64::from(version))
@@ -58,19 +58,27 @@ impl Store {
                 };
                 let from = Utc.timestamp_millis_opt(start).single().unwrap_or_else(Utc::now);
                 let until = Utc.timestamp_millis_opt(now_ms).single().unwrap_or_else(Utc::now);
-                let due = schedule.fires_between(wf.timezone, from, until);
-                if due.is_empty() {
-                    continue;
+                // Each schedule's own missed-fire policy decides its times; a time two schedules
+                // share is one fire (it fires if either says so).
+                let mut due: std::collections::BTreeMap<i64, bool> = std::collections::BTreeMap::new();
+                for schedule in &stage.schedules {
+                    let times = schedule.fires_between(wf.timezone, from, until);
+                    let last = times.len().saturating_sub(1);
+                    for (i, t) in times.iter().enumerate() {
+                        let fire_ms = t.timestamp_millis();
+                        let late = now_ms - fire_ms > MISSED_AFTER_MS;
+                        let fire = match schedule.missed {
+                            MissedPolicy::RunOnce => i == last,
+                            MissedPolicy::Skip => !late,
+                        };
+                        *due.entry(fire_ms).or_default() |= fire;
+                    }
                 }
-                let last = due.len() - 1;
-                for (i, t) in due.iter().enumerate() {
-                    let fire_ms = t.timestamp_millis();
-                    let late = now_ms - fire_ms > MISSED_AFTER_MS;
-                    let fire = match schedule.missed {
-                        MissedPolicy::RunOnce => i == last,
-                        MissedPolicy::Skip => !late,
-                    };
-                    if let Some(r) = self.record_fire(&id, version, &stage.id, fire_ms, fire, now_ms).await? {
+                let monitoring = stage.kind == crate::workflow::StageKind::Monitoring;
+                for (fire_ms, fire) in due {
+                    if let Some(r) =
+                        self.record_fire(&id, version, &stage.id, fire_ms, fire, monitoring, now_ms).await?
+                    {
                         records.push(r);
                     }
                 }
@@ -79,6 +87,7 @@ impl Store {
         Ok(records)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn record_fire(
         &self,
         id: &str,
@@ -86,6 +95,7 @@ impl Store {
         stage: &str,
         fire_ms: i64,
         fire: bool,
+        monitoring: bool,
         now_ms: i64,
     ) -> Result<Option<FireRecord>> {
         let mut tx = self.write().await?;
@@ -103,6 +113,10 @@ impl Store {
         .await?
         .rows_affected();
         let mut cases = 0;
+        if inserted == 1 && fire && monitoring {
+            // The run and the report each waiting case owes it, with the fire itself.
+            super::monitoring::open_run(&mut tx, id, version, stage, fire_ms, now_ms).await?;
+        }
         if inserted == 1 && fire {
             let input = serde_json::to_string(&Input::Fired { stage: stage.to_string(), fire_time_ms: fire_ms })?;
             cases = sqlx::query(

@@ -247,6 +247,10 @@ impl Store {
             return Err(StoreError::Conflict(format!("task {task_id} is no longer open")));
         }
         add_input(&mut tx, task.case_id, &input, now_ms).await?;
+        if task.form == "monitoring" {
+            let targets = super::monitoring::targets_of(&project);
+            super::monitoring::report_filled(&mut tx, task.case_id, &task.stage, task_id, &targets, now_ms).await?;
+        }
         append_event(
             &mut tx,
             task.case_id,

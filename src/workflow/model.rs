@@ -434,7 +434,11 @@ pub struct Stage {
     pub kind: StageKind,
     pub title: String,
     pub when: Option<Expr>,
-    pub schedule: Option<Schedule>,
+    /// The stage's cron schedules (`schedule:` for one, `schedules:` for several); a case
+    /// takes part in the sum of their `runs`.
+    pub schedules: Vec<Schedule>,
+    /// The warning-light bands of a monitoring stage (the provincial defaults unless written).
+    pub lights: Option<crate::domain::monitoring::Bands>,
     pub submit: Option<Submit>,
     pub checks: Option<Checks>,
     pub panel: Option<Panel>,
@@ -443,6 +447,18 @@ pub struct Stage {
     pub decide: Vec<Rule>,
     pub actions: Vec<ActionRule>,
     pub approve: Option<Approve>,
+}
+
+impl Stage {
+    /// How many scheduled fires a case takes part in before the stage is done.
+    pub fn runs(&self) -> u32 {
+        self.schedules.iter().map(|s| s.runs).sum()
+    }
+
+    /// The cron strings, for events and views.
+    pub fn cron_sources(&self) -> String {
+        self.schedules.iter().map(|s| s.source.as_str()).collect::<Vec<_>>().join(" | ")
+    }
 }
 
 /// A published, immutable workflow version.

@@ -55,6 +55,10 @@ struct RawStage {
     #[serde(default)]
     schedule: Option<RawSchedule>,
     #[serde(default)]
+    schedules: Option<Spanned<Vec<RawSchedule>>>,
+    #[serde(default)]
+    lights: Option<RawLights>,
+    #[serde(default)]
     submit: Option<RawSubmit>,
     #[serde(default)]
     checks: Option<RawChecks>,
@@ -78,6 +82,24 @@ struct RawSchedule {
     runs: Option<Spanned<u32>>,
     #[serde(default)]
     missed: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLights {
+    #[serde(default)]
+    execution: Option<RawBand>,
+    #[serde(default)]
+    indicator: Option<RawBand>,
+    #[serde(default)]
+    blue_from: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBand {
+    red_below: Spanned<u32>,
+    green_from: Spanned<u32>,
 }
 
 #[derive(Deserialize)]
@@ -439,7 +461,16 @@ fn check_stage(
     let kinds: Vec<(&str, StageKind)> = StageKind::ALL.iter().map(|k| (k.as_str(), *k)).collect();
     let kind = ctx.one_of(&s.kind, "stage kind", &kinds);
     let when = s.when.as_ref().and_then(|w| ctx.expr(w, &entry_sample(), "when"));
-    let schedule = s.schedule.as_ref().and_then(|sch| {
+    if let (Some(_), Some(list)) = (&s.schedule, &s.schedules) {
+        ctx.at(list.span(), "write either 'schedule' (one) or 'schedules' (a list), not both");
+    }
+    if let Some(list) = &s.schedules
+        && list.is_empty()
+    {
+        ctx.at(list.span(), "'schedules' needs at least one schedule");
+    }
+    let raw_schedules: Vec<&RawSchedule> = s.schedule.iter().chain(s.schedules.iter().flat_map(|l| l.iter())).collect();
+    let schedules: Vec<Schedule> = raw_schedules.into_iter().filter_map(|sch| {
         let cron = match cron::Schedule::from_str(&sch.cron) {
             Ok(c) => Some(c),
             Err(e) => {
@@ -464,7 +495,40 @@ fn check_stage(
             Some(m) => ctx.one_of(m, "missed-fire policy", &[("run_once", MissedPolicy::RunOnce), ("skip", MissedPolicy::Skip)]),
         }?;
         Some(Schedule { source: sch.cron.to_string(), cron, runs, missed })
-    });
+    }).collect();
+    let lights = match (&s.lights, kind) {
+        (Some(l), Some(StageKind::Monitoring)) => {
+            let mut bands = crate::domain::monitoring::Bands::default();
+            let band = |b: &RawBand| crate::domain::monitoring::Band {
+                red_below: (*b.red_below).into(),
+                green_from: (*b.green_from).into(),
+            };
+            if let Some(b) = &l.execution {
+                bands.execution = band(b);
+            }
+            if let Some(b) = &l.indicator {
+                bands.indicator = band(b);
+            }
+            if let Some(b) = &l.blue_from {
+                bands.blue_from = (**b > 0).then(|| (**b).into());
+            }
+            for p in bands.problems() {
+                let at = l
+                    .execution
+                    .as_ref()
+                    .map(|b| b.red_below.span())
+                    .or(l.indicator.as_ref().map(|b| b.red_below.span()));
+                ctx.at(at.or(l.blue_from.as_ref().map(|b| b.span())).unwrap_or(s.id.span()), format!("lights: {p}"));
+            }
+            Some(bands)
+        }
+        (Some(_), _) => {
+            ctx.at(s.id.span(), "'lights' only applies to a monitoring stage");
+            None
+        }
+        (None, Some(StageKind::Monitoring)) => Some(crate::domain::monitoring::Bands::default()),
+        (None, _) => None,
+    };
     let forms: Vec<(&str, SubmitForm)> = SubmitForm::ALL.iter().map(|f| (f.as_str(), *f)).collect();
     let submit = s.submit.as_ref().and_then(|sub| {
         let by = ctx.role(&sub.by, &[Role::Department, Role::ThirdParty]);
@@ -712,7 +776,7 @@ fn check_stage(
         let within = ctx.duration(&a.within);
         Some(Approve { by: by?, within: within? })
     });
-    if s.submit.is_none() && s.panel.is_none() && s.approve.is_none() && s.schedule.is_none() && s.actions.is_none() {
+    if s.submit.is_none() && s.panel.is_none() && s.approve.is_none() && schedules.is_empty() && s.actions.is_none() {
         ctx.at(
             s.id.span(),
             "the stage has nothing to do (expected at least one of submit, panel, schedule, actions, approve)",
@@ -721,7 +785,7 @@ fn check_stage(
     if s.panel.is_some() && s.submit.is_none() {
         ctx.at(s.id.span(), "a panel reviews a submission: add 'submit' to the stage");
     }
-    if s.schedule.is_some() && s.submit.is_none() {
+    if !schedules.is_empty() && s.submit.is_none() {
         ctx.at(s.id.span(), "a scheduled stage issues a task at each fire: add 'submit'");
     }
     if s.scoring.is_some() && !matches!(s.submit.as_ref().map(|x| x.form.as_str()), Some("self_evaluation")) {
@@ -742,7 +806,8 @@ fn check_stage(
         kind: kind?,
         title: s.title.clone().unwrap_or_else(|| s.id.to_string()),
         when,
-        schedule,
+        schedules,
+        lights,
         submit,
         checks,
         panel,

@@ -87,6 +87,7 @@ async fn a_new_large_project_passes_every_stage() {
             {"index": 0, "cumulative": "60", "expected_full_year": "92"},
             {"index": 1, "cumulative": "50", "expected_full_year": "86"},
             {"index": 2, "cumulative": "70", "expected_full_year": "96"},
+            {"index": 3, "level": "部分达成"},
             {"index": 4, "cumulative": "88", "expected_full_year": "93"}]}),
     )
     .await;

@@ -7,6 +7,7 @@ mod definitions;
 mod flow;
 mod helpers;
 mod jobs;
+mod monitoring;
 mod panels;
 mod plugins;
 mod process;

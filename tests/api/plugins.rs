@@ -155,6 +155,7 @@ fn stored_projects_convert_for_plugins() {
             department_code: p.department_code.clone(),
             sector: p.sector.clone(),
             amount: p.amount,
+            budget: p.amount,
             fiscal_year: p.fiscal_year,
             is_new: p.is_new,
             funding_source: p.funding_source,
