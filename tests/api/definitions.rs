@@ -44,6 +44,9 @@ fn each_malformed_definition_is_reported_at_its_line_and_column() {
         (stage("    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, aggregate: median, outlier_margin: 0 }\n"), 9, 101, "outlier_margin must be between 1 and 100"),
         (stage("    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, quorum: 9, on_overdue: later }\n"), 9, 74, "a quorum of 9 is not between 1 and the panel's 3 members"),
         (stage("    submit: { by: department, form: targets, within: 10 workdays }\n    panel: { expert: 3, form: target_review, within: 5 workdays, quorum: 9, on_overdue: later }\n"), 9, 89, "unknown overdue policy 'later'"),
+        (format!("{HEAD}  - id: m\n    kind: monitoring\n    schedule: {{ cron: \"0 0 9 1 Aug *\" }}\n    submit: {{ by: department, form: monitoring, within: 10 workdays }}\n    lights: {{ execution: {{ red_below: 80, green_from: 60 }} }}\n"), 10, 39, "expected 0 ≤ red_below ≤ green_from"),
+        (format!("{HEAD}  - id: m\n    kind: monitoring\n    schedule: {{ cron: \"0 0 9 1 Aug *\" }}\n    schedules: [ {{ cron: \"0 0 9 1 Nov *\" }} ]\n    submit: {{ by: department, form: monitoring, within: 10 workdays }}\n"), 9, 16, "not both"),
+        (stage(&format!("{GOOD_STAGE}    lights: {{ blue_from: 130 }}\n")), 6, 9, "'lights' only applies to a monitoring stage"),
     ];
     for (i, (text, line, column, needle)) in table.iter().enumerate() {
         let diags = jixiao::workflow::parse("t.yaml", text).expect_err(&format!("case {i} should fail:\n{text}"));
