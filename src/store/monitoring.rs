@@ -525,6 +525,19 @@ impl Store {
         Ok(closed)
     }
 
+    /// The next chunk of a run's filled reports after case `after`, with their forms.
+    async fn filled_reports(&self, run_id: i64, after: i64) -> Result<Vec<sqlx::any::AnyRow>> {
+        Ok(sqlx::query(
+            "SELECT r.case_id, r.fiscal_year, r.budget_fen, r.targets, t.result FROM monitoring_reports r JOIN tasks t ON t.id = r.task_id \
+             WHERE r.run_id = $1 AND r.status = 'filled' AND r.case_id > $2 ORDER BY r.case_id LIMIT $3",
+        )
+        .bind(run_id)
+        .bind(after)
+        .bind(EVALUATE_CHUNK)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Computes the lights of every filled report of a run (again, if it was evaluated before),
     /// a chunk of reports per read and per transaction. Returns how many reports it evaluated.
     pub async fn evaluate_run(&self, reg: &Registry, run_id: i64, now_ms: i64) -> Result<i64> {
@@ -540,15 +553,7 @@ impl Store {
         let mut after = 0i64;
         let mut evaluated = 0i64;
         loop {
-            let rows = sqlx::query(
-                "SELECT r.case_id, r.fiscal_year, r.budget_fen, r.targets, t.result FROM monitoring_reports r JOIN tasks t ON t.id = r.task_id \
-                 WHERE r.run_id = $1 AND r.status = 'filled' AND r.case_id > $2 ORDER BY r.case_id LIMIT $3",
-            )
-            .bind(run_id)
-            .bind(after)
-            .bind(EVALUATE_CHUNK)
-            .fetch_all(&self.pool)
-            .await?;
+            let rows = self.filled_reports(run_id, after).await?;
             let Some(last) = rows.last() else { break };
             let hi: i64 = last.try_get("case_id")?;
             let mut out = Vec::with_capacity(rows.len());
@@ -609,15 +614,7 @@ impl Store {
         let mut after = 0i64;
         let (mut reports, mut bytes) = (0i64, 0i64);
         loop {
-            let rows = sqlx::query(
-                "SELECT r.case_id, r.fiscal_year, r.budget_fen, r.targets, t.result FROM monitoring_reports r JOIN tasks t ON t.id = r.task_id \
-                 WHERE r.run_id = $1 AND r.status = 'filled' AND r.case_id > $2 ORDER BY r.case_id LIMIT $3",
-            )
-            .bind(run_id)
-            .bind(after)
-            .bind(EVALUATE_CHUNK)
-            .fetch_all(&self.pool)
-            .await?;
+            let rows = self.filled_reports(run_id, after).await?;
             let Some(last) = rows.last() else { break };
             after = last.try_get("case_id")?;
             for r in &rows {

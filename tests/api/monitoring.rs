@@ -89,6 +89,19 @@ async fn submit_report(app: &TestApp, token: &str, case_id: i64, form: Value) ->
     app.post(&format!("/api/v1/tasks/{}/complete", open_task(&v, "submission")["id"]), token, form).await
 }
 
+/// Waits until the scheduler has closed (and so evaluated) the run; returns its summary.
+async fn closed_run(app: &TestApp, token: &str, run_id: i64) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, s) = app.get(&format!("/api/v1/monitoring/runs/{run_id}"), token).await;
+        if s["run"]["status"] == "closed" {
+            return s;
+        }
+        assert!(std::time::Instant::now() < deadline, "run {run_id} never closed: {s}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_monitoring_run_lights_projects_on_their_adjusted_budgets() {
     let app = TestApp::spawn().await;
@@ -170,15 +183,7 @@ async fn a_monitoring_run_lights_projects_on_their_adjusted_budgets() {
     let run = &runs["items"][0];
     assert_eq!(runs["items"].as_array().unwrap().len(), 1, "{runs}");
     let run_id = run["id"].as_i64().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let summary = loop {
-        let (_, s) = app.get(&format!("/api/v1/monitoring/runs/{run_id}"), &c.finance_tokens[0]).await;
-        if s["run"]["status"] == "closed" {
-            break s;
-        }
-        assert!(std::time::Instant::now() < deadline, "the run never closed: {s}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let summary = closed_run(&app, &c.finance_tokens[0], run_id).await;
     assert_eq!(summary["tasks_issued"], 2, "{summary}");
     assert_eq!(summary["filled"], 2);
     assert_eq!(summary["completion_rate"], "100.0");
@@ -282,15 +287,7 @@ async fn a_monitoring_run_lights_projects_on_their_adjusted_budgets() {
     assert!(v2["history"].as_array().unwrap().iter().any(|e| e["kind"] == "not_reported"), "{}", v2["history"]);
     let (_, runs) = app.get("/api/v1/monitoring/runs", &c.finance_tokens[0]).await;
     let second = runs["items"][0]["id"].as_i64().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let summary = loop {
-        let (_, s) = app.get(&format!("/api/v1/monitoring/runs/{second}"), &c.finance_tokens[0]).await;
-        if s["run"]["status"] == "closed" {
-            break s;
-        }
-        assert!(std::time::Instant::now() < deadline, "the second run never closed: {s}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let summary = closed_run(&app, &c.finance_tokens[0], second).await;
     assert_eq!(summary["tasks_issued"], 3, "{summary}");
     assert_eq!(summary["filled"], 2);
     assert_eq!(summary["not_reported"], 1);
