@@ -550,11 +550,11 @@ impl Store {
         let wf = self.workflow(reg, &workflow_id, version as u32).await?;
         let bands = wf.stages.iter().find(|s| s.id == stage).and_then(|s| s.lights).unwrap_or_default();
         let fire = Utc.timestamp_millis_opt(fire_ms).single().unwrap_or_else(Utc::now).with_timezone(&wf.timezone);
-        let mut after = 0i64;
         let mut evaluated = 0i64;
-        loop {
-            let rows = self.filled_reports(run_id, after).await?;
-            let Some(last) = rows.last() else { break };
+        let mut rows = self.filled_reports(run_id, 0).await?;
+        // Each chunk is written while the next one is read (on another connection), so the
+        // database's round trips overlap.
+        while let Some(last) = rows.last() {
             let hi: i64 = last.try_get("case_id")?;
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
@@ -569,36 +569,10 @@ impl Store {
                 let targets = parse_targets(r.try_get::<Option<String>, _>("targets")?.as_deref());
                 out.push(evaluate_report(&bands, case_id, month, budget, &report, &targets));
             }
-            let mut tx = self.write().await?;
-            const COLS: usize = 11;
-            for batch in out.chunks(500) {
-                let sql = format!(
-                    "INSERT INTO monitoring_lights (run_id, case_id, light, execution_light, execution_pct, blue, month, indicators, cause, cause_text, likelihood) VALUES {} \
-                     ON CONFLICT (run_id, case_id) DO UPDATE SET light = excluded.light, execution_light = excluded.execution_light, \
-                     execution_pct = excluded.execution_pct, blue = excluded.blue, month = excluded.month, indicators = excluded.indicators, \
-                     cause = excluded.cause, cause_text = excluded.cause_text, likelihood = excluded.likelihood",
-                    super::value_groups(self.backend, batch.len(), COLS)
-                );
-                let mut q = sqlx::query(super::sql(sql));
-                for l in batch {
-                    q = q
-                        .bind(run_id)
-                        .bind(l.case_id)
-                        .bind(l.light.map(|x| x.as_str()))
-                        .bind(l.execution.map(|x| x.light.as_str()))
-                        .bind(l.execution.and_then(|x| x.value).map(|v| v.to_string()))
-                        .bind(l.blue)
-                        .bind(i64::from(l.month))
-                        .bind(l.indicators.clone())
-                        .bind(l.cause.clone())
-                        .bind(l.cause_text.clone())
-                        .bind(l.likelihood.clone());
-                }
-                q.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
+            let (written, next) = tokio::join!(self.write_lights(run_id, &out), self.filled_reports(run_id, hi));
+            written?;
+            rows = next?;
             evaluated += out.len() as i64;
-            after = hi;
         }
         sqlx::query("UPDATE monitoring_runs SET evaluated_ms = $1 WHERE id = $2")
             .bind(now_ms)
@@ -606,6 +580,40 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(evaluated)
+    }
+
+    /// Stores the lights of a chunk of reports in one transaction (replacing an earlier
+    /// evaluation's), as many rows per statement as the bound-parameter limits allow.
+    async fn write_lights(&self, run_id: i64, out: &[Lights]) -> Result<()> {
+        const COLS: usize = 11;
+        let mut tx = self.write().await?;
+        for batch in out.chunks(30_000 / COLS) {
+            let sql = format!(
+                "INSERT INTO monitoring_lights (run_id, case_id, light, execution_light, execution_pct, blue, month, indicators, cause, cause_text, likelihood) VALUES {} \
+                 ON CONFLICT (run_id, case_id) DO UPDATE SET light = excluded.light, execution_light = excluded.execution_light, \
+                 execution_pct = excluded.execution_pct, blue = excluded.blue, month = excluded.month, indicators = excluded.indicators, \
+                 cause = excluded.cause, cause_text = excluded.cause_text, likelihood = excluded.likelihood",
+                super::value_groups(self.backend, batch.len(), COLS)
+            );
+            let mut q = sqlx::query(super::sql(sql));
+            for l in batch {
+                q = q
+                    .bind(run_id)
+                    .bind(l.case_id)
+                    .bind(l.light.map(|x| x.as_str()))
+                    .bind(l.execution.map(|x| x.light.as_str()))
+                    .bind(l.execution.and_then(|x| x.value).map(|v| v.to_string()))
+                    .bind(l.blue)
+                    .bind(i64::from(l.month))
+                    .bind(l.indicators.as_str())
+                    .bind(l.cause.as_deref())
+                    .bind(l.cause_text.as_str())
+                    .bind(l.likelihood.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Reads what an evaluation reads, without computing or writing (the benchmark's baseline).
