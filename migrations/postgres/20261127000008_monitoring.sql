@@ -48,6 +48,7 @@ CREATE TABLE monitoring_reports (
     PRIMARY KEY (run_id, case_id)
 );
 CREATE INDEX monitoring_reports_case ON monitoring_reports (case_id, status);
+CREATE INDEX monitoring_reports_status ON monitoring_reports (run_id, status);
 
 -- The lights of a filled report, as the latest evaluation of its run gave them.
 CREATE TABLE monitoring_lights (

@@ -498,7 +498,8 @@ impl Store {
                 }
             }
             // A case that left the stage some other way (cancelled, rejected) reports nothing.
-            sqlx::query("UPDATE monitoring_reports SET status = 'not_reported' WHERE run_id = $1 AND status = 'pending' AND case_id IN (SELECT id FROM cases WHERE status NOT IN ('active', 'blocked'))")
+            sqlx::query("UPDATE monitoring_reports SET status = 'not_reported' WHERE run_id = $1 AND status = 'pending' \
+                 AND EXISTS (SELECT 1 FROM cases c WHERE c.id = monitoring_reports.case_id AND c.status NOT IN ('active', 'blocked'))")
                 .bind(run_id)
                 .execute(&self.pool)
                 .await?;
@@ -552,8 +553,9 @@ impl Store {
         let fire = Utc.timestamp_millis_opt(fire_ms).single().unwrap_or_else(Utc::now).with_timezone(&wf.timezone);
         let mut evaluated = 0i64;
         let mut rows = self.filled_reports(run_id, 0).await?;
-        // Each chunk is written while the next one is read (on another connection), so the
-        // database's round trips overlap.
+        // Each chunk is written by a task of its own while the next one is read (on another
+        // connection) and computed, so the database's work and ours overlap.
+        let mut writing: Option<tokio::task::JoinHandle<Result<()>>> = None;
         while let Some(last) = rows.last() {
             let hi: i64 = last.try_get("case_id")?;
             let mut out = Vec::with_capacity(rows.len());
@@ -569,10 +571,16 @@ impl Store {
                 let targets = parse_targets(r.try_get::<Option<String>, _>("targets")?.as_deref());
                 out.push(evaluate_report(&bands, case_id, month, budget, &report, &targets));
             }
-            let (written, next) = tokio::join!(self.write_lights(run_id, &out), self.filled_reports(run_id, hi));
-            written?;
-            rows = next?;
+            if let Some(w) = writing.take() {
+                w.await.map_err(|e| StoreError::Other(anyhow::anyhow!("writing lights: {e}")))??;
+            }
             evaluated += out.len() as i64;
+            let store = self.clone();
+            writing = Some(tokio::spawn(async move { store.write_lights(run_id, &out).await }));
+            rows = self.filled_reports(run_id, hi).await?;
+        }
+        if let Some(w) = writing.take() {
+            w.await.map_err(|e| StoreError::Other(anyhow::anyhow!("writing lights: {e}")))??;
         }
         sqlx::query("UPDATE monitoring_runs SET evaluated_ms = $1 WHERE id = $2")
             .bind(now_ms)
