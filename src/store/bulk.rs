@@ -464,6 +464,9 @@ impl Store {
             tx.commit().await?;
             start = end;
         }
+        // Fresh statistics after a bulk load, as a database in service has them (without them
+        // PostgreSQL may plan a chunk's join as a scan of every task).
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
         Ok(GeneratedRun { run_id, projects: projects as i64, indicators: projects as i64 * 8 })
     }
 }
