@@ -555,7 +555,9 @@ impl Store {
         let mut rows = self.filled_reports(run_id, 0).await?;
         // Each chunk is written by a task of its own while the next one is read (on another
         // connection) and computed, so the database's work and ours overlap.
-        let mut writing: Option<tokio::task::JoinHandle<Result<()>>> = None;
+        // PostgreSQL takes two writers at once; SQLite has one writer at a time anyway.
+        let writers = if self.backend == super::Backend::Postgres { 2 } else { 1 };
+        let mut writing: std::collections::VecDeque<tokio::task::JoinHandle<Result<()>>> = Default::default();
         while let Some(last) = rows.last() {
             let hi: i64 = last.try_get("case_id")?;
             let mut out = Vec::with_capacity(rows.len());
@@ -571,15 +573,17 @@ impl Store {
                 let targets = parse_targets(r.try_get::<Option<String>, _>("targets")?.as_deref());
                 out.push(evaluate_report(&bands, case_id, month, budget, &report, &targets));
             }
-            if let Some(w) = writing.take() {
+            if writing.len() >= writers
+                && let Some(w) = writing.pop_front()
+            {
                 w.await.map_err(|e| StoreError::Other(anyhow::anyhow!("writing lights: {e}")))??;
             }
             evaluated += out.len() as i64;
             let store = self.clone();
-            writing = Some(tokio::spawn(async move { store.write_lights(run_id, &out).await }));
+            writing.push_back(tokio::spawn(async move { store.write_lights(run_id, &out).await }));
             rows = self.filled_reports(run_id, hi).await?;
         }
-        if let Some(w) = writing.take() {
+        for w in writing {
             w.await.map_err(|e| StoreError::Other(anyhow::anyhow!("writing lights: {e}")))??;
         }
         sqlx::query("UPDATE monitoring_runs SET evaluated_ms = $1 WHERE id = $2")
