@@ -68,13 +68,21 @@ impl Store {
             if !super::cases::lock_case(&mut tx, case_id).await? {
                 continue;
             }
-            let inputs =
-                sqlx::query("SELECT id, input FROM case_inputs WHERE case_id = $1 AND applied_ms IS NULL ORDER BY id")
-                    .bind(case_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
+            let inputs = sqlx::query(
+                "SELECT id, input, created_ms FROM case_inputs WHERE case_id = $1 AND applied_ms IS NULL ORDER BY id",
+            )
+            .bind(case_id)
+            .fetch_all(&mut *tx)
+            .await?;
             if inputs.is_empty() {
                 continue;
+            }
+            // A job's clock reading may be older than an input it finds (it waited for the write
+            // lock while the clock moved and the input was recorded); nothing is applied, and no
+            // deadline counted, from before the input happened.
+            let mut now_ms = now_ms;
+            for r in &inputs {
+                now_ms = now_ms.max(r.try_get::<i64, _>("created_ms")?);
             }
             let row = sqlx::query("SELECT id, project_id, department_id, workflow_id, workflow_version, state, version FROM cases WHERE id = $1")
                 .bind(case_id)
