@@ -401,12 +401,18 @@ impl Store {
     }
 
     pub async fn monitoring_runs(&self) -> Result<Vec<Run>> {
+        self.runs_where(None).await
+    }
+
+    /// The newest 500 runs, or the one run `id`, with their report counts.
+    async fn runs_where(&self, id: Option<i64>) -> Result<Vec<Run>> {
         let rows = sqlx::query(
             "SELECT m.id, m.workflow_id, m.workflow_version, m.stage, m.fire_ms, m.status, m.issued, m.evaluated_ms, m.closed_ms, \
              (SELECT COUNT(*) FROM monitoring_reports r WHERE r.run_id = m.id AND r.status = 'filled') AS filled, \
              (SELECT COUNT(*) FROM monitoring_reports r WHERE r.run_id = m.id AND r.status = 'not_reported') AS not_reported \
-             FROM monitoring_runs m ORDER BY m.fire_ms DESC, m.id DESC LIMIT 500",
+             FROM monitoring_runs m WHERE ($1 IS NULL OR m.id = $1) ORDER BY m.fire_ms DESC, m.id DESC LIMIT 500",
         )
+        .bind(id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -433,10 +439,10 @@ impl Store {
     }
 
     pub async fn monitoring_run(&self, id: i64) -> Result<Run> {
-        self.monitoring_runs()
+        self.runs_where(Some(id))
             .await?
             .into_iter()
-            .find(|r| r.id == id)
+            .next()
             .ok_or_else(|| StoreError::NotFound(format!("no monitoring run {id}")))
     }
 
