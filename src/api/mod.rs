@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod evaluation;
 pub mod monitoring;
 pub mod openapi;
 
@@ -94,9 +95,11 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/tasks/{id}/decline", post(decline_task))
         .route("/schedules/fires", get(list_fires))
         .merge(monitoring::routes())
+        .merge(evaluation::routes())
         .route("/plugins", get(list_plugins).post(upload_plugin).layer(DefaultBodyLimit::max(PLUGIN_UPLOAD_LIMIT)));
     Router::new()
         .nest("/api/v1", v1)
+        .merge(evaluation::public_routes())
         .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 mod monitoring;
 mod panels;
+mod scoring;
 use futures::StreamExt;
 use serde_json::json;
 
@@ -62,6 +63,14 @@ pub enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Scoring `evaluations` stored self-evaluations of 8 indicators each under mof_2020_10 on
+    /// the embedded default (SQLite): read the forms, score exactly, store score, grade and card.
+    Scoring {
+        #[arg(long, default_value_t = 350_000)]
+        evaluations: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Assigning experts to a whole cycle's target reviews at once (balanced batch assignment
     /// with recusal and caps), beside drawing the same panels one at a time.
     Panels {
@@ -83,6 +92,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Monitoring { projects, runs, database_url } => {
             monitoring::run(projects.max(1), runs.max(1), database_url).await
         }
+        BenchCommand::Scoring { evaluations, runs } => scoring::run(evaluations.max(1), runs.max(1)).await,
         BenchCommand::Panels { cases, experts, runs } => panels::run(cases, experts.max(6), runs.max(1)),
     }
 }

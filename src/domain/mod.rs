@@ -1,14 +1,18 @@
-//! The functional core's vocabulary: money, indicators, projects, panels, scoring and the
-//! working-day calendar. Nothing here does I/O; everything is tested with tables of cases.
+//! The functional core's vocabulary: money, indicators, projects, panels, scoring, spot checks,
+//! key evaluations, disclosures and the working-day calendar. Nothing here does I/O; everything
+//! is tested with tables of cases.
 
 pub mod assign;
 pub mod calendar;
+pub mod disclosure;
 pub mod indicator;
+pub mod key_eval;
 pub mod money;
 pub mod monitoring;
 pub mod panel;
 pub mod project;
 pub mod scoring;
+pub mod spot_check;
 
 pub use indicator::{Basis, FieldError, Indicator, Level1, Operator, TargetValue};
 pub use money::Fen;

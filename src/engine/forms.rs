@@ -287,22 +287,36 @@ struct SelfEvaluation {
     items: Vec<Actual>,
     #[serde(default)]
     explanation: String,
+    /// References to the supporting documents (file names, archive numbers).
+    #[serde(default)]
+    evidence: Vec<String>,
 }
 
 fn self_evaluation(project: &Project, scheme_id: &str, body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
     let f: SelfEvaluation = typed(body)?;
+    let mut errs = Vec::new();
     if f.explanation.chars().count() > 5000 {
-        return Err(vec![err("explanation", "at most 5000 characters")]);
+        errs.push(err("explanation", "at most 5000 characters"));
+    }
+    if f.evidence.len() > 50 {
+        errs.push(err("evidence", format!("{} documents; at most 50", f.evidence.len())));
+    }
+    for (i, e) in f.evidence.iter().enumerate().take(50) {
+        text_len(&format!("evidence[{i}]"), e, 1, 500, &mut errs);
+    }
+    if !errs.is_empty() {
+        return Err(errs);
     }
     let scheme =
         Scheme::builtin(scheme_id).ok_or_else(|| vec![err("", format!("unknown scoring scheme '{scheme_id}'"))])?;
-    let eval = Evaluation { budget: project.amount, executed: f.executed, items: f.items };
+    // Scored against the budget as it stands now, with every adjustment (调剂, 追加, cuts).
+    let eval = Evaluation { budget: project.budget, executed: f.executed, items: f.items };
     let card = scoring::score(&scheme, &project.indicators, &eval).map_err(|e| vec![err("items", e.to_string())])?;
     let grade = card.grade.label().to_string();
     Ok(FormOutcome::Submission {
         score: Some(card.total),
         grade: Some(grade),
-        result: json!({"executed": f.executed, "items": eval.items, "explanation": f.explanation, "scheme": scheme_id, "score_card": card}),
+        result: json!({"executed": f.executed, "items": eval.items, "explanation": f.explanation, "evidence": f.evidence, "scheme": scheme_id, "score_card": card}),
     })
 }
 

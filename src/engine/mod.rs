@@ -53,6 +53,10 @@ pub enum Phase {
     AwaitingPanel,
     AwaitingReviews,
     AwaitingApproval,
+    /// A scored submission waits for the bureau's spot-check draw (抽查复核).
+    AwaitingSpotCheck,
+    /// The submission was sampled: a reviewer re-scores it.
+    AwaitingSpotReview,
     Done,
 }
 
@@ -80,6 +84,10 @@ pub struct CaseState {
     /// for failed plugin checks are rounds too but do not count here.
     #[serde(default)]
     pub revisions: u32,
+    /// Where `score` came from: `panel`, `self_evaluation` or `spot_check` (a reviewer's
+    /// re-score, which supersedes the self score).
+    #[serde(default)]
+    pub score_source: Option<String>,
 }
 
 impl Default for CaseState {
@@ -96,6 +104,7 @@ impl Default for CaseState {
             grade: None,
             leader_task: None,
             revisions: 0,
+            score_source: None,
         }
     }
 }
@@ -182,6 +191,20 @@ pub enum Input {
     /// before it are recorded as skipped.
     Join {
         stage: String,
+    },
+    /// The bureau drew a spot-check sample over the cases waiting for it; `selected` says
+    /// whether this case is in it.
+    SpotCheckDrawn {
+        stage: String,
+        spot_check_id: i64,
+        selected: bool,
+    },
+    /// A reviewer re-scored a sampled submission.
+    SpotReviewed {
+        stage: String,
+        task_id: i64,
+        score: Decimal,
+        grade: String,
     },
 }
 
@@ -275,6 +298,38 @@ pub enum Effect {
     ProposeActions {
         stage: String,
         actions: Vec<ProposedAction>,
+        /// The score and grade the rules read, and where they came from.
+        #[serde(default)]
+        score: Option<Decimal>,
+        #[serde(default)]
+        grade: Option<String>,
+        #[serde(default)]
+        source: Option<String>,
+    },
+    /// The bureau approved or amended the proposed actions in `task_id`: carry them out.
+    ActionsDecided {
+        stage: String,
+        task_id: i64,
+    },
+    /// The scored submission waits for the spot-check draw.
+    AwaitingSpotCheck {
+        stage: String,
+    },
+    /// Open the re-scoring task of a sampled submission.
+    OpenSpotReview {
+        stage: String,
+        spot_check_id: i64,
+        within: WorkDuration,
+    },
+    /// A sampled submission was re-scored: both scores, and why the difference is flagged.
+    SpotChecked {
+        stage: String,
+        task_id: i64,
+        self_score: Option<Decimal>,
+        self_grade: Option<String>,
+        reviewed_score: Decimal,
+        reviewed_grade: String,
+        flagged: Option<String>,
     },
     OpenApproval {
         stage: String,
@@ -402,6 +457,7 @@ pub fn step(
                 if st.scoring.is_some() {
                     s.score = *score;
                     s.grade = grade.clone();
+                    s.score_source = Some("self_evaluation".into());
                 }
                 after_submission(wf, &mut s, &st, project, &mut fx)?;
             }
@@ -522,8 +578,55 @@ pub fn step(
                 ignore(&mut fx, format!("a review deadline for stage '{stage}' round {round} does not match the case"))
             }
         },
-        Input::Approved { stage, .. } => match current(&s) {
+        Input::SpotCheckDrawn { stage, spot_check_id, selected } => match current(&s) {
+            Some(st) if st.id == *stage && s.phase == Phase::AwaitingSpotCheck => {
+                let st = st.clone();
+                match (&st.spot_check, selected) {
+                    (Some(sc), true) => {
+                        s.phase = Phase::AwaitingSpotReview;
+                        fx.push(Effect::OpenSpotReview {
+                            stage: stage.clone(),
+                            spot_check_id: *spot_check_id,
+                            within: sc.within,
+                        });
+                    }
+                    _ => after_scoring(wf, &mut s, &st, project, &mut fx)?,
+                }
+            }
+            _ => ignore(&mut fx, format!("a spot-check draw for stage '{stage}' does not match the case")),
+        },
+        Input::SpotReviewed { stage, task_id, score, grade } => match current(&s) {
+            Some(st) if st.id == *stage && s.phase == Phase::AwaitingSpotReview => {
+                let st = st.clone();
+                let margin = st.spot_check.map(|c| c.margin).unwrap_or(Decimal::from(10));
+                let flagged = crate::domain::spot_check::flagged(
+                    s.score.unwrap_or_default(),
+                    *score,
+                    s.grade.as_deref().unwrap_or(""),
+                    grade,
+                    margin,
+                );
+                fx.push(Effect::SpotChecked {
+                    stage: stage.clone(),
+                    task_id: *task_id,
+                    self_score: s.score,
+                    self_grade: s.grade.clone(),
+                    reviewed_score: *score,
+                    reviewed_grade: grade.clone(),
+                    flagged,
+                });
+                s.score = Some(*score);
+                s.grade = Some(grade.clone());
+                s.score_source = Some("spot_check".into());
+                after_scoring(wf, &mut s, &st, project, &mut fx)?;
+            }
+            _ => ignore(&mut fx, format!("a spot-check review for stage '{stage}' does not match the case")),
+        },
+        Input::Approved { stage, task_id } => match current(&s) {
             Some(st) if st.id == *stage && s.phase == Phase::AwaitingApproval => {
+                if !st.actions.is_empty() {
+                    fx.push(Effect::ActionsDecided { stage: stage.clone(), task_id: *task_id });
+                }
                 let next = s.stage.map(|i| i + 1).unwrap_or(0);
                 enter(wf, &mut s, project, next, &mut fx)?;
             }
@@ -557,6 +660,7 @@ fn conclude_panel(
     };
     s.score = Some(panel_score);
     s.grade = Some(grade_for(panel_score));
+    s.score_source = Some("panel".into());
     decide(wf, s, st, project, fx)
 }
 
@@ -716,6 +820,22 @@ fn after_checks(
         fx.push(draw_panel(st, s.round, p));
         return Ok(());
     }
+    if st.spot_check.is_some() {
+        s.phase = Phase::AwaitingSpotCheck;
+        fx.push(Effect::AwaitingSpotCheck { stage: st.id.clone() });
+        return Ok(());
+    }
+    after_scoring(wf, s, st, project, fx)
+}
+
+/// After a submission's score is final (its own, or a spot check's re-score): decide, or on.
+fn after_scoring(
+    wf: &Workflow,
+    s: &mut CaseState,
+    st: &Stage,
+    project: &VarValue,
+    fx: &mut Vec<Effect>,
+) -> Result<(), EngineError> {
     if !st.decide.is_empty() {
         return decide(wf, s, st, project, fx);
     }
@@ -835,7 +955,13 @@ fn conclude(
                 actions.push(ProposedAction { kind: a.kind, percent: a.percent });
             }
         }
-        fx.push(Effect::ProposeActions { stage: st.id.clone(), actions });
+        fx.push(Effect::ProposeActions {
+            stage: st.id.clone(),
+            actions,
+            score: s.score,
+            grade: s.grade.clone(),
+            source: s.score_source.clone(),
+        });
     }
     if let Some(ap) = &st.approve {
         s.phase = Phase::AwaitingApproval;

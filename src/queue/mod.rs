@@ -435,6 +435,14 @@ pub async fn run_scheduler(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>
             }
             Err(e) => tracing::warn!(error = %e, "closing monitoring runs failed; retrying"),
         }
+        match rt.store.escalate_unrectified(&rt.registry, rt.clock.now_ms()).await {
+            Ok(proposed) => {
+                for action in &proposed {
+                    tracing::info!(action, "rectification overdue; escalation proposed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "escalating overdue rectifications failed; retrying"),
+        }
         let changed = async {
             match rt.clock.changed() {
                 Some(n) => n.notified().await,

@@ -243,6 +243,65 @@ impl Store {
                 append_event(tx, case.id, "approval_opened", &d, None, now_ms).await?;
                 Ok(None)
             }
+            Effect::OpenSpotReview { stage, spot_check_id, within } => {
+                let due = due_ms(cal, wf, now_ms, within);
+                let seed = (*spot_check_id as u64).rotate_left(32) ^ case.id as u64;
+                let reviewer = super::evaluation::pick_reviewer(tx, seed).await?;
+                let task_id = insert_task(
+                    tx,
+                    case.id,
+                    stage,
+                    case.state.round,
+                    "review",
+                    "self_evaluation",
+                    "finance",
+                    None,
+                    reviewer,
+                    Some("spot_check"),
+                    due,
+                    now_ms,
+                )
+                .await?;
+                report.tasks_opened += 1;
+                let mut d = data.clone();
+                d["task_id"] = task_id.into();
+                d["assignee_id"] = reviewer.into();
+                d["due_ms"] = due.into();
+                append_event(tx, case.id, "spot_review_opened", &d, None, now_ms).await?;
+                Ok(None)
+            }
+            Effect::SpotChecked { flagged, .. } => {
+                super::evaluation::record_spot_flag(tx, case.id, flagged.as_deref()).await?;
+                append_event(tx, case.id, &kind, &data, None, now_ms).await?;
+                Ok(None)
+            }
+            Effect::ProposeActions { stage, actions, score, grade, source } => {
+                let ids = super::evaluation::propose_actions(
+                    tx,
+                    case.id,
+                    project,
+                    stage,
+                    actions,
+                    *score,
+                    grade.as_deref(),
+                    source.as_deref(),
+                    now_ms,
+                )
+                .await?;
+                let mut d = data.clone();
+                d["action_ids"] = ids.into();
+                append_event(tx, case.id, &kind, &d, None, now_ms).await?;
+                Ok(None)
+            }
+            Effect::ActionsDecided { stage, task_id } => {
+                let carried =
+                    super::evaluation::carry_out_approval(tx, cal, wf, case.id, project, stage, *task_id, now_ms)
+                        .await?;
+                let mut d = data.clone();
+                d["actions"] = serde_json::to_value(&carried.actions)?;
+                append_event(tx, case.id, &kind, &d, None, now_ms).await?;
+                Ok(None)
+            }
             Effect::ReplaceMember { stage, round, declined_task, user_id, reason, form, within } => {
                 if pool.is_none() {
                     *pool = Some(load_pool(tx, now_ms).await?);
@@ -348,8 +407,9 @@ impl Store {
                 Ok(None)
             }
             Effect::Finished { .. } => {
+                // Rectification orders outlive the workflow: they answer result actions.
                 sqlx::query(
-                    "UPDATE tasks SET status = 'cancelled', completed_ms = $1 WHERE case_id = $2 AND status = 'open'",
+                    "UPDATE tasks SET status = 'cancelled', completed_ms = $1 WHERE case_id = $2 AND status = 'open' AND form <> 'rectification'",
                 )
                 .bind(now_ms)
                 .bind(case.id)

@@ -470,3 +470,95 @@ impl Store {
         Ok(GeneratedRun { run_id, projects: projects as i64, indicators: projects as i64 * 8 })
     }
 }
+
+impl Store {
+    /// Generates `projects` projects of fiscal year 2023 with 8 indicators each (as
+    /// [`Store::load_monitoring_run`] does) and a submitted, not yet scored self-evaluation for
+    /// each: varied actuals, some qualitative levels, some overspending. For `bench scoring`.
+    pub async fn load_self_evaluations(&self, reg: &Registry, projects: usize, now_ms: i64) -> Result<i64> {
+        self.load_monitoring_run(reg, projects, now_ms).await?;
+        let indicators = serde_json::to_string(&self.project(1).await?.indicators)?;
+        let targets: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT operator, CASE WHEN operator = '定性' THEN 0 ELSE CAST(value AS BIGINT) END FROM indicators WHERE project_id = 1 ORDER BY position",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let levels = ["达成", "部分达成", "未达成"];
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        const BLOCK: usize = 10_000;
+        let mut start = 0usize;
+        while start < projects {
+            let end = (start + BLOCK).min(projects);
+            let ids: Vec<(i64, i64, i64)> = sqlx::query_as(concat!(
+                "SELECT p.id, p.department_id, ",
+                super::projects::budget_sql!(),
+                " FROM projects p WHERE p.id > $1 AND p.id <= $2 ORDER BY p.id"
+            ))
+            .bind(start as i64)
+            .bind(end as i64)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut rows = Vec::with_capacity(ids.len());
+            for (id, dept, budget) in ids {
+                // Mostly spent, a tail underspent, one in fifty overspent.
+                let executed = match next() % 50 {
+                    0 => budget + budget / 20,
+                    1..=7 => budget * (40 + (next() % 40) as i64) / 100,
+                    _ => budget * (85 + (next() % 16) as i64) / 100,
+                };
+                let items: Vec<serde_json::Value> = targets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (op, t))| {
+                        if op == "定性" {
+                            let (level, lo) = match next() % 10 {
+                                0 => (levels[2], 20),
+                                1 | 2 => (levels[1], 60),
+                                _ => (levels[0], 80),
+                            };
+                            let share = lo + (next() % 21) as i64;
+                            serde_json::json!({"index": i, "value": {"level": level, "share": format!("{share}%")}})
+                        } else {
+                            // 60% to 130% of the target, in hundredths.
+                            let a = t * (60 + (next() % 71) as i64);
+                            serde_json::json!({"index": i, "value": format!("{}.{:02}", a / 100, a % 100)})
+                        }
+                    })
+                    .collect();
+                let form = serde_json::json!({"executed": crate::domain::Fen::from_fen(executed), "items": items, "explanation": "", "evidence": []});
+                rows.push(vec![
+                    Val::I(id),
+                    Val::I(id),
+                    Val::I(dept),
+                    Val::I(2023),
+                    Val::T("self_evaluation".into()),
+                    Val::T("mof_2020_10".into()),
+                    Val::I(budget),
+                    Val::I(executed),
+                    Val::T(form.to_string()),
+                    Val::T(indicators.clone()),
+                    Val::I(now_ms),
+                ]);
+            }
+            let mut tx = self.write().await?;
+            insert_many(
+                &mut tx,
+                self.backend,
+                "INSERT INTO self_evaluations (case_id, project_id, department_id, fiscal_year, stage, scheme, budget_fen, executed_fen, form, indicators, submitted_ms)",
+                11,
+                &rows,
+            )
+            .await?;
+            tx.commit().await?;
+            start = end;
+        }
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        Ok(projects as i64)
+    }
+}

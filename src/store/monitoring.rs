@@ -300,7 +300,7 @@ pub struct NewDisposition {
     pub approver_id: i64,
 }
 
-async fn current_budget(conn: &mut AnyConnection, project_id: i64) -> Result<Fen> {
+pub(crate) async fn current_budget(conn: &mut AnyConnection, project_id: i64) -> Result<Fen> {
     let fen: Option<i64> = sqlx::query_scalar(concat!("SELECT ", budget_sql!(), " FROM projects p WHERE p.id = $1"))
         .bind(project_id)
         .fetch_optional(&mut *conn)
@@ -311,7 +311,7 @@ async fn current_budget(conn: &mut AnyConnection, project_id: i64) -> Result<Fen
 /// Inserts a ledger entry after checking it, with a `budget_changed` event on the project's open
 /// cases.
 #[allow(clippy::too_many_arguments)]
-async fn insert_entry(
+pub(crate) async fn insert_entry(
     conn: &mut AnyConnection,
     project_id: i64,
     kind: &str,
@@ -605,6 +605,41 @@ impl Store {
     async fn write_lights(&self, run_id: i64, out: &[Lights]) -> Result<()> {
         const COLS: usize = 11;
         let mut tx = self.write().await?;
+        if self.backend == super::Backend::Postgres {
+            // One statement per chunk, its rows passed as one JSON document: PostgreSQL plans it
+            // once instead of parsing tens of thousands of placeholders.
+            let rows: Vec<Value> = out
+                .iter()
+                .map(|l| {
+                    json!({
+                        "c": l.case_id,
+                        "l": l.light.map(|x| x.as_str()),
+                        "el": l.execution.map(|x| x.light.as_str()),
+                        "ep": l.execution.and_then(|x| x.value).map(|v| v.to_string()),
+                        "b": l.blue,
+                        "m": l.month,
+                        "i": l.indicators,
+                        "ca": l.cause,
+                        "ct": l.cause_text,
+                        "lk": l.likelihood,
+                    })
+                })
+                .collect();
+            sqlx::query(
+                "INSERT INTO monitoring_lights (run_id, case_id, light, execution_light, execution_pct, blue, month, indicators, cause, cause_text, likelihood) \
+                 SELECT $1, c, l, el, ep, b, m, i, ca, ct, lk FROM json_to_recordset($2::json) \
+                 AS x(c BIGINT, l TEXT, el TEXT, ep TEXT, b BIGINT, m BIGINT, i TEXT, ca TEXT, ct TEXT, lk TEXT) \
+                 ON CONFLICT (run_id, case_id) DO UPDATE SET light = excluded.light, execution_light = excluded.execution_light, \
+                 execution_pct = excluded.execution_pct, blue = excluded.blue, month = excluded.month, indicators = excluded.indicators, \
+                 cause = excluded.cause, cause_text = excluded.cause_text, likelihood = excluded.likelihood",
+            )
+            .bind(run_id)
+            .bind(Value::Array(rows).to_string())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(());
+        }
         for batch in out.chunks(30_000 / COLS) {
             let sql = format!(
                 "INSERT INTO monitoring_lights (run_id, case_id, light, execution_light, execution_pct, blue, month, indicators, cause, cause_text, likelihood) VALUES {} \

@@ -82,7 +82,12 @@ impl TaskScope {
             "submission" => {
                 u.role == Role::Department && u.department_id.is_some() && u.department_id == t.department_id
             }
-            "review" => t.assignee_id == Some(u.id),
+            // A spot-check re-score with no reviewer drawn (the bureau had no finance user then)
+            // may be taken by the bureau.
+            "review" => {
+                t.assignee_id == Some(u.id)
+                    || (t.assignee_id.is_none() && (u.role == Role::Admin || u.role.as_str() == t.role))
+            }
             "approval" => u.role == Role::Admin || u.role.as_str() == t.role,
             _ => false,
         }
@@ -195,6 +200,27 @@ impl Store {
             )
             .await?;
         let scheme = wf.stage_index(&task.stage).and_then(|i| wf.stages[i].scoring.clone());
+        if task.form == "rectification" {
+            // A rectification order answers a result action, not the case's workflow.
+            let result = super::evaluation::check_rectification(body).map_err(|details| StoreError::Invalid {
+                message: "the rectification form is invalid".into(),
+                details,
+            })?;
+            let updated = sqlx::query("UPDATE tasks SET status = 'completed', completed_ms = $1, completed_by = $2, result = $3 WHERE id = $4 AND status = 'open'")
+                .bind(now_ms)
+                .bind(user.id)
+                .bind(result.to_string())
+                .bind(task_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated != 1 {
+                return Err(StoreError::Conflict(format!("task {task_id} is no longer open")));
+            }
+            super::evaluation::rectified(&mut tx, task_id, &result, user.id, now_ms).await?;
+            tx.commit().await?;
+            return self.task(task_id).await;
+        }
         let outcome = forms::check(&task.form, &project, scheme.as_deref(), body).map_err(|details| {
             StoreError::Invalid { message: format!("the {} form is invalid", task.form), details }
         })?;
@@ -220,7 +246,29 @@ impl Store {
                     result,
                 )
             }
+            FormOutcome::Submission { score, grade, result } if task.kind == "review" => {
+                // A spot check's re-score of a sampled self-evaluation.
+                let (Some(score), Some(grade)) = (score, grade) else {
+                    return Err(StoreError::Conflict(format!("task {task_id} re-scores a form that has no score")));
+                };
+                super::evaluation::record_spot_review(&mut tx, task.case_id, &result, score, &grade, user.id, now_ms)
+                    .await?;
+                (Input::SpotReviewed { stage: task.stage.clone(), task_id, score, grade }, result)
+            }
             FormOutcome::Submission { score, grade, result } => {
+                if task.form == "self_evaluation" {
+                    super::evaluation::record_self_evaluation(
+                        &mut tx,
+                        task.case_id,
+                        &project,
+                        &task.stage,
+                        &result,
+                        score,
+                        grade.as_deref(),
+                        now_ms,
+                    )
+                    .await?;
+                }
                 (Input::Submitted { stage: task.stage.clone(), round: task.round, task_id, score, grade }, result)
             }
             FormOutcome::Review { score, result } => (
@@ -233,7 +281,12 @@ impl Store {
                 },
                 result,
             ),
-            FormOutcome::Approval { result } => (Input::Approved { stage: task.stage.clone(), task_id }, result),
+            FormOutcome::Approval { result } => {
+                if task.form == "result_application" {
+                    super::evaluation::check_actions_approval(&mut tx, task.case_id, &task.stage, &result).await?;
+                }
+                (Input::Approved { stage: task.stage.clone(), task_id }, result)
+            }
         };
         let updated = sqlx::query("UPDATE tasks SET status = 'completed', completed_ms = $1, completed_by = $2, result = $3 WHERE id = $4 AND status = 'open'")
             .bind(now_ms)
@@ -293,6 +346,11 @@ impl Store {
             return Err(StoreError::Conflict(format!(
                 "task {task_id} is a {}; only reviews can be declined",
                 task.kind
+            )));
+        }
+        if task.panel_role.as_deref() == Some("spot_check") {
+            return Err(StoreError::Conflict(format!(
+                "task {task_id} is a spot-check re-score; it cannot be declined (the bureau may reassign it)"
             )));
         }
         super::cases::lock_case(&mut tx, task.case_id).await?;

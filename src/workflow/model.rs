@@ -447,6 +447,49 @@ pub struct Stage {
     pub decide: Vec<Rule>,
     pub actions: Vec<ActionRule>,
     pub approve: Option<Approve>,
+    /// 抽查复核 of a scored stage's submissions (`spot_check:`).
+    pub spot_check: Option<SpotCheck>,
+    /// How approved rectifications are followed (`rectify:`); the defaults unless written.
+    pub rectify: Option<Rectify>,
+}
+
+/// Spot checks of self-evaluations: a seeded sample (stratified by department unless told
+/// otherwise) is re-scored by the bureau, and differences beyond the margin are flagged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpotCheck {
+    /// The share sampled, as a fraction (0.15 for 15%).
+    pub share: rust_decimal::Decimal,
+    pub stratify_by_department: bool,
+    /// Points of difference beyond which a re-score is flagged.
+    pub margin: rust_decimal::Decimal,
+    /// The reviewer's deadline.
+    pub within: WorkDuration,
+}
+
+impl Default for SpotCheck {
+    fn default() -> Self {
+        SpotCheck {
+            share: rust_decimal::Decimal::new(15, 2),
+            stratify_by_department: true,
+            margin: rust_decimal::Decimal::from(10),
+            within: WorkDuration::Workdays(10),
+        }
+    }
+}
+
+/// A rectification order's deadline, and the action proposed when it passes unrectified.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rectify {
+    pub within: WorkDuration,
+    pub unrectified: ActionKind,
+    /// For an escalation to `cut`: the share of the budget, in percent.
+    pub percent: Option<u32>,
+}
+
+impl Default for Rectify {
+    fn default() -> Self {
+        Rectify { within: WorkDuration::Workdays(30), unrectified: ActionKind::Cut, percent: Some(10) }
+    }
 }
 
 impl Stage {

@@ -72,6 +72,33 @@ struct RawStage {
     actions: Option<Vec<RawAction>>,
     #[serde(default)]
     approve: Option<RawApprove>,
+    #[serde(default)]
+    spot_check: Option<Spanned<RawSpotCheck>>,
+    #[serde(default)]
+    rectify: Option<Spanned<RawRectify>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpotCheck {
+    #[serde(default)]
+    share: Option<Spanned<String>>,
+    #[serde(default)]
+    stratify: Option<Spanned<String>>,
+    #[serde(default)]
+    margin: Option<Spanned<u32>>,
+    #[serde(default)]
+    within: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRectify {
+    within: Spanned<String>,
+    #[serde(default)]
+    unrectified: Option<Spanned<String>>,
+    #[serde(default)]
+    percent: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -797,6 +824,68 @@ fn check_stage(
     if !s.actions.as_ref().map(|a| a.is_empty()).unwrap_or(true) && s.approve.is_none() {
         ctx.at(s.id.span(), "proposed actions need 'approve' so the bureau can approve or amend them");
     }
+    let spot_check = s.spot_check.as_ref().and_then(|sc| {
+        if s.scoring.is_none() {
+            ctx.at(sc.span(), "'spot_check' re-scores a scored stage: add 'scoring' to the stage");
+        }
+        let mut out = SpotCheck::default();
+        if let Some(sh) = &sc.share {
+            let text = sh.trim();
+            let parsed = match text.strip_suffix('%') {
+                Some(p) => p.trim().parse::<rust_decimal::Decimal>().ok().map(|d| d / rust_decimal::Decimal::from(100)),
+                None => text.parse::<rust_decimal::Decimal>().ok(),
+            };
+            match parsed {
+                Some(f) if f > rust_decimal::Decimal::ZERO && f <= rust_decimal::Decimal::ONE => out.share = f,
+                _ => ctx.at(sh.span(), format!("share '{text}' is not a share of the submissions (expected a percentage such as 15% or a fraction such as 0.15, above 0 and at most 100%)")),
+            }
+        }
+        if let Some(st) = &sc.stratify {
+            out.stratify_by_department = ctx.one_of(st, "stratification", &[("department", true), ("none", false)])?;
+        }
+        if let Some(m) = &sc.margin {
+            if **m == 0 || **m > 100 {
+                ctx.at(m.span(), "margin must be between 1 and 100 points");
+            }
+            out.margin = (**m).into();
+        }
+        if let Some(w) = &sc.within {
+            out.within = ctx.duration(w)?;
+        }
+        Some(out)
+    });
+    let rectify = match (&s.rectify, kind) {
+        (Some(r), Some(StageKind::ResultApplication)) => (|| {
+            let within = ctx.duration(&r.within)?;
+            let unrectified = match &r.unrectified {
+                None => ActionKind::Cut,
+                Some(u) => ctx.one_of(
+                    u,
+                    "escalation action",
+                    &[("cut", ActionKind::Cut), ("suspend", ActionKind::Suspend), ("cancel", ActionKind::Cancel)],
+                )?,
+            };
+            let percent = r.percent.as_ref().map(|p| **p);
+            match (unrectified, &r.percent) {
+                (ActionKind::Cut, Some(p)) if !(1..=100).contains(&**p) => {
+                    ctx.at(p.span(), "percent must be between 1 and 100")
+                }
+                (ActionKind::Cut, None) => {
+                    ctx.at(r.span(), "an escalation to 'cut' needs percent (the share of the budget to cut)")
+                }
+                (ActionKind::Cut, _) => {}
+                (_, Some(p)) => ctx.at(p.span(), "percent only applies to an escalation to 'cut'"),
+                (_, None) => {}
+            }
+            Some(Rectify { within, unrectified, percent })
+        })(),
+        (Some(r), _) => {
+            ctx.at(r.span(), "'rectify' only applies to a result_application stage");
+            None
+        }
+        (None, Some(StageKind::ResultApplication)) => Some(Rectify::default()),
+        (None, _) => None,
+    };
     let _ = index;
     if ctx.diags.len() > before {
         return None;
@@ -815,6 +904,8 @@ fn check_stage(
         decide,
         actions,
         approve,
+        spot_check,
+        rectify,
     })
 }
 

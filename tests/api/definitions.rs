@@ -47,6 +47,11 @@ fn each_malformed_definition_is_reported_at_its_line_and_column() {
         (format!("{HEAD}  - id: m\n    kind: monitoring\n    schedule: {{ cron: \"0 0 9 1 Aug *\" }}\n    submit: {{ by: department, form: monitoring, within: 10 workdays }}\n    lights: {{ execution: {{ red_below: 80, green_from: 60 }} }}\n"), 10, 39, "expected 0 ≤ red_below ≤ green_from"),
         (format!("{HEAD}  - id: m\n    kind: monitoring\n    schedule: {{ cron: \"0 0 9 1 Aug *\" }}\n    schedules: [ {{ cron: \"0 0 9 1 Nov *\" }} ]\n    submit: {{ by: department, form: monitoring, within: 10 workdays }}\n"), 9, 16, "not both"),
         (stage(&format!("{GOOD_STAGE}    lights: {{ blue_from: 130 }}\n")), 6, 9, "'lights' only applies to a monitoring stage"),
+        (format!("{HEAD}  - id: s\n    kind: self_evaluation\n    submit: {{ by: department, form: self_evaluation, within: 20 workdays }}\n    spot_check: {{ share: 0% }}\n"), 9, 17, "'spot_check' re-scores a scored stage"),
+        (format!("{HEAD}  - id: s\n    kind: self_evaluation\n    submit: {{ by: department, form: self_evaluation, within: 20 workdays }}\n    scoring: mof_2020_10\n    spot_check: {{ share: 0%, stratify: class }}\n"), 10, 26, "share '0%' is not a share"),
+        (format!("{HEAD}  - id: s\n    kind: self_evaluation\n    submit: {{ by: department, form: self_evaluation, within: 20 workdays }}\n    scoring: mof_2020_10\n    spot_check: {{ share: 0%, stratify: class }}\n"), 10, 40, "unknown stratification 'class'"),
+        (stage(&format!("{GOOD_STAGE}    rectify: {{ within: 5 workdays }}\n")), 13, 14, "'rectify' only applies to a result_application stage"),
+        (format!("{HEAD}  - id: r\n    kind: result_application\n    approve: {{ by: finance, within: 5 workdays }}\n    rectify: {{ within: 5 workdays, unrectified: cut }}\n"), 9, 14, "needs percent"),
     ];
     for (i, (text, line, column, needle)) in table.iter().enumerate() {
         let diags = jixiao::workflow::parse("t.yaml", text).expect_err(&format!("case {i} should fail:\n{text}"));

@@ -106,11 +106,55 @@ async fn a_new_large_project_passes_every_stage() {
     )
     .await;
 
-    // Result application: the rules propose an action by grade, finance approves.
+    // 抽查复核: the only submission waiting is drawn (15% of one rounds up to one); a finance
+    // reviewer re-scores it lower, and the re-score is what the result rules read.
+    app.wait_case(id, "waiting for the spot check", stage_is("self_evaluation", "awaiting_spot_check")).await;
+    let draw = app
+        .ok(
+            "/api/v1/spot-checks",
+            &c.finance_tokens[0],
+            json!({"workflow_id": "county-annual-cycle", "stage": "self_evaluation", "seed": 7}),
+        )
+        .await;
+    assert_eq!(draw["items"][0]["sample"], json!([id]), "{draw}");
+    assert_eq!(draw["items"][0]["seed"], "7");
+    let (s, _) = app
+        .post(
+            "/api/v1/spot-checks",
+            &c.finance_tokens[0],
+            json!({"workflow_id": "county-annual-cycle", "stage": "self_evaluation"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "a submission takes part in one draw");
+    let v = app.wait_case(id, "re-score", stage_is("self_evaluation", "awaiting_spot_review")).await;
+    let review = open_task(&v, "review").clone();
+    let token = reviewer_token(&app, &c, review["assignee_id"].as_i64().unwrap()).await;
+    app.ok(
+        &format!("/api/v1/tasks/{}/complete", review["id"]),
+        &token,
+        json!({"executed": "5700000", "items": [
+            {"index": 0, "value": "80"}, {"index": 1, "value": "90"}, {"index": 2, "value": "100"},
+            {"index": 3, "value": {"level": "部分达成", "share": "0.7"}}, {"index": 4, "value": "93"}]}),
+    )
+    .await;
     let v = app.wait_case(id, "actions proposed", stage_is("result_application", "awaiting_approval")).await;
-    assert_eq!(v["state"]["grade"], "优", "{}", v["state"]);
+    let (status, se) = app.get(&format!("/api/v1/cases/{id}/self-evaluation"), &c.finance_tokens[0]).await;
+    assert_eq!(status, StatusCode::OK, "{se}");
+    // Self: 9.5 + 50 + 27 + 10 = 96.50 (优). Re-score: 9.5 + (80/90 × 20 + 15 + 15) + 30 × 0.7
+    // + 10 = 88.2777… → 88.28 (良): 8.22 points apart, within the margin, but another grade.
+    let num = |k: &str| se[k].as_str().and_then(|s| s.parse::<f64>().ok());
+    assert_eq!((num("self_score"), se["self_grade"].as_str()), (Some(96.5), Some("优")), "{se}");
+    assert_eq!((num("reviewed_score"), se["reviewed_grade"].as_str()), (Some(88.28), Some("良")), "{se}");
+    assert_eq!(se["final_source"], "spot_check", "{se}");
+    assert_eq!(se["final_score"], se["reviewed_score"]);
+    assert!(se["flagged"].as_str().is_some_and(|f| f.contains("优")), "a different grade is flagged: {se}");
+
+    // Result application: the rules propose an action by the final grade, finance approves.
+    assert_eq!(v["state"]["grade"], se["final_grade"], "{}", v["state"]);
+    assert_eq!(v["state"]["score_source"], "spot_check");
     let proposed = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "propose_actions").unwrap();
-    assert_eq!(proposed["data"]["actions"][0]["kind"], "commend");
+    assert_eq!(proposed["data"]["actions"][0]["kind"], "keep", "{proposed}");
+    assert_eq!(proposed["data"]["source"], "spot_check", "{proposed}");
     let approval = open_task(&v, "approval").clone();
     let (s, _) =
         app.post(&format!("/api/v1/tasks/{}/complete", approval["id"]), dept, json!({"decision": "approve"})).await;
@@ -138,6 +182,19 @@ async fn a_new_large_project_passes_every_stage() {
         "case_finished",
     ] {
         assert!(kinds.contains(&k.to_string()), "history lacks {k}: {kinds:?}");
+    }
+    // The targets are published with the budget: the declared indicators, nothing internal.
+    let published =
+        app.ok("/api/v1/disclosures", &c.finance_tokens[0], json!({"fiscal_year": 2023, "kind": "targets"})).await;
+    assert_eq!(published["rows"], 5, "{published}");
+    let r = app.client.get(format!("{}/public/disclosures/2023/targets.json", app.base)).send().await.unwrap();
+    let text = r.text().await.unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["body"]["kind"], "targets");
+    assert_eq!(doc["body"]["rows"][0]["project_code"], "XY2023-D001-0001");
+    assert_eq!(doc["body"]["rows"][0]["budget_yuan"], "6000000.00");
+    for internal in ["同意", "意见", "finance1", "expert", "@u.example.cn", "张三"] {
+        assert!(!text.contains(internal), "the targets disclosure leaks '{internal}': {text}");
     }
     let seqs: Vec<i64> = v["history"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "history is gap-free");

@@ -137,6 +137,13 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    /// GETs `path` and asserts 200 OK.
+    pub async fn ok_get(&self, path: &str, token: &str) -> Value {
+        let (s, v) = self.get(path, token).await;
+        assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
+        v
+    }
+
     /// Posts and insists on a 2xx answer.
     pub async fn ok(&self, path: &str, token: &str, body: Value) -> Value {
         let (s, v) = self.post(path, token, body).await;

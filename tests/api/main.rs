@@ -4,6 +4,7 @@
 mod access;
 mod checks;
 mod definitions;
+mod evaluation;
 mod flow;
 mod helpers;
 mod jobs;
