@@ -1051,72 +1051,130 @@ pub struct ScoreRun {
 /// Self-evaluations read and written per transaction when scoring in bulk.
 const SCORE_CHUNK: i64 = 5_000;
 
-impl Store {
-    /// Scores every stored self-evaluation of `fiscal_year` again under the scheme it names,
-    /// from the form and the indicators it was submitted with, and stores the score, grade and
-    /// card. Used after a bulk import of forms, and to show that stored scores reproduce.
-    pub async fn score_self_evaluations(&self, fiscal_year: i64) -> Result<ScoreRun> {
-        use crate::domain::scoring::{self, Actual, Evaluation, Scheme};
-        #[derive(serde::Deserialize)]
-        struct Form {
-            executed: Fen,
-            items: Vec<Actual>,
+/// A stored self-evaluation as scoring reads it: case, scheme, budget, form, indicators, the
+/// stored score.
+type ScoreInput = (i64, String, i64, String, String, Option<String>);
+/// A computed score: case, total, grade, card.
+type ScoreOutput = (i64, String, &'static str, String);
+
+/// Scores a chunk of stored self-evaluations (CPU only; run on a blocking thread).
+fn score_chunk(rows: &[ScoreInput]) -> (Vec<ScoreOutput>, i64, i64) {
+    use crate::domain::scoring::{self, Actual, Evaluation, Scheme};
+    #[derive(serde::Deserialize)]
+    struct Form {
+        executed: Fen,
+        items: Vec<Actual>,
+    }
+    let mut schemes: std::collections::HashMap<&str, Option<Scheme>> = Default::default();
+    let (mut out, mut changed, mut failed) = (Vec::with_capacity(rows.len()), 0i64, 0i64);
+    for (case_id, scheme_id, budget, form, indicators, before) in rows {
+        let scheme = schemes.entry(scheme_id.as_str()).or_insert_with(|| Scheme::builtin(scheme_id));
+        let scored = (|| -> std::result::Result<_, String> {
+            let scheme = scheme.as_ref().ok_or_else(|| format!("unknown scheme '{scheme_id}'"))?;
+            let form: Form = serde_json::from_str(form).map_err(|e| format!("form: {e}"))?;
+            let indicators: Vec<crate::domain::Indicator> =
+                serde_json::from_str(indicators).map_err(|e| format!("indicators: {e}"))?;
+            let eval = Evaluation { budget: Fen::from_fen(*budget), executed: form.executed, items: form.items };
+            let card = scoring::score(scheme, &indicators, &eval).map_err(|e| e.to_string())?;
+            let text = serde_json::to_string(&card).map_err(|e| format!("card: {e}"))?;
+            Ok((card, text))
+        })();
+        match scored {
+            Ok((card, text)) => {
+                let total = card.total.to_string();
+                if before.as_deref() != Some(total.as_str()) {
+                    changed += 1;
+                }
+                out.push((*case_id, total, card.grade.label(), text));
+            }
+            Err(e) => {
+                tracing::warn!(case_id, error = %e, "a stored self-evaluation cannot be scored");
+                failed += 1;
+            }
         }
-        let mut run = ScoreRun::default();
-        let mut schemes: std::collections::HashMap<String, Option<Scheme>> = Default::default();
-        let mut after = 0i64;
-        loop {
-            let rows: Vec<(i64, String, i64, String, String, Option<String>)> = sqlx::query_as(
-                "SELECT case_id, scheme, budget_fen, form, indicators, self_score FROM self_evaluations \
-                 WHERE fiscal_year = $1 AND case_id > $2 ORDER BY case_id LIMIT $3",
-            )
-            .bind(fiscal_year)
-            .bind(after)
-            .bind(SCORE_CHUNK)
-            .fetch_all(&self.pool)
-            .await?;
-            let Some(last) = rows.last() else { break };
-            after = last.0;
-            let mut out: Vec<(i64, String, &'static str, String)> = Vec::with_capacity(rows.len());
-            for (case_id, scheme_id, budget, form, indicators, before) in &rows {
-                let scheme = schemes.entry(scheme_id.clone()).or_insert_with(|| Scheme::builtin(scheme_id));
-                let scored = (|| -> std::result::Result<_, String> {
-                    let scheme = scheme.as_ref().ok_or_else(|| format!("unknown scheme '{scheme_id}'"))?;
-                    let form: Form = serde_json::from_str(form).map_err(|e| format!("form: {e}"))?;
-                    let indicators: Vec<crate::domain::Indicator> =
-                        serde_json::from_str(indicators).map_err(|e| format!("indicators: {e}"))?;
-                    let eval =
-                        Evaluation { budget: Fen::from_fen(*budget), executed: form.executed, items: form.items };
-                    scoring::score(scheme, &indicators, &eval).map_err(|e| e.to_string())
-                })();
-                match scored {
-                    Ok(card) => {
-                        let total = card.total.to_string();
-                        if before.as_deref() != Some(total.as_str()) {
-                            run.changed += 1;
-                        }
-                        out.push((*case_id, total, card.grade.label(), serde_json::to_string(&card)?));
+    }
+    (out, changed, failed)
+}
+
+impl Store {
+    async fn score_inputs(&self, fiscal_year: i64, after: i64) -> Result<Vec<ScoreInput>> {
+        Ok(sqlx::query_as(
+            "SELECT case_id, scheme, budget_fen, form, indicators, self_score FROM self_evaluations \
+             WHERE fiscal_year = $1 AND case_id > $2 ORDER BY case_id LIMIT $3",
+        )
+        .bind(fiscal_year)
+        .bind(after)
+        .bind(SCORE_CHUNK)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Stores a chunk's scores with one statement per few thousand rows (a statement per row
+    /// costs a round trip to the database's thread each).
+    async fn write_scores(&self, out: Vec<ScoreOutput>) -> Result<()> {
+        let mut tx = self.write().await?;
+        match self.backend {
+            super::Backend::Sqlite => {
+                for batch in out.chunks(30_000 / 4) {
+                    let sql = format!(
+                        "UPDATE self_evaluations SET self_score = v.column2, self_grade = v.column3, card = v.column4 \
+                         FROM (VALUES {}) AS v WHERE self_evaluations.case_id = v.column1",
+                        super::value_groups(self.backend, batch.len(), 4)
+                    );
+                    let mut q = sqlx::query(super::sql(sql));
+                    for (case_id, total, grade, card) in batch {
+                        q = q.bind(*case_id).bind(total.as_str()).bind(*grade).bind(card.as_str());
                     }
-                    Err(e) => {
-                        tracing::warn!(case_id, error = %e, "a stored self-evaluation cannot be scored");
-                        run.failed += 1;
-                    }
+                    q.execute(&mut *tx).await?;
                 }
             }
-            let mut tx = self.write().await?;
-            for (case_id, total, grade, card) in &out {
+            super::Backend::Postgres => {
+                let rows: Vec<Value> = out
+                    .iter()
+                    .map(|(id, total, grade, card)| json!({"i": id, "s": total, "g": grade, "c": card}))
+                    .collect();
                 sqlx::query(
-                    "UPDATE self_evaluations SET self_score = $1, self_grade = $2, card = $3 WHERE case_id = $4",
+                    "UPDATE self_evaluations SET self_score = x.s, self_grade = x.g, card = x.c \
+                     FROM json_to_recordset($1::json) AS x(i BIGINT, s TEXT, g TEXT, c TEXT) WHERE self_evaluations.case_id = x.i",
                 )
-                .bind(total)
-                .bind(*grade)
-                .bind(card)
-                .bind(case_id)
+                .bind(Value::Array(rows).to_string())
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Scores every stored self-evaluation of `fiscal_year` again under the scheme it names,
+    /// from the form and the indicators it was submitted with, and stores the score, grade and
+    /// card. Used after a bulk import of forms, and to show that stored scores reproduce.
+    ///
+    /// Reading the next chunk, scoring this one (on a blocking thread) and writing the last
+    /// one overlap.
+    pub async fn score_self_evaluations(&self, fiscal_year: i64) -> Result<ScoreRun> {
+        let joined = |e: tokio::task::JoinError| StoreError::Other(anyhow::anyhow!("scoring: {e}"));
+        let mut run = ScoreRun::default();
+        let mut rows = self.score_inputs(fiscal_year, 0).await?;
+        let mut writing: Option<tokio::task::JoinHandle<Result<()>>> = None;
+        while let Some(last) = rows.last() {
+            let after = last.0;
+            let store = self.clone();
+            let next = tokio::spawn(async move { store.score_inputs(fiscal_year, after).await });
+            let (out, changed, failed) =
+                tokio::task::spawn_blocking(move || score_chunk(&rows)).await.map_err(joined)?;
             run.scored += out.len() as i64;
+            run.changed += changed;
+            run.failed += failed;
+            if let Some(w) = writing.take() {
+                w.await.map_err(joined)??;
+            }
+            let store = self.clone();
+            writing = Some(tokio::spawn(async move { store.write_scores(out).await }));
+            rows = next.await.map_err(joined)??;
+        }
+        if let Some(w) = writing {
+            w.await.map_err(joined)??;
         }
         Ok(run)
     }
