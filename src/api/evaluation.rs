@@ -38,6 +38,7 @@ pub fn routes() -> Router<Arc<Runtime>> {
         .route("/key-evaluations", get(list_key_evaluations).post(create_key_evaluation))
         .route("/key-evaluations/{id}", get(get_key_evaluation))
         .route("/key-evaluations/{id}/steps", post(key_step))
+        .route("/key-evaluations/{id}/actions", post(propose_key_action))
         .route("/disclosures", get(list_disclosures).post(publish_disclosure))
 }
 
@@ -267,6 +268,31 @@ async fn key_step(
     let party =
         rt.store.key_party(id, &c.0).await?.ok_or_else(|| ApiError::not_found(format!("no key evaluation {id}")))?;
     Ok(Json(rt.store.key_step(id, party, &step, c.id(), rt.clock.now_ms()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyActionRequest {
+    kind: crate::workflow::ActionKind,
+    #[serde(default)]
+    percent: Option<u32>,
+    #[serde(default)]
+    amount: Option<crate::domain::Fen>,
+    #[serde(default)]
+    note: String,
+}
+
+/// The bureau turns a finished key evaluation's result into a proposed action, decided at
+/// `/actions/{id}/decision`.
+async fn propose_key_action(
+    State(rt): State<Arc<Runtime>>,
+    c: Caller,
+    Path(id): Path<i64>,
+    ApiJson(r): ApiJson<KeyActionRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    c.require(BUREAU, "propose result actions")?;
+    let a = rt.store.propose_key_action(id, r.kind, r.percent, r.amount, &r.note, rt.clock.now_ms()).await?;
+    Ok((StatusCode::CREATED, Json(a)))
 }
 
 async fn list_disclosures(State(rt): State<Arc<Runtime>>, c: Caller) -> ApiResult<Json<Value>> {

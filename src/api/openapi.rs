@@ -357,6 +357,13 @@ pub const ROUTES: &[RouteDoc] = &[
         body: Some("KeyStep"),
     },
     RouteDoc {
+        method: "post",
+        path: "/api/v1/key-evaluations/{id}/actions",
+        summary: "Propose a result action from a finished key evaluation (decided at /actions/{id}/decision)",
+        roles: BUREAU,
+        body: Some("KeyAction"),
+    },
+    RouteDoc {
         method: "get",
         path: "/api/v1/disclosures",
         summary: "Published disclosure versions",
@@ -447,6 +454,7 @@ pub fn build() -> Value {
                 "ActionDecision": object("decision (approve|reject), comment"),
                 "ActionDone": object("note"),
                 "ScoreRequest": object("fiscal_year"),
+                "KeyAction": object("kind (commend|keep|rectify|cut|suspend|recover|cancel), percent (cut), amount (yuan, recover), note"),
                 "NewThirdParty": object("code, name, affiliations[] (department ids), bureau_affiliated (bool), members[] (third_party user ids)"),
                 "NewKeyEvaluation": object("project_id or department_id, fiscal_year, third_party_id, weights {decision, process, output, benefit} (percent; default 20/20/30/30; output + benefit ≥ 60)"),
                 "KeyStep": object("action (submit|confirm|disagree); submit: deliverable {title, summary, documents[], indicators[] (work plan), scores {decision, process, output, benefit} (final report), findings[]}; confirm: comment; disagree: comment"),

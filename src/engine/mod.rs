@@ -88,6 +88,10 @@ pub struct CaseState {
     /// re-score, which supersedes the self score).
     #[serde(default)]
     pub score_source: Option<String>,
+    /// A spot check flagged the difference between the self score and its re-score; result
+    /// rules read it as `flagged`.
+    #[serde(default)]
+    pub flagged: bool,
 }
 
 impl Default for CaseState {
@@ -105,6 +109,7 @@ impl Default for CaseState {
             leader_task: None,
             revisions: 0,
             score_source: None,
+            flagged: false,
         }
     }
 }
@@ -613,11 +618,12 @@ pub fn step(
                     self_grade: s.grade.clone(),
                     reviewed_score: *score,
                     reviewed_grade: grade.clone(),
-                    flagged,
+                    flagged: flagged.clone(),
                 });
                 s.score = Some(*score);
                 s.grade = Some(grade.clone());
                 s.score_source = Some("spot_check".into());
+                s.flagged = flagged.is_some();
                 after_scoring(wf, &mut s, &st, project, &mut fx)?;
             }
             _ => ignore(&mut fx, format!("a spot-check review for stage '{stage}' does not match the case")),
@@ -697,6 +703,8 @@ fn vars(s: &CaseState, project: &VarValue) -> Vars {
     v.set("score", s.score.map(VarValue::Decimal).unwrap_or(VarValue::Decimal(Decimal::ZERO)));
     v.set("grade", VarValue::Text(s.grade.clone().unwrap_or_default()));
     v.set("round", VarValue::Int(i64::from(s.round)));
+    v.set("flagged", VarValue::Bool(s.flagged));
+    v.set("source", VarValue::Text(s.score_source.clone().unwrap_or_default()));
     v
 }
 

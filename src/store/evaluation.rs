@@ -26,6 +26,8 @@ use crate::workflow::{ActionKind, Rectify, Workflow};
 
 /// case, self score and grade, reviewed score and grade, flag
 type ReviewDbRow = (i64, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+/// project, department, fiscal year, status, final score, grade of a key evaluation
+type KeyResultDbRow = (Option<i64>, i64, i64, String, Option<String>, Option<String>);
 /// case, project, department, fiscal year, stage, task, score, grade
 type OverdueDbRow = (Option<i64>, Option<i64>, i64, i64, String, Option<i64>, Option<String>, Option<String>);
 
@@ -417,13 +419,30 @@ fn amount_of(kind: ActionKind, percent: Option<u32>, amount: Option<Fen>, budget
 }
 
 /// Checks an approval of proposed actions before it is recorded: approving as proposed needs
-/// every recovery to have an amount (otherwise the bureau amends with one).
+/// every recovery to have an amount (otherwise the bureau amends with one), and an amended
+/// recovery cannot exceed the project's current budget.
 pub(crate) async fn check_actions_approval(
     conn: &mut AnyConnection,
     case_id: i64,
+    project: &Project,
     stage: &str,
     result: &Value,
 ) -> Result<()> {
+    if result["decision"].as_str() == Some("amend") {
+        for (i, a) in result["amended_actions"].as_array().into_iter().flatten().enumerate() {
+            let amount = a["amount"].as_str().and_then(|s| s.parse::<Fen>().ok());
+            if a["kind"] == "recover"
+                && let Some(m) = amount
+                && m > project.budget
+            {
+                return Err(invalid(
+                    &format!("amended_actions[{i}].amount"),
+                    format!("{m} yuan is more than the project's current budget of {} yuan", project.budget),
+                ));
+            }
+        }
+        return Ok(());
+    }
     if result["decision"].as_str() != Some("approve") {
         return Ok(());
     }
@@ -523,7 +542,7 @@ pub(crate) async fn carry_out_approval(
     let rectify = wf.stages.iter().find(|s| s.id == stage).and_then(|s| s.rectify).unwrap_or_default();
     let mut carried = Carried::default();
     for id in ids {
-        let done = execute(conn, cal, wf, &rectify, id, approver, &comment, now_ms).await?;
+        let done = execute(conn, cal, wf.timezone, &rectify, id, approver, &comment, now_ms).await?;
         carried.actions.push(done);
     }
     Ok(carried)
@@ -533,7 +552,7 @@ pub(crate) async fn carry_out_approval(
 async fn execute(
     conn: &mut AnyConnection,
     cal: &Calendar,
-    wf: &Workflow,
+    tz: chrono_tz::Tz,
     rectify: &Rectify,
     id: i64,
     approver: Option<i64>,
@@ -555,7 +574,8 @@ async fn execute(
     .await?;
     let (status, deadline, task_id, completed) = match kind.as_str() {
         "rectify" => {
-            let due = super::advance::due_ms(cal, wf, now_ms, &rectify.within);
+            let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_else(chrono::Utc::now);
+            let due = cal.deadline(now, tz, rectify.within).timestamp_millis();
             let task = match case_id {
                 Some(c) => Some(
                     super::advance::insert_task(
@@ -579,25 +599,37 @@ async fn execute(
             ("in_progress", Some(due), task, None)
         }
         "recover" => {
-            if let (Some(p), Some(a)) = (project_id, amount) {
-                let entry = super::monitoring::insert_entry(
-                    conn,
-                    p,
-                    "reduction",
-                    Fen::from_fen(a),
-                    &format!("idle funds recovered (result action {id})"),
-                    None,
-                    approver,
-                    now_ms,
-                )
-                .await?;
-                sqlx::query("UPDATE budget_entries SET action_id = $1 WHERE id = $2")
-                    .bind(id)
-                    .bind(entry.id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            ("done", None, None, Some(now_ms))
+            let entered = match (project_id, amount) {
+                (Some(p), Some(a)) => {
+                    let entry = super::monitoring::insert_entry(
+                        conn,
+                        p,
+                        "reduction",
+                        Fen::from_fen(a),
+                        &format!("idle funds recovered (result action {id})"),
+                        None,
+                        approver,
+                        now_ms,
+                    )
+                    .await;
+                    match entry {
+                        Ok(entry) => {
+                            sqlx::query("UPDATE budget_entries SET action_id = $1 WHERE id = $2")
+                                .bind(id)
+                                .bind(entry.id)
+                                .execute(&mut *conn)
+                                .await?;
+                            true
+                        }
+                        // The budget changed since the approval was checked: the action waits
+                        // for the bureau instead of stopping the case.
+                        Err(StoreError::Invalid { .. }) => false,
+                        Err(e) => return Err(e),
+                    }
+                }
+                _ => false,
+            };
+            if entered { ("done", None, None, Some(now_ms)) } else { ("approved", None, None, None) }
         }
         // Disbursement stays suspended until the bureau lifts it.
         "suspend" => ("in_progress", None, None, None),
@@ -792,8 +824,8 @@ impl Store {
             return Err(invalid("comment", "at most 5000 characters"));
         }
         let mut tx = self.write().await?;
-        let (status, case_id): (String, Option<i64>) =
-            sqlx::query_as("SELECT status, case_id FROM result_actions WHERE id = $1")
+        let (status, case_id, stage): (String, Option<i64>, String) =
+            sqlx::query_as("SELECT status, case_id, stage FROM result_actions WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?
@@ -813,21 +845,22 @@ impl Store {
             )));
         }
         let out = if approve {
-            let wf = match case_id {
+            // The case's workflow gives the time zone and the rectification rules; an action
+            // without a case (a department's key evaluation) uses the defaults.
+            let (tz, rectify) = match case_id {
                 Some(c) => {
                     let (w, v): (String, i64) =
                         sqlx::query_as("SELECT workflow_id, workflow_version FROM cases WHERE id = $1")
                             .bind(c)
                             .fetch_one(&mut *tx)
                             .await?;
-                    Some(self.workflow(reg, &w, v as u32).await?)
+                    let wf = self.workflow(reg, &w, v as u32).await?;
+                    let rectify = wf.stages.iter().find(|s| s.id == stage).and_then(|s| s.rectify).unwrap_or_default();
+                    (wf.timezone, rectify)
                 }
-                None => None,
+                None => (chrono_tz::Asia::Shanghai, Rectify::default()),
             };
-            let Some(wf) = wf else {
-                return Err(StoreError::Conflict(format!("result action {id} has no case to carry it out in")));
-            };
-            execute(&mut tx, cal, &wf, &Rectify::default(), id, Some(actor), note, now_ms).await?
+            execute(&mut tx, cal, tz, &rectify, id, Some(actor), note, now_ms).await?
         } else {
             sqlx::query("UPDATE result_actions SET status = 'rejected', approver_id = $1, approved_ms = $2, note = $3 WHERE id = $4")
                 .bind(actor)
@@ -846,6 +879,90 @@ impl Store {
         Ok(out)
     }
 
+    /// The bureau proposes an action from a result outside a case's approval — a finished key
+    /// evaluation — to be decided by `decide_action`. A project's action is tied to the
+    /// project's case of that fiscal year, if it has one.
+    pub async fn propose_key_action(
+        &self,
+        key_evaluation_id: i64,
+        kind: ActionKind,
+        percent: Option<u32>,
+        amount: Option<Fen>,
+        note: &str,
+        now_ms: i64,
+    ) -> Result<Value> {
+        let mut errs = Vec::new();
+        match kind {
+            ActionKind::Cut if !percent.is_some_and(|p| (1..=100).contains(&p)) => errs
+                .push(FieldError { path: "percent".into(), message: "a cut needs a percent between 1 and 100".into() }),
+            ActionKind::Recover if amount.is_none_or(|a| a <= Fen::ZERO) => errs
+                .push(FieldError { path: "amount".into(), message: "recovering funds needs a positive amount".into() }),
+            _ => {}
+        }
+        if note.chars().count() > 5000 {
+            errs.push(FieldError { path: "note".into(), message: "at most 5000 characters".into() });
+        }
+        if !errs.is_empty() {
+            return Err(StoreError::Invalid { message: "the request is invalid".into(), details: errs });
+        }
+        let mut tx = self.write().await?;
+        let k: Option<KeyResultDbRow> = sqlx::query_as(
+            "SELECT project_id, department_id, fiscal_year, status, final_score, grade FROM key_evaluations WHERE id = $1",
+        )
+        .bind(key_evaluation_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((project_id, department_id, fiscal_year, status, score, grade)) = k else {
+            return Err(StoreError::NotFound(format!("no key evaluation {key_evaluation_id}")));
+        };
+        if status != "finished" {
+            return Err(StoreError::Conflict(format!(
+                "key evaluation {key_evaluation_id} is not finished; its result is not final yet"
+            )));
+        }
+        let (case_id, budget) = match project_id {
+            Some(p) => {
+                let case: Option<i64> = sqlx::query_scalar(
+                    "SELECT c.id FROM cases c JOIN cycles y ON y.id = c.cycle_id WHERE c.project_id = $1 AND y.fiscal_year = $2 ORDER BY c.id DESC LIMIT 1",
+                )
+                .bind(p)
+                .bind(fiscal_year)
+                .fetch_optional(&mut *tx)
+                .await?;
+                (case, super::monitoring::current_budget(&mut tx, p).await?)
+            }
+            None => (None, Fen::ZERO),
+        };
+        if kind == ActionKind::Recover && project_id.is_some() && amount.is_some_and(|a| a > budget) {
+            return Err(invalid("amount", format!("more than the project's current budget of {budget} yuan")));
+        }
+        let amount = amount_of(kind, percent, amount, budget);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO result_actions (case_id, project_id, department_id, fiscal_year, stage, source, kind, percent, amount_fen, score, grade, status, proposed_ms, note) \
+             VALUES ($1, $2, $3, $4, $5, 'key_evaluation', $6, $7, $8, $9, $10, 'proposed', $11, $12) RETURNING id",
+        )
+        .bind(case_id)
+        .bind(project_id)
+        .bind(department_id)
+        .bind(fiscal_year)
+        .bind(format!("key_evaluation:{key_evaluation_id}"))
+        .bind(kind.as_str())
+        .bind(percent.map(i64::from))
+        .bind(amount.map(|f| f.fen()))
+        .bind(score.as_deref())
+        .bind(grade.as_deref())
+        .bind(now_ms)
+        .bind(note)
+        .fetch_one(&mut *tx)
+        .await?;
+        let a = action_by_id(&mut tx, id).await?;
+        if let Some(c) = case_id {
+            append_event(&mut tx, c, "action_proposed", &a, None, now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(a)
+    }
+
     /// Marks an approved action done: a suspension lifted, a cut or cancellation applied to
     /// the next year's budget.
     pub async fn finish_action(&self, id: i64, note: &str, actor: i64, now_ms: i64) -> Result<Value> {
@@ -859,8 +976,10 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("no result action {id}")))?;
-        let open =
-            matches!((kind.as_str(), status.as_str()), ("suspend", "in_progress") | ("cut" | "cancel", "approved"));
+        let open = matches!(
+            (kind.as_str(), status.as_str()),
+            ("suspend", "in_progress") | ("cut" | "cancel" | "recover", "approved")
+        );
         if !open {
             return Err(StoreError::Conflict(format!(
                 "result action {id} ({kind}, {status}) cannot be marked done here{}",

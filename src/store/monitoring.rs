@@ -558,14 +558,17 @@ impl Store {
         let bands = wf.stages.iter().find(|s| s.id == stage).and_then(|s| s.lights).unwrap_or_default();
         let fire = Utc.timestamp_millis_opt(fire_ms).single().unwrap_or_else(Utc::now).with_timezone(&wf.timezone);
         let mut evaluated = 0i64;
+        let joined = |e: tokio::task::JoinError| StoreError::Other(anyhow::anyhow!("evaluating run {run_id}: {e}"));
         let mut rows = self.filled_reports(run_id, 0).await?;
-        // Each chunk is written by a task of its own while the next one is read (on another
-        // connection) and computed, so the database's work and ours overlap.
+        // Three things overlap: the next chunk is read (on a connection of its own) while this
+        // one is computed, and each computed chunk is written by a task of its own.
         // PostgreSQL takes two writers at once; SQLite has one writer at a time anyway.
         let writers = if self.backend == super::Backend::Postgres { 2 } else { 1 };
         let mut writing: std::collections::VecDeque<tokio::task::JoinHandle<Result<()>>> = Default::default();
         while let Some(last) = rows.last() {
             let hi: i64 = last.try_get("case_id")?;
+            let store = self.clone();
+            let next = tokio::spawn(async move { store.filled_reports(run_id, hi).await });
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
                 let case_id: i64 = r.try_get("case_id")?;
@@ -582,15 +585,15 @@ impl Store {
             if writing.len() >= writers
                 && let Some(w) = writing.pop_front()
             {
-                w.await.map_err(|e| StoreError::Other(anyhow::anyhow!("writing lights: {e}")))??;
+                w.await.map_err(joined)??;
             }
             evaluated += out.len() as i64;
             let store = self.clone();
             writing.push_back(tokio::spawn(async move { store.write_lights(run_id, &out).await }));
-            rows = self.filled_reports(run_id, hi).await?;
+            rows = next.await.map_err(joined)??;
         }
         for w in writing {
-            w.await.map_err(|e| StoreError::Other(anyhow::anyhow!("writing lights: {e}")))??;
+            w.await.map_err(joined)??;
         }
         sqlx::query("UPDATE monitoring_runs SET evaluated_ms = $1 WHERE id = $2")
             .bind(now_ms)

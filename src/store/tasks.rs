@@ -283,7 +283,8 @@ impl Store {
             ),
             FormOutcome::Approval { result } => {
                 if task.form == "result_application" {
-                    super::evaluation::check_actions_approval(&mut tx, task.case_id, &task.stage, &result).await?;
+                    super::evaluation::check_actions_approval(&mut tx, task.case_id, &project, &task.stage, &result)
+                        .await?;
                 }
                 (Input::Approved { stage: task.stage.clone(), task_id }, result)
             }

@@ -240,6 +240,8 @@ fn decision_sample() -> Vars {
     v.set("score", VarValue::Decimal(rust_decimal::Decimal::new(8550, 2)));
     v.set("grade", VarValue::Text("良".into()));
     v.set("round", VarValue::Int(0));
+    v.set("flagged", VarValue::Bool(false));
+    v.set("source", VarValue::Text("self_evaluation".into()));
     v
 }
 

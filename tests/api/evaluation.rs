@@ -28,6 +28,7 @@ stages:
       - { when: "grade == '良'", propose: keep }
       - { when: "grade == '中'", propose: rectify }
       - { when: "grade == '差'", propose: cut, percent: 20 }
+      - { when: "flagged", propose: rectify }
     approve: { by: finance, within: 10 workdays }
     rectify: { within: 2 workdays, unrectified: cut, percent: 10 }
 "#;
@@ -159,6 +160,15 @@ async fn spot_checks_rescore_a_stratified_sample_and_results_move_money() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a recovery needs its amount: {v}");
     assert_eq!(v["details"][0]["path"], "amended_actions[0].amount", "{v}");
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/tasks/{}/complete", approval[&2]["id"]),
+            f,
+            json!({"decision": "amend", "amended_actions": [{"kind": "cut", "percent": 20}, {"kind": "recover", "amount": "2000000"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "more than the budget cannot be recovered: {v}");
+    assert_eq!(v["details"][0]["path"], "amended_actions[1].amount", "{v}");
     complete(
         &app,
         f,
@@ -413,4 +423,26 @@ async fn a_key_evaluation_is_independent_staged_and_confirmed_by_three_parties()
     assert!(kinds.contains(&"reopened") && kinds.contains(&"finished"), "{kinds:?}");
     let listed = app.ok_get("/api/v1/key-evaluations", tp).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+
+    // The result becomes a tracked budget action: a 10% cut of the 3,000,000 budget.
+    let (s, _) = app
+        .post(&format!("/api/v1/key-evaluations/{}/actions", k["id"]), unit, json!({"kind": "cut", "percent": 10}))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let a = app
+        .ok(
+            &format!("/api/v1/key-evaluations/{}/actions", k["id"]),
+            f,
+            json!({"kind": "cut", "percent": 10, "note": "效益未达预期"}),
+        )
+        .await;
+    assert_eq!(
+        (a["source"].as_str(), a["status"].as_str(), yuan(&a["amount"])),
+        (Some("key_evaluation"), Some("proposed"), 300_000.0),
+        "{a}"
+    );
+    let a = app.ok(&format!("/api/v1/actions/{}/decision", a["id"]), f, json!({"decision": "approve"})).await;
+    assert_eq!(a["status"], "approved");
+    let report = app.ok_get("/api/v1/reports/actions?fiscal_year=2023", f).await;
+    assert_eq!(yuan(&report["totals"]["cut"]), 300_000.0, "{report}");
 }

@@ -154,6 +154,7 @@ async fn a_new_large_project_passes_every_stage() {
     assert_eq!(v["state"]["score_source"], "spot_check");
     let proposed = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "propose_actions").unwrap();
     assert_eq!(proposed["data"]["actions"][0]["kind"], "keep", "{proposed}");
+    assert_eq!(proposed["data"]["actions"][1]["kind"], "rectify", "the flag orders a rectification: {proposed}");
     assert_eq!(proposed["data"]["source"], "spot_check", "{proposed}");
     let approval = open_task(&v, "approval").clone();
     let (s, _) =
