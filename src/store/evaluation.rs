@@ -361,6 +361,47 @@ impl Store {
     }
 }
 
+/// A proposed action as stored: who and what it concerns, and where it came from.
+struct NewAction<'a> {
+    case_id: Option<i64>,
+    project_id: Option<i64>,
+    department_id: i64,
+    fiscal_year: i64,
+    stage: &'a str,
+    source: &'a str,
+    kind: ActionKind,
+    percent: Option<u32>,
+    amount: Option<Fen>,
+    score: Option<&'a str>,
+    grade: Option<&'a str>,
+    escalated_from: Option<i64>,
+    note: &'a str,
+}
+
+/// Stores a proposed action; returns its id.
+async fn insert_action(conn: &mut AnyConnection, a: &NewAction<'_>, now_ms: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO result_actions (case_id, project_id, department_id, fiscal_year, stage, source, kind, percent, amount_fen, score, grade, status, escalated_from, proposed_ms, note) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'proposed', $12, $13, $14) RETURNING id",
+    )
+    .bind(a.case_id)
+    .bind(a.project_id)
+    .bind(a.department_id)
+    .bind(a.fiscal_year)
+    .bind(a.stage)
+    .bind(a.source)
+    .bind(a.kind.as_str())
+    .bind(a.percent.map(i64::from))
+    .bind(a.amount.map(|f| f.fen()))
+    .bind(a.score)
+    .bind(a.grade)
+    .bind(a.escalated_from)
+    .bind(now_ms)
+    .bind(a.note)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
 /// Inserts the actions a result-application stage proposed, with the amount a cut means on the
 /// project's current budget.
 pub(crate) async fn propose_actions(
@@ -376,25 +417,23 @@ pub(crate) async fn propose_actions(
 ) -> Result<Vec<i64>> {
     let mut ids = Vec::new();
     for a in actions {
-        let amount = amount_of(a.kind, a.percent, None, project.budget);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO result_actions (case_id, project_id, department_id, fiscal_year, stage, source, kind, percent, amount_fen, score, grade, status, proposed_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'proposed', $12) RETURNING id",
-        )
-        .bind(case_id)
-        .bind(project.id)
-        .bind(project.department_id)
-        .bind(i64::from(project.fiscal_year))
-        .bind(stage)
-        .bind(source.unwrap_or("self_evaluation"))
-        .bind(a.kind.as_str())
-        .bind(a.percent.map(i64::from))
-        .bind(amount.map(|f| f.fen()))
-        .bind(score.map(|s| s.to_string()))
-        .bind(grade)
-        .bind(now_ms)
-        .fetch_one(&mut *conn)
-        .await?;
+        let score = score.map(|s| s.to_string());
+        let new = NewAction {
+            case_id: Some(case_id),
+            project_id: Some(project.id),
+            department_id: project.department_id,
+            fiscal_year: i64::from(project.fiscal_year),
+            stage,
+            source: source.unwrap_or("self_evaluation"),
+            kind: a.kind,
+            percent: a.percent,
+            amount: amount_of(a.kind, a.percent, None, project.budget),
+            score: score.as_deref(),
+            grade,
+            escalated_from: None,
+            note: "",
+        };
+        let id = insert_action(conn, &new, now_ms).await?;
         ids.push(id);
     }
     Ok(ids)
@@ -508,25 +547,22 @@ pub(crate) async fn carry_out_approval(
             let kind: ActionKind = serde_json::from_value(a["kind"].clone())?;
             let percent = a["percent"].as_u64().map(|p| p as u32);
             let amount = a["amount"].as_str().and_then(|s| s.parse::<Fen>().ok());
-            let amount = amount_of(kind, percent, amount, project.budget);
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO result_actions (case_id, project_id, department_id, fiscal_year, stage, source, kind, percent, amount_fen, score, grade, status, proposed_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'proposed', $12) RETURNING id",
-            )
-            .bind(case_id)
-            .bind(project.id)
-            .bind(project.department_id)
-            .bind(i64::from(project.fiscal_year))
-            .bind(stage)
-            .bind(source.as_deref().unwrap_or("self_evaluation"))
-            .bind(kind.as_str())
-            .bind(percent.map(i64::from))
-            .bind(amount.map(|f| f.fen()))
-            .bind(score.as_deref())
-            .bind(grade.as_deref())
-            .bind(now_ms)
-            .fetch_one(&mut *conn)
-            .await?;
+            let new = NewAction {
+                case_id: Some(case_id),
+                project_id: Some(project.id),
+                department_id: project.department_id,
+                fiscal_year: i64::from(project.fiscal_year),
+                stage,
+                source: source.as_deref().unwrap_or("self_evaluation"),
+                kind,
+                percent,
+                amount: amount_of(kind, percent, amount, project.budget),
+                score: score.as_deref(),
+                grade: grade.as_deref(),
+                escalated_from: None,
+                note: "",
+            };
+            let id = insert_action(conn, &new, now_ms).await?;
             ids.push(id);
         }
         ids
@@ -936,25 +972,23 @@ impl Store {
         if kind == ActionKind::Recover && project_id.is_some() && amount.is_some_and(|a| a > budget) {
             return Err(invalid("amount", format!("more than the project's current budget of {budget} yuan")));
         }
-        let amount = amount_of(kind, percent, amount, budget);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO result_actions (case_id, project_id, department_id, fiscal_year, stage, source, kind, percent, amount_fen, score, grade, status, proposed_ms, note) \
-             VALUES ($1, $2, $3, $4, $5, 'key_evaluation', $6, $7, $8, $9, $10, 'proposed', $11, $12) RETURNING id",
-        )
-        .bind(case_id)
-        .bind(project_id)
-        .bind(department_id)
-        .bind(fiscal_year)
-        .bind(format!("key_evaluation:{key_evaluation_id}"))
-        .bind(kind.as_str())
-        .bind(percent.map(i64::from))
-        .bind(amount.map(|f| f.fen()))
-        .bind(score.as_deref())
-        .bind(grade.as_deref())
-        .bind(now_ms)
-        .bind(note)
-        .fetch_one(&mut *tx)
-        .await?;
+        let stage = format!("key_evaluation:{key_evaluation_id}");
+        let new = NewAction {
+            case_id,
+            project_id,
+            department_id,
+            fiscal_year,
+            stage: &stage,
+            source: "key_evaluation",
+            kind,
+            percent,
+            amount: amount_of(kind, percent, amount, budget),
+            score: score.as_deref(),
+            grade: grade.as_deref(),
+            escalated_from: None,
+            note,
+        };
+        let id = insert_action(&mut tx, &new, now_ms).await?;
         let a = action_by_id(&mut tx, id).await?;
         if let Some(c) = case_id {
             append_event(&mut tx, c, "action_proposed", &a, None, now_ms).await?;
@@ -1052,26 +1086,22 @@ impl Store {
                 Some(p) => super::monitoring::current_budget(&mut tx, p).await?,
                 None => Fen::ZERO,
             };
-            let amount = amount_of(rectify.unrectified, rectify.percent, None, budget);
-            let new_id: i64 = sqlx::query_scalar(
-                "INSERT INTO result_actions (case_id, project_id, department_id, fiscal_year, stage, source, kind, percent, amount_fen, score, grade, status, escalated_from, proposed_ms, note) \
-                 VALUES ($1, $2, $3, $4, $5, 'escalation', $6, $7, $8, $9, $10, 'proposed', $11, $12, 'not rectified by the deadline')
-                 RETURNING id",
-            )
-            .bind(case_id)
-            .bind(project_id)
-            .bind(department_id)
-            .bind(fiscal_year)
-            .bind(&stage)
-            .bind(rectify.unrectified.as_str())
-            .bind(rectify.percent.map(i64::from))
-            .bind(amount.map(|f| f.fen()))
-            .bind(score.as_deref())
-            .bind(grade.as_deref())
-            .bind(id)
-            .bind(now_ms)
-            .fetch_one(&mut *tx)
-            .await?;
+            let new = NewAction {
+                case_id,
+                project_id,
+                department_id,
+                fiscal_year,
+                stage: &stage,
+                source: "escalation",
+                kind: rectify.unrectified,
+                percent: rectify.percent,
+                amount: amount_of(rectify.unrectified, rectify.percent, None, budget),
+                score: score.as_deref(),
+                grade: grade.as_deref(),
+                escalated_from: Some(id),
+                note: "not rectified by the deadline",
+            };
+            let new_id = insert_action(&mut tx, &new, now_ms).await?;
             if let Some(c) = case_id {
                 append_event(
                     &mut tx,
