@@ -42,6 +42,12 @@ impl Caller {
         matches!(self.0.role, Role::Admin | Role::Finance)
     }
 
+    /// Whether the caller sees a department's own records: the bureau does, and the
+    /// department's users do.
+    pub fn sees_department(&self, department_id: i64) -> bool {
+        self.is_bureau() || (self.0.role == Role::Department && self.0.department_id == Some(department_id))
+    }
+
     pub fn id(&self) -> i64 {
         self.0.id
     }

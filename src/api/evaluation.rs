@@ -76,12 +76,7 @@ async fn get_spot_check(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Pat
 
 async fn get_self_evaluation(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let case = rt.store.case_summary(id).await?;
-    let visible = match c.0.role {
-        Role::Admin | Role::Finance => true,
-        Role::Department => c.0.department_id == Some(case.department_id),
-        _ => false,
-    };
-    if !visible {
+    if !c.sees_department(case.department_id) {
         return Err(ApiError::not_found(format!("no case {id}")));
     }
     let mut v = rt
@@ -139,12 +134,7 @@ async fn list_actions(
 
 async fn get_action(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let a = rt.store.result_action(id).await?;
-    let visible = match c.0.role {
-        Role::Admin | Role::Finance => true,
-        Role::Department => c.0.department_id == a["department_id"].as_i64(),
-        _ => false,
-    };
-    if !visible {
+    if !a["department_id"].as_i64().is_some_and(|d| c.sees_department(d)) {
         return Err(ApiError::not_found(format!("no result action {id}")));
     }
     Ok(Json(a))

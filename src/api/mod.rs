@@ -279,8 +279,7 @@ async fn create_project(
 async fn get_project(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let p = rt.store.project(id).await?;
     let visible = match c.0.role {
-        Role::Admin | Role::Finance => true,
-        Role::Department => c.0.department_id == Some(p.department_id),
+        Role::Admin | Role::Finance | Role::Department => c.sees_department(p.department_id),
         _ => rt.store.is_assigned_to_project(c.id(), id).await?,
     };
     if !visible {

@@ -64,12 +64,7 @@ async fn evaluate_run(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<
 
 async fn ledger(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let p = rt.store.project(id).await?;
-    let visible = match c.0.role {
-        Role::Admin | Role::Finance => true,
-        Role::Department => c.0.department_id == Some(p.department_id),
-        _ => false,
-    };
-    if !visible {
+    if !c.sees_department(p.department_id) {
         return Err(ApiError::not_found(format!("no project {id}")));
     }
     Ok(Json(rt.store.budget_ledger(id).await?))
