@@ -34,6 +34,10 @@ pub struct Runtime {
     pub wake: Notify,
     /// Signalled after each job, for whoever waits for the queue to move.
     pub progress: Notify,
+    /// The mail templates, checked at start-up.
+    pub templates: crate::notify::Templates,
+    /// Where mail goes: SMTP, or `.eml` files.
+    pub mail: crate::notify::Transport,
 }
 
 /// The outcome of start-up: the runtime, and the admin token if one was created now.
@@ -68,7 +72,14 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
     if let Some(dir) = &settings.calendar_dir {
         calendar.merge(Calendar::load_dir(dir).map_err(|e| anyhow::anyhow!("calendar: {e}"))?);
     }
+    let templates = crate::notify::Templates::load()?;
+    let mail = crate::notify::Transport::from_settings(
+        settings.smtp_url.as_ref().map(|s| s.expose()),
+        settings.mail_dir.clone(),
+    )?;
     let rt = Arc::new(Runtime {
+        templates,
+        mail,
         settings,
         store,
         registry: Registry::default(),
@@ -267,6 +278,9 @@ pub async fn serve(
     }
     if roles.scheduler {
         background.spawn(crate::queue::run_scheduler(Arc::clone(&rt), stop_rx.clone()));
+    }
+    if roles.workers {
+        background.spawn(crate::notify::run_mailer(Arc::clone(&rt), stop_rx.clone()));
     }
     let api = if let (true, Some(listener)) = (roles.api, listener) {
         let app = crate::api::router(Arc::clone(&rt));

@@ -68,6 +68,16 @@ pub struct Settings {
     pub request_timeout_secs: u64,
     /// `tracing` filter, e.g. `info` or `jixiao=debug`.
     pub log: String,
+    /// The SMTP server in lettre's URL form (`smtp://`, `smtp://…?tls=required` for
+    /// STARTTLS, `smtps://` for TLS, with `user:password@` for auth). Without one, mail is
+    /// written as `.eml` files to `mail_dir`.
+    pub smtp_url: Option<Secret>,
+    /// The sender of every mail, e.g. `县财政局绩效管理 <jixiao@czj.example.gov.cn>`.
+    pub mail_from: String,
+    /// Where mail goes when no SMTP server is configured (default: `mail` in the data folder).
+    pub mail_dir: PathBuf,
+    /// The address users reach jixiao at, for links in mail.
+    pub public_url: String,
 }
 
 /// A setting that could not be read.
@@ -101,10 +111,14 @@ struct FileSettings {
     body_limit_bytes: Option<toml::Value>,
     request_timeout_secs: Option<toml::Value>,
     log: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    mail_dir: Option<String>,
+    public_url: Option<String>,
 }
 
 /// The settings' names, in the file and (upper-cased, with `JIXIAO_`) in the environment.
-pub const NAMES: [&str; 19] = [
+pub const NAMES: [&str; 23] = [
     "plugins_dir",
     "plugin_cache_dir",
     "plugin_time_ms",
@@ -124,6 +138,10 @@ pub const NAMES: [&str; 19] = [
     "body_limit_bytes",
     "request_timeout_secs",
     "log",
+    "smtp_url",
+    "mail_from",
+    "mail_dir",
+    "public_url",
 ];
 
 /// Settings given on the command line; they override everything else.
@@ -192,6 +210,10 @@ impl Settings {
             put("body_limit_bytes", num(fs.body_limit_bytes));
             put("request_timeout_secs", num(fs.request_timeout_secs));
             put("log", fs.log);
+            put("smtp_url", fs.smtp_url);
+            put("mail_from", fs.mail_from);
+            put("mail_dir", fs.mail_dir);
+            put("public_url", fs.public_url);
         }
         for (k, v) in env {
             let Some(rest) = k.strip_prefix("JIXIAO_") else {
@@ -299,6 +321,40 @@ impl Settings {
             let (v, w) = get("log").unwrap_or_default();
             return Err(fail("log", &w, &v, &format!("a log filter such as info or jixiao=debug ({e})")));
         }
+        let smtp_url = match get("smtp_url") {
+            None => None,
+            Some((v, _)) if v.trim().is_empty() => None,
+            Some((v, w)) => {
+                if !(v.starts_with("smtp://") || v.starts_with("smtps://")) {
+                    return Err(fail(
+                        "smtp_url",
+                        &w,
+                        "****",
+                        "an SMTP URL such as smtp://mail.example.org:25, smtp://user:pass@mail.example.org:587?tls=required or smtps://user:pass@mail.example.org:465",
+                    ));
+                }
+                Some(Secret(v))
+            }
+        };
+        let mail_from = match get("mail_from") {
+            None => "jixiao <jixiao@localhost>".to_string(),
+            Some((v, w)) => {
+                if !crate::notify::is_mailbox(&v) {
+                    return Err(fail("mail_from", &w, &v, "a mailbox such as 县财政局 <jixiao@czj.example.gov.cn>"));
+                }
+                v
+            }
+        };
+        let mail_dir = path("mail_dir", &data_dir.join("mail").display().to_string())?;
+        let public_url = match get("public_url") {
+            None => format!("http://{listen}"),
+            Some((v, w)) => {
+                if !(v.starts_with("http://") || v.starts_with("https://")) {
+                    return Err(fail("public_url", &w, &v, "an address such as https://jixiao.czj.example.gov.cn"));
+                }
+                v.trim_end_matches('/').to_string()
+            }
+        };
         Ok((
             Settings {
                 listen,
@@ -320,6 +376,10 @@ impl Settings {
                 body_limit_bytes: number("body_limit_bytes", 2 * 1024 * 1024, 1024, 64 * 1024 * 1024)? as usize,
                 request_timeout_secs: number("request_timeout_secs", 30, 1, 3600)?,
                 log,
+                smtp_url,
+                mail_from,
+                mail_dir,
+                public_url,
             },
             warnings,
         ))

@@ -29,6 +29,7 @@ pub mod demo_setup;
 pub mod domain;
 pub mod engine;
 pub mod metrics;
+pub mod notify;
 pub mod plugin_host;
 pub mod queue;
 pub mod store;

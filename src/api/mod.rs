@@ -94,6 +94,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/tasks/{id}/complete", post(complete_task))
         .route("/tasks/{id}/decline", post(decline_task))
         .route("/schedules/fires", get(list_fires))
+        .route("/outbox", get(list_outbox))
         .merge(monitoring::routes())
         .merge(evaluation::routes())
         .route("/plugins", get(list_plugins).post(upload_plugin).layer(DefaultBodyLimit::max(PLUGIN_UPLOAD_LIMIT)));
@@ -651,6 +652,39 @@ async fn decline_task(
 async fn list_fires(State(rt): State<Arc<Runtime>>, c: Caller) -> ApiResult<Json<Value>> {
     c.require(&[Role::Admin, Role::Finance], "read schedules")?;
     Ok(Json(json!({"items": rt.store.schedule_fires().await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboxQuery {
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+/// The mail outbox, newest first, with counts per status (the demo's mail without a server).
+async fn list_outbox(
+    State(rt): State<Arc<Runtime>>,
+    c: Caller,
+    Query(q): Query<OutboxQuery>,
+) -> ApiResult<Json<Value>> {
+    c.require(&[Role::Admin, Role::Finance], "read the mail outbox")?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit {limit} is outside 1–1000")));
+    }
+    if let Some(s) = q.status.as_deref()
+        && !["queued", "sending", "sent", "failed", "cancelled"].contains(&s)
+    {
+        return Err(ApiError::bad_request(format!(
+            "status: '{s}' is not a mail status (expected queued, sending, sent, failed or cancelled)"
+        )));
+    }
+    let items = rt.store.outbox(q.status.as_deref(), limit).await?;
+    let transport = match &rt.mail {
+        crate::notify::Transport::Smtp(_) => "smtp".to_string(),
+        crate::notify::Transport::Files(dir) => format!("files in {}", dir.display()),
+    };
+    Ok(Json(json!({"transport": transport, "counts": rt.store.outbox_counts().await?, "items": items})))
 }
 
 /// Largest plugin component accepted by upload.

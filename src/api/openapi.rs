@@ -169,6 +169,13 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "get",
+        path: "/api/v1/outbox",
+        summary: "The mail outbox, newest first (status, limit), with counts per status",
+        roles: BUREAU,
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
         path: "/api/v1/monitoring/runs",
         summary: "Monitoring runs with their completion",
         roles: BUREAU,

@@ -473,7 +473,7 @@ pub(crate) async fn insert_task(
     due_ms: i64,
     now_ms: i64,
 ) -> Result<i64> {
-    Ok(sqlx::query_scalar(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO tasks (case_id, stage, round, kind, form, role, department_id, assignee_id, panel_role, status, due_ms, created_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11) RETURNING id",
     )
@@ -489,5 +489,9 @@ pub(crate) async fn insert_task(
     .bind(due_ms)
     .bind(now_ms)
     .fetch_one(&mut *conn)
-    .await?)
+    .await?;
+    // Whoever must act is told, in the same transaction.
+    super::outbox::task_opened(conn, id, case_id, stage, form, role, department_id, assignee_id, due_ms, now_ms)
+        .await?;
+    Ok(id)
 }

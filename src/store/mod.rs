@@ -19,6 +19,7 @@ pub mod evaluation;
 pub mod jobs;
 pub mod key_eval;
 pub mod monitoring;
+pub mod outbox;
 pub mod panels;
 pub mod people;
 pub mod plugins;

@@ -72,6 +72,14 @@ impl TestApp {
         Self::spawn_in(dir, env, Arc::new(ManualClock::new(start_ms()))).await
     }
 
+    /// Like `spawn`, with extra settings (e.g. `JIXIAO_SMTP_URL`).
+    pub async fn spawn_with(extra: &[(&str, String)]) -> TestApp {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let mut env = test_env(dir.path()).await;
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        Self::spawn_in(dir, Arc::new(env), Arc::new(ManualClock::new(start_ms()))).await
+    }
+
     pub async fn spawn_in(
         dir: Arc<tempfile::TempDir>,
         env: Arc<Vec<(String, String)>>,

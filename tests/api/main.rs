@@ -9,6 +9,7 @@ mod flow;
 mod helpers;
 mod jobs;
 mod monitoring;
+mod notify;
 mod panels;
 mod plugins;
 mod process;

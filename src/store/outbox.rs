@@ -1,0 +1,206 @@
+//! The mail outbox: rows written in the transaction of the change that causes them, claimed by
+//! one mailer at a time and marked sent, retried or failed (`notify` delivers them).
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::AnyConnection;
+
+use super::{Result, Store};
+
+/// A claimed row, as the mailer renders and sends it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub to_addr: String,
+    pub language: String,
+    pub context: String,
+    pub attempts: i64,
+    pub created_ms: i64,
+}
+
+/// A row as the API lists it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub kind: String,
+    pub user_id: Option<i64>,
+    pub to_addr: String,
+    pub language: String,
+    pub subject: Option<String>,
+    pub case_id: Option<i64>,
+    pub task_id: Option<i64>,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+    pub last_error: Option<String>,
+    pub message_id: Option<String>,
+    pub created_ms: i64,
+    pub sent_ms: Option<i64>,
+}
+
+/// A claim older than this is taken to belong to a mailer that stopped mid-send.
+const STALE_CLAIM_MS: i64 = 10 * 60_000;
+
+/// Queues "task assigned" mail for a task just opened: to its assignee, or else to every
+/// active user of its department (department tasks) or of its role (bureau tasks). Users
+/// without an address get none.
+pub(crate) async fn task_opened(
+    conn: &mut AnyConnection,
+    task_id: i64,
+    case_id: i64,
+    stage: &str,
+    form: &str,
+    role: &str,
+    department_id: Option<i64>,
+    assignee_id: Option<i64>,
+    due_ms: i64,
+    now_ms: i64,
+) -> Result<()> {
+    let recipients: Vec<(i64, String, String, String)> = match (assignee_id, department_id, role) {
+        (Some(u), ..) => {
+            sqlx::query_as("SELECT id, display_name, email, language FROM users WHERE id = $1 AND active = 1 AND email <> ''")
+                .bind(u)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        (None, Some(d), "department") => sqlx::query_as(
+            "SELECT id, display_name, email, language FROM users WHERE department_id = $1 AND role = 'department' AND active = 1 AND email <> '' ORDER BY id",
+        )
+        .bind(d)
+        .fetch_all(&mut *conn)
+        .await?,
+        (None, _, r) => sqlx::query_as(
+            "SELECT id, display_name, email, language FROM users WHERE role = $1 AND active = 1 AND email <> '' ORDER BY id",
+        )
+        .bind(r)
+        .fetch_all(&mut *conn)
+        .await?,
+    };
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    let (code, name, workflow_id, version): (String, String, String, i64) = sqlx::query_as(
+        "SELECT p.code, p.name, c.workflow_id, c.workflow_version FROM cases c JOIN projects p ON p.id = c.project_id WHERE c.id = $1",
+    )
+    .bind(case_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    for (user_id, display_name, email, language) in recipients {
+        let context = json!({
+            "recipient": display_name, "project_code": code, "project_name": name, "stage": stage,
+            "form": form, "task_id": task_id, "due_ms": due_ms, "workflow_id": workflow_id, "workflow_version": version,
+        });
+        sqlx::query(
+            "INSERT INTO outbox (kind, user_id, to_addr, language, context, case_id, task_id, status, next_attempt_ms, created_ms) \
+             VALUES ('task_assigned', $1, $2, $3, $4, $5, $6, 'queued', $7, $7)",
+        )
+        .bind(user_id)
+        .bind(format!("{display_name} <{email}>"))
+        .bind(language)
+        .bind(context.to_string())
+        .bind(case_id)
+        .bind(task_id)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Claims up to `limit` rows that are due (or whose claim went stale) for `worker`.
+    pub async fn claim_outbox(&self, worker: &str, now_ms: i64, limit: i64) -> Result<Vec<OutboxRow>> {
+        let mut tx = self.write().await?;
+        // The condition is repeated outside the subquery so that PostgreSQL, having waited for
+        // a row another mailer claimed, checks it again and skips it.
+        sqlx::query(
+            "UPDATE outbox SET status = 'sending', claimed_by = $1, claimed_ms = $2 WHERE id IN \
+             (SELECT id FROM outbox WHERE (status = 'queued' AND next_attempt_ms <= $2) OR (status = 'sending' AND claimed_ms < $3) ORDER BY id LIMIT $4) \
+             AND ((status = 'queued' AND next_attempt_ms <= $2) OR (status = 'sending' AND claimed_ms < $3))",
+        )
+        .bind(worker)
+        .bind(now_ms)
+        .bind(now_ms - STALE_CLAIM_MS)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?;
+        let rows: Vec<OutboxRow> = sqlx::query_as(
+            "SELECT id, kind, to_addr, language, context, attempts, created_ms FROM outbox \
+             WHERE status = 'sending' AND claimed_by = $1 AND claimed_ms = $2 ORDER BY id",
+        )
+        .bind(worker)
+        .bind(now_ms)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// Marks a claimed row sent; a row is never sent twice by this mailer's hand.
+    pub async fn outbox_sent(&self, id: i64, worker: &str, message_id: &str, subject: &str, now_ms: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_ms = $1, message_id = $2, subject = $3, attempts = attempts + 1, last_error = NULL \
+             WHERE id = $4 AND status = 'sending' AND claimed_by = $5",
+        )
+        .bind(now_ms)
+        .bind(message_id)
+        .bind(subject)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Puts a claimed row back for another attempt at `next_ms`.
+    pub async fn outbox_retry(&self, id: i64, worker: &str, error: &str, next_ms: i64, _now_ms: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET status = 'queued', attempts = attempts + 1, next_attempt_ms = $1, last_error = $2, claimed_by = NULL \
+             WHERE id = $3 AND status = 'sending' AND claimed_by = $4",
+        )
+        .bind(next_ms)
+        .bind(truncate(error))
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Gives a claimed row up with the reason.
+    pub async fn outbox_failed(&self, id: i64, worker: &str, error: &str, _now_ms: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = $1 WHERE id = $2 AND status = 'sending' AND claimed_by = $3",
+        )
+        .bind(truncate(error))
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest rows, optionally of one status.
+    pub async fn outbox(&self, status: Option<&str>, limit: i64) -> Result<Vec<OutboxEntry>> {
+        Ok(sqlx::query_as(
+            "SELECT id, kind, user_id, to_addr, language, subject, case_id, task_id, status, attempts, next_attempt_ms, last_error, message_id, created_ms, sent_ms \
+             FROM outbox WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2",
+        )
+        .bind(status)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Counts per status, for the API and metrics.
+    pub async fn outbox_counts(&self) -> Result<Value> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetch_all(&self.pool).await?;
+        Ok(Value::Object(rows.into_iter().map(|(s, n)| (s, n.into())).collect()))
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(1000).collect()
+}
