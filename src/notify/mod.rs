@@ -276,17 +276,7 @@ pub async fn run_mailer(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
         if more {
             continue;
         }
-        let changed = async {
-            match rt.clock.changed() {
-                Some(n) => n.notified().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = changed => {}
-            _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
-            _ = shutdown.changed() => {}
-        }
+        crate::queue::tick(&rt, &mut shutdown).await;
     }
 }
 

@@ -400,6 +400,21 @@ pub async fn dispatch_once(rt: &Runtime) -> anyhow::Result<usize> {
 }
 
 /// Fires due schedules every second, and at once when a manual clock moves.
+/// Waits for the next tick of a periodic loop: a second, a move of the clock, or shutdown.
+pub async fn tick(rt: &Runtime, shutdown: &mut watch::Receiver<bool>) {
+    let changed = async {
+        match rt.clock.changed() {
+            Some(n) => n.notified().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = changed => {}
+        _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
 pub async fn run_scheduler(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     loop {
         if *shutdown.borrow() {
@@ -443,16 +458,6 @@ pub async fn run_scheduler(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>
             }
             Err(e) => tracing::warn!(error = %e, "escalating overdue rectifications failed; retrying"),
         }
-        let changed = async {
-            match rt.clock.changed() {
-                Some(n) => n.notified().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = changed => {}
-            _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
-            _ = shutdown.changed() => {}
-        }
+        tick(&rt, &mut shutdown).await;
     }
 }
