@@ -57,6 +57,68 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
          Open it here: {{ link }}\n\n\
          This mail was sent automatically; please do not reply to it.\n",
     ),
+    (
+        "reminder.zh",
+        "【预算绩效管理】提醒：{{ project_code }} {{ stage_title }} 将于 {{ due }} 截止",
+        "{{ recipient }}，您好：\n\n\
+         以下事项尚未办理，将于 {{ due }}（{{ timezone }}）截止，请及时办理。\n\n\
+         项目：{{ project_code }} {{ project_name }}\n\
+         环节：{{ stage_title }}\n\
+         事项：{{ task_label }}\n\n\
+         办理地址：{{ link }}\n\n\
+         本邮件由系统自动发送，请勿直接回复。\n",
+    ),
+    (
+        "reminder.en",
+        "[jixiao] Reminder: {{ project_code }} {{ stage_title }} is due {{ due }}",
+        "Dear {{ recipient }},\n\n\
+         This task is still open and is due {{ due }} ({{ timezone }}).\n\n\
+         Project: {{ project_code }} {{ project_name }}\n\
+         Stage: {{ stage_title }}\n\
+         Task: {{ task_label }}\n\n\
+         Open it here: {{ link }}\n",
+    ),
+    (
+        "overdue.zh",
+        "【预算绩效管理】已逾期：{{ project_code }} {{ stage_title }}",
+        "{{ recipient }}，您好：\n\n\
+         以下事项已于 {{ due }}（{{ timezone }}）逾期，请尽快办理；逾期未办的将报送财政部门。\n\n\
+         项目：{{ project_code }} {{ project_name }}\n\
+         环节：{{ stage_title }}\n\
+         事项：{{ task_label }}\n\n\
+         办理地址：{{ link }}\n",
+    ),
+    (
+        "overdue.en",
+        "[jixiao] Overdue: {{ project_code }} {{ stage_title }}",
+        "Dear {{ recipient }},\n\n\
+         This task was due {{ due }} ({{ timezone }}) and is still open. If it stays open, the \
+         finance bureau will be told.\n\n\
+         Project: {{ project_code }} {{ project_name }}\n\
+         Stage: {{ stage_title }}\n\
+         Task: {{ task_label }}\n\n\
+         Open it here: {{ link }}\n",
+    ),
+    (
+        "escalation.zh",
+        "【预算绩效管理】逾期报告：{{ project_code }} {{ stage_title }}",
+        "{{ recipient }}，您好：\n\n\
+         以下事项已于 {{ due }}（{{ timezone }}）截止，至今仍未办理，请督促。\n\n\
+         项目：{{ project_code }} {{ project_name }}\n\
+         环节：{{ stage_title }}\n\
+         事项：{{ task_label }}\n\n\
+         查看：{{ link }}\n",
+    ),
+    (
+        "escalation.en",
+        "[jixiao] Escalation: {{ project_code }} {{ stage_title }} is overdue",
+        "Dear {{ recipient }},\n\n\
+         This task was due {{ due }} ({{ timezone }}) and is still open; please follow it up.\n\n\
+         Project: {{ project_code }} {{ project_name }}\n\
+         Stage: {{ stage_title }}\n\
+         Task: {{ task_label }}\n\n\
+         View it here: {{ link }}\n",
+    ),
 ];
 
 /// What a template is rendered with at start-up, to prove it renders.
@@ -218,6 +280,9 @@ pub async fn deliver_due(rt: &Runtime, worker: &str) -> anyhow::Result<usize> {
     let now = rt.clock.now_ms();
     let rows = rt.store.claim_outbox(worker, now, 20).await?;
     for row in &rows {
+        if rt.store.outbox_drop_if_done(row.id, worker, now).await? {
+            continue;
+        }
         let from: Mailbox = rt.settings.mail_from.parse()?;
         let id = message_id(row, &rt.settings.mail_from);
         let ctx: Value = serde_json::from_str(&row.context).unwrap_or(Value::Null);

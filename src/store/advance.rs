@@ -32,6 +32,38 @@ pub fn draw_seed(case_id: i64, stage: &str, round: u32) -> u64 {
     u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
 }
 
+/// The mail a task of `stage` due at `due_ms` will send while it stays open: the stage's
+/// reminders before the deadline (none before the task exists), and with `escalate` the
+/// overdue notice at the deadline and the bureau's escalation after it.
+pub(crate) fn notices(
+    cal: &Calendar,
+    wf: &Workflow,
+    stage: &str,
+    now_ms: i64,
+    due_ms: i64,
+) -> Vec<super::outbox::Notice> {
+    use super::outbox::Notice;
+    let Some(st) = wf.stages.iter().find(|s| s.id == stage) else { return Vec::new() };
+    let Some(due) = Utc.timestamp_millis_opt(due_ms).single() else { return Vec::new() };
+    let mut out = Vec::new();
+    for (i, r) in st.remind.iter().enumerate() {
+        let at = match *r {
+            WorkDuration::Workdays(n) => cal.reminder_time(due, wf.timezone, n).timestamp_millis(),
+            WorkDuration::Days(n) => due_ms - i64::from(n) * 86_400_000,
+            WorkDuration::Hours(n) => due_ms - i64::from(n) * 3_600_000,
+        };
+        if at > now_ms && at < due_ms {
+            out.push(Notice { kind: "reminder", at_ms: at, to_bureau: false, seq: i as i64 });
+        }
+    }
+    if let Some(after) = st.escalate {
+        out.push(Notice { kind: "overdue", at_ms: due_ms, to_bureau: false, seq: 0 });
+        let at = cal.deadline(due, wf.timezone, after).timestamp_millis();
+        out.push(Notice { kind: "escalation", at_ms: at, to_bureau: true, seq: 0 });
+    }
+    out
+}
+
 pub(crate) fn due_ms(cal: &Calendar, wf: &Workflow, now_ms: i64, within: &WorkDuration) -> i64 {
     let now: DateTime<Utc> = Utc.timestamp_millis_opt(now_ms).single().unwrap_or_else(Utc::now);
     cal.deadline(now, wf.timezone, *within).timestamp_millis()
@@ -208,6 +240,7 @@ impl Store {
                     None,
                     due,
                     now_ms,
+                    &notices(cal, wf, stage, now_ms, due),
                 )
                 .await?;
                 report.tasks_opened += 1;
@@ -234,6 +267,7 @@ impl Store {
                     None,
                     due,
                     now_ms,
+                    &notices(cal, wf, stage, now_ms, due),
                 )
                 .await?;
                 report.tasks_opened += 1;
@@ -260,6 +294,7 @@ impl Store {
                     Some("spot_check"),
                     due,
                     now_ms,
+                    &notices(cal, wf, stage, now_ms, due),
                 )
                 .await?;
                 report.tasks_opened += 1;
@@ -359,6 +394,7 @@ impl Store {
                             Some(&panel_role),
                             due,
                             now_ms,
+                            &notices(cal, wf, stage, now_ms, due),
                         )
                         .await?;
                         report.tasks_opened += 1;
@@ -472,6 +508,7 @@ pub(crate) async fn insert_task(
     panel_role: Option<&str>,
     due_ms: i64,
     now_ms: i64,
+    notices: &[super::outbox::Notice],
 ) -> Result<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO tasks (case_id, stage, round, kind, form, role, department_id, assignee_id, panel_role, status, due_ms, created_ms) \
@@ -491,7 +528,7 @@ pub(crate) async fn insert_task(
     .fetch_one(&mut *conn)
     .await?;
     // Whoever must act is told, in the same transaction.
-    super::outbox::task_opened(conn, id, case_id, stage, form, role, department_id, assignee_id, due_ms, now_ms)
-        .await?;
+    let task = super::outbox::TaskMail { task_id: id, case_id, stage, form, role, department_id, assignee_id, due_ms };
+    super::outbox::task_opened(conn, &task, now_ms, notices).await?;
     Ok(id)
 }

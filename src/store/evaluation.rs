@@ -627,6 +627,7 @@ async fn execute(
                         None,
                         due,
                         now_ms,
+                        &[],
                     )
                     .await?,
                 ),

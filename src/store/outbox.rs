@@ -42,68 +42,100 @@ pub struct OutboxEntry {
 /// A claim older than this is taken to belong to a mailer that stopped mid-send.
 const STALE_CLAIM_MS: i64 = 10 * 60_000;
 
-/// Queues "task assigned" mail for a task just opened: to its assignee, or else to every
-/// active user of its department (department tasks) or of its role (bureau tasks). Users
-/// without an address get none.
+/// A task as its mail describes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TaskMail<'a> {
+    pub task_id: i64,
+    pub case_id: i64,
+    pub stage: &'a str,
+    pub form: &'a str,
+    pub role: &'a str,
+    pub department_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub due_ms: i64,
+}
+
+/// A mail a task sends later if it is still open then: a reminder, the overdue notice, or the
+/// escalation to the bureau.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: &'static str,
+    pub at_ms: i64,
+    pub to_bureau: bool,
+    /// Which of the stage's reminders.
+    pub seq: i64,
+}
+
+/// Whoever must act on a task: its assignee, or every active user of its department
+/// (department tasks) or of its role (bureau tasks); with `bureau`, the finance users.
+async fn recipients(
+    conn: &mut AnyConnection,
+    t: &TaskMail<'_>,
+    bureau: bool,
+) -> Result<Vec<(i64, String, String, String)>> {
+    const COLS: &str = "SELECT id, display_name, email, language FROM users WHERE active = 1 AND email <> ''";
+    let q = match (bureau, t.assignee_id, t.department_id, t.role) {
+        (true, ..) => sqlx::query_as(super::sql(format!("{COLS} AND role = 'finance' ORDER BY id"))),
+        (false, Some(u), ..) => sqlx::query_as(super::sql(format!("{COLS} AND id = $1"))).bind(u),
+        (false, None, Some(d), "department") => {
+            sqlx::query_as(super::sql(format!("{COLS} AND department_id = $1 AND role = 'department' ORDER BY id")))
+                .bind(d)
+        }
+        (false, None, _, r) => {
+            sqlx::query_as(super::sql(format!("{COLS} AND role = $1 ORDER BY id"))).bind(r.to_string())
+        }
+    };
+    Ok(q.fetch_all(&mut *conn).await?)
+}
+
+/// Queues the mail of a task just opened: "task assigned" now to whoever must act, and its
+/// later notices (sent only if the task is still open when they are due). Users without an
+/// address get none.
 pub(crate) async fn task_opened(
     conn: &mut AnyConnection,
-    task_id: i64,
-    case_id: i64,
-    stage: &str,
-    form: &str,
-    role: &str,
-    department_id: Option<i64>,
-    assignee_id: Option<i64>,
-    due_ms: i64,
+    t: &TaskMail<'_>,
     now_ms: i64,
+    notices: &[Notice],
 ) -> Result<()> {
-    let recipients: Vec<(i64, String, String, String)> = match (assignee_id, department_id, role) {
-        (Some(u), ..) => {
-            sqlx::query_as("SELECT id, display_name, email, language FROM users WHERE id = $1 AND active = 1 AND email <> ''")
-                .bind(u)
-                .fetch_all(&mut *conn)
-                .await?
+    let now = Notice { kind: "task_assigned", at_ms: now_ms, to_bureau: false, seq: 0 };
+    let mut project: Option<(String, String, String, i64)> = None;
+    for n in std::iter::once(&now).chain(notices) {
+        let people = recipients(conn, t, n.to_bureau).await?;
+        if people.is_empty() {
+            continue;
         }
-        (None, Some(d), "department") => sqlx::query_as(
-            "SELECT id, display_name, email, language FROM users WHERE department_id = $1 AND role = 'department' AND active = 1 AND email <> '' ORDER BY id",
-        )
-        .bind(d)
-        .fetch_all(&mut *conn)
-        .await?,
-        (None, _, r) => sqlx::query_as(
-            "SELECT id, display_name, email, language FROM users WHERE role = $1 AND active = 1 AND email <> '' ORDER BY id",
-        )
-        .bind(r)
-        .fetch_all(&mut *conn)
-        .await?,
-    };
-    if recipients.is_empty() {
-        return Ok(());
-    }
-    let (code, name, workflow_id, version): (String, String, String, i64) = sqlx::query_as(
-        "SELECT p.code, p.name, c.workflow_id, c.workflow_version FROM cases c JOIN projects p ON p.id = c.project_id WHERE c.id = $1",
-    )
-    .bind(case_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    for (user_id, display_name, email, language) in recipients {
-        let context = json!({
-            "recipient": display_name, "project_code": code, "project_name": name, "stage": stage,
-            "form": form, "task_id": task_id, "due_ms": due_ms, "workflow_id": workflow_id, "workflow_version": version,
-        });
-        sqlx::query(
-            "INSERT INTO outbox (kind, user_id, to_addr, language, context, case_id, task_id, status, next_attempt_ms, created_ms) \
-             VALUES ('task_assigned', $1, $2, $3, $4, $5, $6, 'queued', $7, $7)",
-        )
-        .bind(user_id)
-        .bind(format!("{display_name} <{email}>"))
-        .bind(language)
-        .bind(context.to_string())
-        .bind(case_id)
-        .bind(task_id)
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?;
+        if project.is_none() {
+            project = Some(
+                sqlx::query_as(
+                    "SELECT p.code, p.name, c.workflow_id, c.workflow_version FROM cases c JOIN projects p ON p.id = c.project_id WHERE c.id = $1",
+                )
+                .bind(t.case_id)
+                .fetch_one(&mut *conn)
+                .await?,
+            );
+        }
+        let Some((code, name, workflow_id, version)) = &project else { continue };
+        for (user_id, display_name, email, language) in people {
+            let context = json!({
+                "recipient": display_name, "project_code": code, "project_name": name, "stage": t.stage,
+                "form": t.form, "task_id": t.task_id, "due_ms": t.due_ms, "workflow_id": workflow_id, "workflow_version": version,
+            });
+            sqlx::query(
+                "INSERT INTO outbox (kind, user_id, to_addr, language, context, case_id, task_id, status, next_attempt_ms, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)",
+            )
+            .bind(n.kind)
+            .bind(user_id)
+            .bind(format!("{display_name} <{email}>"))
+            .bind(language)
+            .bind(context.to_string())
+            .bind(t.case_id)
+            .bind(t.task_id)
+            .bind(n.at_ms)
+            .bind(now_ms)
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     Ok(())
 }
@@ -135,6 +167,24 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(rows)
+    }
+
+    /// Drops a claimed notice whose task is no longer open (it was done, declined or
+    /// closed): reminders go only to people who still have something to do. Returns whether
+    /// the row was dropped.
+    pub async fn outbox_drop_if_done(&self, id: i64, worker: &str, now_ms: i64) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE outbox SET status = 'cancelled', sent_ms = $1, last_error = 'the task was no longer open' \
+             WHERE id = $2 AND status = 'sending' AND claimed_by = $3 AND kind <> 'task_assigned' \
+             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = outbox.task_id AND t.status = 'open')",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n > 0)
     }
 
     /// Marks a claimed row sent; a row is never sent twice by this mailer's hand.

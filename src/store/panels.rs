@@ -296,6 +296,7 @@ impl Store {
                                 Some(seat),
                                 due,
                                 now_ms,
+                                &super::advance::notices(cal, wf, &r.stage, now_ms, due),
                             )
                             .await?,
                         );

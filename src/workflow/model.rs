@@ -451,6 +451,12 @@ pub struct Stage {
     pub spot_check: Option<SpotCheck>,
     /// How approved rectifications are followed (`rectify:`); the defaults unless written.
     pub rectify: Option<Rectify>,
+    /// Reminders before a task's deadline (`remind: [-3 workdays, -1 workday]`), to whoever
+    /// must act while the task is open.
+    pub remind: Vec<WorkDuration>,
+    /// With `escalate: N workdays`, an open task is reported overdue at its deadline to whoever
+    /// must act, and to the bureau N working days later.
+    pub escalate: Option<WorkDuration>,
 }
 
 /// Spot checks of self-evaluations: a seeded sample (stratified by department unless told

@@ -76,6 +76,10 @@ struct RawStage {
     spot_check: Option<Spanned<RawSpotCheck>>,
     #[serde(default)]
     rectify: Option<Spanned<RawRectify>>,
+    #[serde(default)]
+    remind: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    escalate: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -888,6 +892,25 @@ fn check_stage(
         (None, Some(StageKind::ResultApplication)) => Some(Rectify::default()),
         (None, _) => None,
     };
+    let mut remind = Vec::new();
+    for r in s.remind.iter().flatten() {
+        match r.trim().strip_prefix('-').map(|t| t.trim().parse::<WorkDuration>()) {
+            Some(Ok(d)) if !remind.contains(&d) => remind.push(d),
+            Some(Ok(_)) => ctx.at(r.span(), format!("reminder '{}' is listed twice", r.as_str())),
+            Some(Err(e)) => ctx.at(r.span(), format!("reminder '{}': {e}", r.as_str())),
+            None => ctx.at(
+                r.span(),
+                format!("reminder '{}' must say how long before the deadline, e.g. -3 workdays", r.as_str()),
+            ),
+        }
+    }
+    if remind.len() > 5 {
+        ctx.at(s.id.span(), "at most 5 reminders per stage");
+    }
+    let escalate = s.escalate.as_ref().and_then(|e| ctx.duration(e));
+    if (!remind.is_empty() || escalate.is_some()) && s.submit.is_none() && s.panel.is_none() && s.approve.is_none() {
+        ctx.at(s.id.span(), "reminders and escalation are about tasks: the stage has none");
+    }
     let _ = index;
     if ctx.diags.len() > before {
         return None;
@@ -908,6 +931,8 @@ fn check_stage(
         approve,
         spot_check,
         rectify,
+        remind,
+        escalate,
     })
 }
 

@@ -52,6 +52,8 @@ fn each_malformed_definition_is_reported_at_its_line_and_column() {
         (format!("{HEAD}  - id: s\n    kind: self_evaluation\n    submit: {{ by: department, form: self_evaluation, within: 20 workdays }}\n    scoring: mof_2020_10\n    spot_check: {{ share: 0%, stratify: class }}\n"), 10, 40, "unknown stratification 'class'"),
         (stage(&format!("{GOOD_STAGE}    rectify: {{ within: 5 workdays }}\n")), 13, 14, "'rectify' only applies to a result_application stage"),
         (format!("{HEAD}  - id: r\n    kind: result_application\n    approve: {{ by: finance, within: 5 workdays }}\n    rectify: {{ within: 5 workdays, unrectified: cut }}\n"), 9, 14, "needs percent"),
+        (format!("{HEAD}  - id: s\n    kind: self_evaluation\n    submit: {{ by: department, form: self_evaluation, within: 20 workdays }}\n    remind: [3 workdays, -2 weeks]\n"), 9, 14, "must say how long before the deadline"),
+        (format!("{HEAD}  - id: s\n    kind: self_evaluation\n    submit: {{ by: department, form: self_evaluation, within: 20 workdays }}\n    remind: [3 workdays, -2 weeks]\n"), 9, 26, "reminder '-2 weeks'"),
     ];
     for (i, (text, line, column, needle)) in table.iter().enumerate() {
         let diags = jixiao::workflow::parse("t.yaml", text).expect_err(&format!("case {i} should fail:\n{text}"));

@@ -202,3 +202,75 @@ async fn mail_goes_over_smtp_once_retrying_temporary_failures() {
     assert_eq!((count(&v, "sent"), count(&v, "failed")), (2, 1), "{v}");
     assert_eq!(sink.count(), 2, "no mail is sent twice");
 }
+
+#[tokio::test]
+async fn reminders_reach_only_open_tasks_and_overdue_ones_escalate() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    app.ok(
+        "/api/v1/admin/users",
+        ADMIN_TOKEN,
+        json!({"username": "bureau", "display_name": "县财政局绩效股", "role": "finance", "email": "bureau@czj.example.cn"}),
+    )
+    .await;
+    let wf = ONE_STAGE.replace("self-only", "reminded").replace(
+        "    scoring: mof_2020_10\n",
+        "    scoring: mof_2020_10\n    remind: [-3 workdays, -1 workday]\n    escalate: 2 workdays\n",
+    );
+    app.ok("/api/v1/workflows", ADMIN_TOKEN, json!({"source": wf})).await;
+    for (code, d) in [("R2023-1", 0), ("R2023-2", 1)] {
+        app.ok("/api/v1/projects", &c.dept_tokens[d], project(code, &c.dept_codes[d], "1000000", false)).await;
+    }
+    app.ok(
+        "/api/v1/cycles",
+        &c.finance_tokens[0],
+        json!({"workflow_id": "reminded", "fiscal_year": 2023, "project_codes": ["R2023-1", "R2023-2"]}),
+    )
+    .await;
+    // Each task: assigned now; two reminders, the overdue notice and the bureau's escalation
+    // wait for their time.
+    let v = wait_outbox(&app, "assignments sent", |v| count(v, "sent") == 2 && count(v, "queued") == 8).await;
+    let rows = v["items"].as_array().unwrap().clone();
+    let of = |kind: &str, to: &str| {
+        rows.iter().filter(|r| r["kind"] == kind && r["to_addr"].as_str().unwrap().contains(to)).count()
+    };
+    assert_eq!((of("reminder", "d001"), of("overdue", "d002"), of("escalation", "bureau")), (2, 1, 2), "{v:#}");
+    let latest = rows.iter().map(|r| r["next_attempt_ms"].as_i64().unwrap()).max().unwrap();
+
+    // Department 1 finishes its task; department 2 does not.
+    let (_, cases) = app.get("/api/v1/cases?limit=10", ADMIN_TOKEN).await;
+    let case1 = cases["items"].as_array().unwrap().iter().find(|x| x["project_code"] == "R2023-1").unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let view = app.wait_case(case1, "submission open", |v| v["phase"] == "awaiting_submission").await;
+    let body = json!({"executed": "1000000", "items": [
+        {"index": 0, "value": "95"}, {"index": 1, "value": "90"}, {"index": 2, "value": "100"},
+        {"index": 3, "value": {"level": "达成", "share": "0.9"}}, {"index": 4, "value": "93"}]});
+    let (s, v) = app
+        .post(&format!("/api/v1/tasks/{}/complete", open_task(&view, "submission")["id"]), &c.dept_tokens[0], body)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    // Past every notice's time: department 2 gets its reminders and the overdue notice and the
+    // bureau the escalation; department 1's notices are dropped.
+    app.set_time(latest + 60_000);
+    let v = wait_outbox(&app, "notices handled", |v| count(v, "queued") == 0 && count(v, "sending") == 0).await;
+    let rows = v["items"].as_array().unwrap().clone();
+    let status = |kind: &str, to: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r["kind"] == kind && r["to_addr"].as_str().unwrap().contains(to))
+            .map(|r| r["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(status("reminder", "d002"), ["sent", "sent"]);
+    assert_eq!(status("overdue", "d002"), ["sent"]);
+    assert_eq!(status("reminder", "d001"), ["cancelled", "cancelled"]);
+    assert_eq!(status("overdue", "d001"), ["cancelled"]);
+    let mut escalations = status("escalation", "bureau");
+    escalations.sort();
+    assert_eq!(escalations, ["cancelled", "sent"]);
+    let sent = count(&v, "sent");
+    let app = app.restart().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(count(&outbox(&app).await, "sent"), sent, "nothing is sent twice across a restart");
+}
