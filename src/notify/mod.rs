@@ -119,6 +119,66 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
          Task: {{ task_label }}\n\n\
          View it here: {{ link }}\n",
     ),
+    (
+        "revision_requested.zh",
+        "【预算绩效管理】请修改后重新提交：{{ project_code }} {{ stage_title }}（截止 {{ due }}）",
+        "{{ recipient }}，您好：\n\n\
+         评审意见要求修改以下材料，请修改后重新提交。\n\n\
+         项目：{{ project_code }} {{ project_name }}\n\
+         环节：{{ stage_title }}\n\
+         截止时间：{{ due }}（{{ timezone }}）\n\n\
+         评审意见与办理地址：{{ link }}\n",
+    ),
+    (
+        "revision_requested.en",
+        "[jixiao] Revision requested: {{ project_code }} {{ stage_title }} (due {{ due }})",
+        "Dear {{ recipient }},\n\n\
+         The review asks for a revision; please revise and submit again.\n\n\
+         Project: {{ project_code }} {{ project_name }}\n\
+         Stage: {{ stage_title }}\n\
+         Due: {{ due }} ({{ timezone }})\n\n\
+         The review's opinions and the task: {{ link }}\n",
+    ),
+    (
+        "decision.zh",
+        "【预算绩效管理】评审结果：{{ project_code }} {{ stage_title }} {{ outcome_label }}",
+        "{{ recipient }}，您好：\n\n\
+         项目：{{ project_code }} {{ project_name }}\n\
+         环节：{{ stage_title }}\n\
+         结果：{{ outcome_label }}（得分 {{ score }}，等级 {{ grade }}）\n\n\
+         详情：{{ link }}\n",
+    ),
+    (
+        "decision.en",
+        "[jixiao] Decision: {{ project_code }} {{ stage_title }}: {{ outcome_label }}",
+        "Dear {{ recipient }},\n\n\
+         Project: {{ project_code }} {{ project_name }}\n\
+         Stage: {{ stage_title }}\n\
+         Decision: {{ outcome_label }} (score {{ score }}, grade {{ grade }})\n\n\
+         Details: {{ link }}\n",
+    ),
+    (
+        "action_approved.zh",
+        "【预算绩效管理】评价结果应用：{{ project_code }} {{ action_label }}",
+        "{{ recipient }}，您好：\n\n\
+         财政部门已批准以下结果应用措施。\n\n\
+         项目：{{ project_code }} {{ project_name }}\n\
+         措施：{{ action_label }}\n\
+         金额（元）：{{ amount }}\n\
+         整改截止：{{ deadline }}\n\n\
+         详情：{{ link }}\n",
+    ),
+    (
+        "action_approved.en",
+        "[jixiao] Result action approved: {{ project_code }} {{ action_label }}",
+        "Dear {{ recipient }},\n\n\
+         The finance bureau approved this action on the evaluation result.\n\n\
+         Project: {{ project_code }} {{ project_name }}\n\
+         Action: {{ action_label }}\n\
+         Amount (yuan): {{ amount }}\n\
+         Rectify by: {{ deadline }}\n\n\
+         Details: {{ link }}\n",
+    ),
 ];
 
 /// What a template is rendered with at start-up, to prove it renders.
@@ -126,7 +186,8 @@ fn sample_context() -> Value {
     json!({
         "recipient": "张三", "project_code": "XY2023-D001-0001", "project_name": "基本公共卫生服务项目",
         "stage_title": "绩效目标申报与审核", "task_label": "申报绩效目标", "due": "2023-03-14 18:00",
-        "timezone": "Asia/Shanghai", "link": "http://127.0.0.1:8080/tasks/1",
+        "timezone": "Asia/Shanghai", "link": "http://127.0.0.1:8080/tasks/1", "outcome_label": "通过",
+        "score": "85.50", "grade": "良", "action_label": "整改", "amount": "—", "deadline": "2024-03-29 23:59",
     })
 }
 
@@ -263,7 +324,52 @@ async fn render_context(rt: &Runtime, ctx: &Value, language: &str) -> Value {
         .unwrap_or_default()
         .into();
     out["task_label"] = task_label(ctx["form"].as_str().unwrap_or_default(), language).into();
-    out["link"] = format!("{}/api/v1/tasks/{}", rt.settings.public_url, ctx["task_id"]).into();
+    out["link"] = match ctx["task_id"].as_i64() {
+        Some(t) if t > 0 => format!("{}/api/v1/tasks/{t}", rt.settings.public_url),
+        _ => format!("{}/api/v1/cases/{}", rt.settings.public_url, ctx["case_id"]),
+    }
+    .into();
+    let en = language == "en";
+    let outcome = match (ctx["outcome"].as_str().unwrap_or_default(), en) {
+        ("next", false) => "通过",
+        ("next", true) => "passed",
+        ("revise", false) => "修改后重新提交",
+        ("revise", true) => "revise and submit again",
+        ("reject", false) => "不予通过",
+        ("reject", true) => "not passed",
+        (_, false) => "已决定",
+        (_, true) => "decided",
+    };
+    out["outcome_label"] = outcome.into();
+    let action = match (ctx["action"].as_str().unwrap_or_default(), en) {
+        ("commend", false) => "通报表扬",
+        ("keep", false) => "保持支持",
+        ("rectify", false) => "限期整改",
+        ("cut", false) => "核减预算",
+        ("suspend", false) => "暂缓拨付",
+        ("recover", false) => "收回资金",
+        ("cancel", false) => "取消项目",
+        ("commend", true) => "commendation",
+        ("keep", true) => "funding kept",
+        ("rectify", true) => "rectification by a deadline",
+        ("cut", true) => "budget cut",
+        ("suspend", true) => "disbursement suspended",
+        ("recover", true) => "idle funds recovered",
+        ("cancel", true) => "project cancelled",
+        (_, false) => "结果应用",
+        (_, true) => "result action",
+    };
+    out["action_label"] = action.into();
+    let dash = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| "—".into());
+    out["score"] = dash(&ctx["score"]).into();
+    out["grade"] = dash(&ctx["grade"]).into();
+    out["amount"] = dash(&ctx["amount"]).into();
+    out["deadline"] = ctx["deadline_ms"]
+        .as_i64()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "—".into())
+        .into();
     out
 }
 

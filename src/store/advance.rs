@@ -251,6 +251,13 @@ impl Store {
                 append_event(tx, case.id, kind, &d, None, now_ms).await?;
                 Ok(None)
             }
+            Effect::Decided { stage, score, grade, outcome, .. } => {
+                append_event(tx, case.id, &kind, &data, None, now_ms).await?;
+                let extra =
+                    serde_json::json!({"outcome": outcome, "score": score.map(|s| s.to_string()), "grade": grade});
+                super::outbox::case_mail(tx, case.id, case.department_id, stage, "decision", extra, now_ms).await?;
+                Ok(None)
+            }
             Effect::OpenApproval { stage, by, within } => {
                 let due = due_ms(cal, wf, now_ms, within);
                 let form = wf.stage_index(stage).map(|i| wf.stages[i].kind.as_str()).unwrap_or("approval");
@@ -528,7 +535,18 @@ pub(crate) async fn insert_task(
     .fetch_one(&mut *conn)
     .await?;
     // Whoever must act is told, in the same transaction.
-    let task = super::outbox::TaskMail { task_id: id, case_id, stage, form, role, department_id, assignee_id, due_ms };
+    let task = super::outbox::TaskMail {
+        task_id: id,
+        case_id,
+        stage,
+        round,
+        kind,
+        form,
+        role,
+        department_id,
+        assignee_id,
+        due_ms,
+    };
     super::outbox::task_opened(conn, &task, now_ms, notices).await?;
     Ok(id)
 }

@@ -690,6 +690,9 @@ async fn execute(
     let action = action_by_id(conn, id).await?;
     if let Some(c) = case_id {
         append_event(conn, c, "action_approved", &action, approver, now_ms).await?;
+        let extra =
+            json!({"action": kind, "amount": amount.map(Fen::from_fen), "deadline_ms": deadline, "task_id": task_id});
+        super::outbox::case_mail(conn, c, department_id, &stage, "action_approved", extra, now_ms).await?;
     }
     Ok(action)
 }

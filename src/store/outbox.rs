@@ -48,6 +48,9 @@ pub(crate) struct TaskMail<'a> {
     pub task_id: i64,
     pub case_id: i64,
     pub stage: &'a str,
+    /// A submission task after the first round asks for a revision.
+    pub round: u32,
+    pub kind: &'a str,
     pub form: &'a str,
     pub role: &'a str,
     pub department_id: Option<i64>,
@@ -97,7 +100,8 @@ pub(crate) async fn task_opened(
     now_ms: i64,
     notices: &[Notice],
 ) -> Result<()> {
-    let now = Notice { kind: "task_assigned", at_ms: now_ms, to_bureau: false, seq: 0 };
+    let first = if t.kind == "submission" && t.round > 0 { "revision_requested" } else { "task_assigned" };
+    let now = Notice { kind: first, at_ms: now_ms, to_bureau: false, seq: 0 };
     let mut project: Option<(String, String, String, i64)> = None;
     for n in std::iter::once(&now).chain(notices) {
         let people = recipients(conn, t, n.to_bureau).await?;
@@ -136,6 +140,64 @@ pub(crate) async fn task_opened(
             .execute(&mut *conn)
             .await?;
         }
+    }
+    Ok(())
+}
+
+/// Queues a mail about a case to its department's users (a decision, an approved action):
+/// `extra` adds what the template shows.
+pub(crate) async fn case_mail(
+    conn: &mut AnyConnection,
+    case_id: i64,
+    department_id: i64,
+    stage: &str,
+    kind: &str,
+    extra: Value,
+    now_ms: i64,
+) -> Result<()> {
+    let t = TaskMail {
+        task_id: 0,
+        case_id,
+        stage,
+        round: 0,
+        kind: "submission",
+        form: "",
+        role: "department",
+        department_id: Some(department_id),
+        assignee_id: None,
+        due_ms: 0,
+    };
+    let people = recipients(conn, &t, false).await?;
+    if people.is_empty() {
+        return Ok(());
+    }
+    let (code, name, workflow_id, version): (String, String, String, i64) = sqlx::query_as(
+        "SELECT p.code, p.name, c.workflow_id, c.workflow_version FROM cases c JOIN projects p ON p.id = c.project_id WHERE c.id = $1",
+    )
+    .bind(case_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    for (user_id, display_name, email, language) in people {
+        let mut context = json!({
+            "recipient": display_name, "project_code": code, "project_name": name, "stage": stage,
+            "case_id": case_id, "workflow_id": workflow_id, "workflow_version": version,
+        });
+        if let (Some(c), Some(e)) = (context.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
+        sqlx::query(
+            "INSERT INTO outbox (kind, user_id, to_addr, language, context, case_id, status, next_attempt_ms, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7)",
+        )
+        .bind(kind)
+        .bind(user_id)
+        .bind(format!("{display_name} <{email}>"))
+        .bind(language)
+        .bind(context.to_string())
+        .bind(case_id)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }

@@ -199,6 +199,19 @@ async fn a_new_large_project_passes_every_stage() {
     }
     let seqs: Vec<i64> = v["history"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "history is gap-free");
+    // The department was told of each task, each decision and the approved actions.
+    let mail = app.ok_get("/api/v1/outbox?limit=1000", ADMIN_TOKEN).await;
+    let to_dept: Vec<&str> = mail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["to_addr"].as_str().unwrap().contains("d001@"))
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["task_assigned", "decision", "action_approved"] {
+        assert!(to_dept.contains(&kind), "no {kind} mail to the department: {to_dept:?}");
+    }
+    assert_eq!(to_dept.iter().filter(|k| **k == "decision").count(), 2, "ex-ante and target decisions: {to_dept:?}");
 }
 
 #[tokio::test]
@@ -231,6 +244,13 @@ async fn revision_goes_back_to_the_department_and_the_resubmission_passes() {
         })
         .await;
     assert!(history_kinds(&v).contains(&"revision_requested".to_string()));
+    let mail = app.ok_get("/api/v1/outbox?limit=1000", ADMIN_TOKEN).await;
+    assert!(
+        mail["items"].as_array().unwrap().iter().any(|m| m["kind"] == "revision_requested"
+            && m["to_addr"].as_str().unwrap().contains("d001@")
+            && m["task_id"] == open_task(&v, "submission")["id"]),
+        "the department is asked for the revision by mail: {mail:#}"
+    );
     // The department sees the opinions but not who wrote them.
     let (_, dv) = app.get(&format!("/api/v1/cases/{id}"), dept).await;
     let reviews: Vec<&Value> = dv["history"]
