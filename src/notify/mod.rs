@@ -179,6 +179,23 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
          Rectify by: {{ deadline }}\n\n\
          Details: {{ link }}\n",
     ),
+    (
+        "red_light.zh",
+        "【预算绩效管理】运行监控红灯预警：{{ count }} 个项目",
+        "{{ recipient }}，您好：\n\n\
+         本次{{ stage_title }}中，贵单位以下 {{ count }} 个项目亮红灯，请分析原因并及时纠偏。\n\n\
+         {% for p in projects %}- {{ p.code }} {{ p.name }}{% if p.cause %}：{{ p.cause }}{% endif %}\n{% endfor %}\n\
+         查看：{{ link }}\n",
+    ),
+    (
+        "red_light.en",
+        "[jixiao] Monitoring: {{ count }} project(s) on red",
+        "Dear {{ recipient }},\n\n\
+         In this run of {{ stage_title }}, {{ count }} of your projects are on red; please look \
+         into the causes and correct course.\n\n\
+         {% for p in projects %}- {{ p.code }} {{ p.name }}{% if p.cause %}: {{ p.cause }}{% endif %}\n{% endfor %}\n\
+         View them here: {{ link }}\n",
+    ),
 ];
 
 /// What a template is rendered with at start-up, to prove it renders.
@@ -188,6 +205,7 @@ fn sample_context() -> Value {
         "stage_title": "绩效目标申报与审核", "task_label": "申报绩效目标", "due": "2023-03-14 18:00",
         "timezone": "Asia/Shanghai", "link": "http://127.0.0.1:8080/tasks/1", "outcome_label": "通过",
         "score": "85.50", "grade": "良", "action_label": "整改", "amount": "—", "deadline": "2024-03-29 23:59",
+        "count": 1, "projects": [{"code": "XY2023-D001-0001", "name": "基本公共卫生服务项目", "cause": "经费保障"}],
     })
 }
 
@@ -324,9 +342,10 @@ async fn render_context(rt: &Runtime, ctx: &Value, language: &str) -> Value {
         .unwrap_or_default()
         .into();
     out["task_label"] = task_label(ctx["form"].as_str().unwrap_or_default(), language).into();
-    out["link"] = match ctx["task_id"].as_i64() {
-        Some(t) if t > 0 => format!("{}/api/v1/tasks/{t}", rt.settings.public_url),
-        _ => format!("{}/api/v1/cases/{}", rt.settings.public_url, ctx["case_id"]),
+    out["link"] = match (ctx["task_id"].as_i64(), ctx["case_id"].as_i64()) {
+        (Some(t), _) if t > 0 => format!("{}/api/v1/tasks/{t}", rt.settings.public_url),
+        (_, Some(c)) if c > 0 => format!("{}/api/v1/cases/{c}", rt.settings.public_url),
+        _ => format!("{}/api/v1/cases", rt.settings.public_url),
     }
     .into();
     let en = language == "en";

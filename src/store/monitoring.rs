@@ -18,6 +18,43 @@ use crate::domain::monitoring::{self as mon, Bands, Light, Progress};
 use crate::domain::{Fen, FieldError, Operator};
 use crate::engine::Input;
 
+/// Tells each department with red projects in a closed run which ones, with their causes: one
+/// mail per department user, listing at most 50 projects.
+async fn red_light_mail(conn: &mut AnyConnection, run_id: i64, now_ms: i64) -> Result<()> {
+    let (workflow_id, version, stage): (String, i64, String) =
+        sqlx::query_as("SELECT workflow_id, workflow_version, stage FROM monitoring_runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let reds: Vec<(i64, String, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT r.department_id, p.code, p.name, l.cause, l.cause_text FROM monitoring_lights l \
+         JOIN monitoring_reports r ON r.run_id = l.run_id AND r.case_id = l.case_id JOIN projects p ON p.id = r.project_id \
+         WHERE l.run_id = $1 AND l.light = 'red' ORDER BY r.department_id, p.code",
+    )
+    .bind(run_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_dept: std::collections::BTreeMap<i64, Vec<Value>> = Default::default();
+    for (dept, code, name, cause, text) in reds {
+        let cause = match (cause, text.trim()) {
+            (Some(c), "") => c,
+            (Some(c), t) => format!("{c}（{t}）"),
+            (None, _) => String::new(),
+        };
+        by_dept.entry(dept).or_default().push(json!({"code": code, "name": name, "cause": cause}));
+    }
+    for (dept, projects) in by_dept {
+        let count = projects.len();
+        let listed: Vec<Value> = projects.into_iter().take(50).collect();
+        let context = json!({
+            "run_id": run_id, "stage": stage, "workflow_id": workflow_id, "workflow_version": version,
+            "count": count, "projects": listed,
+        });
+        super::outbox::department_mail(conn, dept, "red_light", context, now_ms).await?;
+    }
+    Ok(())
+}
+
 /// Reports evaluated per read and per transaction.
 pub const EVALUATE_CHUNK: i64 = 5_000;
 
@@ -516,17 +553,20 @@ impl Store {
                     .await?;
             if pending == 0 {
                 self.evaluate_run(reg, run_id, now_ms).await?;
+                let mut tx = self.write().await?;
                 let n = sqlx::query(
                     "UPDATE monitoring_runs SET status = 'closed', closed_ms = $1 WHERE id = $2 AND status = 'open'",
                 )
                 .bind(now_ms)
                 .bind(run_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
                 if n == 1 {
+                    red_light_mail(&mut tx, run_id, now_ms).await?;
                     closed.push(run_id);
                 }
+                tx.commit().await?;
             }
         }
         Ok(closed)

@@ -202,6 +202,45 @@ pub(crate) async fn case_mail(
     Ok(())
 }
 
+/// Queues a mail to every user of a department with an address (a run's red lights).
+pub(crate) async fn department_mail(
+    conn: &mut AnyConnection,
+    department_id: i64,
+    kind: &str,
+    context: Value,
+    now_ms: i64,
+) -> Result<()> {
+    let t = TaskMail {
+        task_id: 0,
+        case_id: 0,
+        stage: "",
+        round: 0,
+        kind: "submission",
+        form: "",
+        role: "department",
+        department_id: Some(department_id),
+        assignee_id: None,
+        due_ms: 0,
+    };
+    for (user_id, display_name, email, language) in recipients(conn, &t, false).await? {
+        let mut ctx = context.clone();
+        ctx["recipient"] = display_name.clone().into();
+        sqlx::query(
+            "INSERT INTO outbox (kind, user_id, to_addr, language, context, status, next_attempt_ms, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6)",
+        )
+        .bind(kind)
+        .bind(user_id)
+        .bind(format!("{display_name} <{email}>"))
+        .bind(language)
+        .bind(ctx.to_string())
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Claims up to `limit` rows that are due (or whose claim went stale) for `worker`.
     pub async fn claim_outbox(&self, worker: &str, now_ms: i64, limit: i64) -> Result<Vec<OutboxRow>> {

@@ -194,6 +194,11 @@ async fn a_monitoring_run_lights_projects_on_their_adjusted_budgets() {
     assert_eq!(summary["by_department"][0]["key"], "D001");
     assert_eq!(summary["by_sector"][0]["key"], "health");
     assert_eq!(summary["by_sector"][0]["red"], 1);
+    // The department is told of its red project, with the cause, once the run closes.
+    let mail = app.ok_get("/api/v1/outbox?limit=1000", ADMIN_TOKEN).await;
+    let red: Vec<&Value> = mail["items"].as_array().unwrap().iter().filter(|m| m["kind"] == "red_light").collect();
+    assert_eq!(red.len(), 1, "one red-light mail to the department's one user: {mail:#}");
+    assert!(red[0]["to_addr"].as_str().unwrap().contains("d001@"), "{}", red[0]);
     let v1 = app.wait_case(m1, "lights", |v| v["monitoring"][0]["light"] == "green").await;
     assert_eq!(v1["monitoring"][0]["execution_pct"], "85.71", "{}", v1["monitoring"]);
     assert_eq!(v1["monitoring"][0]["month"], 7);
