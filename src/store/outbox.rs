@@ -276,7 +276,7 @@ impl Store {
     pub async fn outbox_drop_if_done(&self, id: i64, worker: &str, now_ms: i64) -> Result<bool> {
         let n = sqlx::query(
             "UPDATE outbox SET status = 'cancelled', sent_ms = $1, last_error = 'the task was no longer open' \
-             WHERE id = $2 AND status = 'sending' AND claimed_by = $3 AND kind <> 'task_assigned' \
+             WHERE id = $2 AND status = 'sending' AND claimed_by = $3 AND kind IN ('reminder', 'overdue', 'escalation') \
              AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = outbox.task_id AND t.status = 'open')",
         )
         .bind(now_ms)

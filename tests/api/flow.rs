@@ -32,6 +32,10 @@ fn stage_is(stage: &str, phase: &str) -> impl Fn(&Value) -> bool {
     move |v: &Value| v["stage"] == stage.as_str() && v["phase"] == phase.as_str()
 }
 
+fn count_status(mail: &Value, status: &str, kind: &str) -> usize {
+    mail["items"].as_array().unwrap().iter().filter(|m| m["status"] == status && m["kind"] == kind).count()
+}
+
 fn history_kinds(v: &Value) -> Vec<String> {
     v["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
 }
@@ -208,6 +212,7 @@ async fn a_new_large_project_passes_every_stage() {
         .filter(|m| m["to_addr"].as_str().unwrap().contains("d001@"))
         .map(|m| m["kind"].as_str().unwrap())
         .collect();
+    assert_eq!(count_status(&mail, "cancelled", "decision"), 0, "decisions are not dropped: {mail:#}");
     for kind in ["task_assigned", "decision", "action_approved"] {
         assert!(to_dept.contains(&kind), "no {kind} mail to the department: {to_dept:?}");
     }

@@ -199,6 +199,18 @@ async fn a_monitoring_run_lights_projects_on_their_adjusted_budgets() {
     let red: Vec<&Value> = mail["items"].as_array().unwrap().iter().filter(|m| m["kind"] == "red_light").collect();
     assert_eq!(red.len(), 1, "one red-light mail to the department's one user: {mail:#}");
     assert!(red[0]["to_addr"].as_str().unwrap().contains("d001@"), "{}", red[0]);
+    let id = red[0]["id"].clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mail = app.ok_get("/api/v1/outbox?limit=1000", ADMIN_TOKEN).await;
+        let m = mail["items"].as_array().unwrap().iter().find(|m| m["id"] == id).unwrap().clone();
+        if m["status"] == "sent" {
+            assert!(m["subject"].as_str().unwrap().contains("红灯预警：1 个项目"), "{m}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline && m["status"] != "cancelled", "the red-light mail is sent: {m}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let v1 = app.wait_case(m1, "lights", |v| v["monitoring"][0]["light"] == "green").await;
     assert_eq!(v1["monitoring"][0]["execution_pct"], "85.71", "{}", v1["monitoring"]);
     assert_eq!(v1["monitoring"][0]["month"], 7);
