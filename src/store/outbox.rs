@@ -69,26 +69,81 @@ pub struct Notice {
     pub seq: i64,
 }
 
-/// Whoever must act on a task: its assignee, or every active user of its department
-/// (department tasks) or of its role (bureau tasks); with `bureau`, the finance users.
-async fn recipients(
-    conn: &mut AnyConnection,
-    t: &TaskMail<'_>,
-    bureau: bool,
-) -> Result<Vec<(i64, String, String, String)>> {
+/// Who a mail goes to.
+#[derive(Debug, Clone, Copy)]
+enum To<'a> {
+    /// Whoever must act on a task: its assignee, or every user of its department (department
+    /// tasks) or of its role (bureau tasks).
+    Task(&'a TaskMail<'a>),
+    /// Every user of a department.
+    Department(i64),
+    /// The bureau: the finance users.
+    Bureau,
+}
+
+/// The active users with an address a mail goes to: (id, name, address, language).
+async fn recipients(conn: &mut AnyConnection, to: To<'_>) -> Result<Vec<(i64, String, String, String)>> {
     const COLS: &str = "SELECT id, display_name, email, language FROM users WHERE active = 1 AND email <> ''";
-    let q = match (bureau, t.assignee_id, t.department_id, t.role) {
-        (true, ..) => sqlx::query_as(super::sql(format!("{COLS} AND role = 'finance' ORDER BY id"))),
-        (false, Some(u), ..) => sqlx::query_as(super::sql(format!("{COLS} AND id = $1"))).bind(u),
-        (false, None, Some(d), "department") => {
-            sqlx::query_as(super::sql(format!("{COLS} AND department_id = $1 AND role = 'department' ORDER BY id")))
-                .bind(d)
-        }
-        (false, None, _, r) => {
-            sqlx::query_as(super::sql(format!("{COLS} AND role = $1 ORDER BY id"))).bind(r.to_string())
-        }
+    let department = |d: i64| {
+        sqlx::query_as(super::sql(format!("{COLS} AND department_id = $1 AND role = 'department' ORDER BY id"))).bind(d)
+    };
+    let q = match to {
+        To::Bureau => sqlx::query_as(super::sql(format!("{COLS} AND role = 'finance' ORDER BY id"))),
+        To::Department(d) => department(d),
+        To::Task(t) => match (t.assignee_id, t.department_id, t.role) {
+            (Some(u), ..) => sqlx::query_as(super::sql(format!("{COLS} AND id = $1"))).bind(u),
+            (None, Some(d), "department") => department(d),
+            (None, _, r) => sqlx::query_as(super::sql(format!("{COLS} AND role = $1 ORDER BY id"))).bind(r.to_string()),
+        },
     };
     Ok(q.fetch_all(&mut *conn).await?)
+}
+
+/// What every mail about a case shows: the project and the workflow version it is in.
+async fn case_context(conn: &mut AnyConnection, case_id: i64, stage: &str) -> Result<Value> {
+    let (code, name, workflow_id, version): (String, String, String, i64) = sqlx::query_as(
+        "SELECT p.code, p.name, c.workflow_id, c.workflow_version FROM cases c JOIN projects p ON p.id = c.project_id WHERE c.id = $1",
+    )
+    .bind(case_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(json!({
+        "project_code": code, "project_name": name, "stage": stage, "case_id": case_id,
+        "workflow_id": workflow_id, "workflow_version": version,
+    }))
+}
+
+/// Queues `kind` to each recipient, due at `at_ms`, with `context` and the recipient's name.
+async fn insert_mail(
+    conn: &mut AnyConnection,
+    kind: &str,
+    people: Vec<(i64, String, String, String)>,
+    context: &Value,
+    case_id: Option<i64>,
+    task_id: Option<i64>,
+    at_ms: i64,
+    now_ms: i64,
+) -> Result<()> {
+    for (user_id, display_name, email, language) in people {
+        let mut ctx = context.clone();
+        ctx["recipient"] = display_name.clone().into();
+        sqlx::query(
+            "INSERT INTO outbox (kind, user_id, to_addr, language, context, case_id, task_id, status, next_attempt_ms, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)",
+        )
+        .bind(kind)
+        .bind(user_id)
+        .bind(format!("{display_name} <{email}>"))
+        .bind(language)
+        .bind(ctx.to_string())
+        .bind(case_id)
+        .bind(task_id)
+        .bind(at_ms)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Queues the mail of a task just opened: "task assigned" now to whoever must act, and its
@@ -102,43 +157,21 @@ pub(crate) async fn task_opened(
 ) -> Result<()> {
     let first = if t.kind == "submission" && t.round > 0 { "revision_requested" } else { "task_assigned" };
     let now = Notice { kind: first, at_ms: now_ms, to_bureau: false, seq: 0 };
-    let mut project: Option<(String, String, String, i64)> = None;
+    let mut context: Option<Value> = None;
     for n in std::iter::once(&now).chain(notices) {
-        let people = recipients(conn, t, n.to_bureau).await?;
+        let people = recipients(conn, if n.to_bureau { To::Bureau } else { To::Task(t) }).await?;
         if people.is_empty() {
             continue;
         }
-        if project.is_none() {
-            project = Some(
-                sqlx::query_as(
-                    "SELECT p.code, p.name, c.workflow_id, c.workflow_version FROM cases c JOIN projects p ON p.id = c.project_id WHERE c.id = $1",
-                )
-                .bind(t.case_id)
-                .fetch_one(&mut *conn)
-                .await?,
-            );
+        if context.is_none() {
+            let mut c = case_context(conn, t.case_id, t.stage).await?;
+            c["form"] = t.form.into();
+            c["task_id"] = t.task_id.into();
+            c["due_ms"] = t.due_ms.into();
+            context = Some(c);
         }
-        let Some((code, name, workflow_id, version)) = &project else { continue };
-        for (user_id, display_name, email, language) in people {
-            let context = json!({
-                "recipient": display_name, "project_code": code, "project_name": name, "stage": t.stage,
-                "form": t.form, "task_id": t.task_id, "due_ms": t.due_ms, "workflow_id": workflow_id, "workflow_version": version,
-            });
-            sqlx::query(
-                "INSERT INTO outbox (kind, user_id, to_addr, language, context, case_id, task_id, status, next_attempt_ms, created_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)",
-            )
-            .bind(n.kind)
-            .bind(user_id)
-            .bind(format!("{display_name} <{email}>"))
-            .bind(language)
-            .bind(context.to_string())
-            .bind(t.case_id)
-            .bind(t.task_id)
-            .bind(n.at_ms)
-            .bind(now_ms)
-            .execute(&mut *conn)
-            .await?;
+        if let Some(c) = &context {
+            insert_mail(conn, n.kind, people, c, Some(t.case_id), Some(t.task_id), n.at_ms, now_ms).await?;
         }
     }
     Ok(())
@@ -155,51 +188,15 @@ pub(crate) async fn case_mail(
     extra: Value,
     now_ms: i64,
 ) -> Result<()> {
-    let t = TaskMail {
-        task_id: 0,
-        case_id,
-        stage,
-        round: 0,
-        kind: "submission",
-        form: "",
-        role: "department",
-        department_id: Some(department_id),
-        assignee_id: None,
-        due_ms: 0,
-    };
-    let people = recipients(conn, &t, false).await?;
+    let people = recipients(conn, To::Department(department_id)).await?;
     if people.is_empty() {
         return Ok(());
     }
-    let (code, name, workflow_id, version): (String, String, String, i64) = sqlx::query_as(
-        "SELECT p.code, p.name, c.workflow_id, c.workflow_version FROM cases c JOIN projects p ON p.id = c.project_id WHERE c.id = $1",
-    )
-    .bind(case_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    for (user_id, display_name, email, language) in people {
-        let mut context = json!({
-            "recipient": display_name, "project_code": code, "project_name": name, "stage": stage,
-            "case_id": case_id, "workflow_id": workflow_id, "workflow_version": version,
-        });
-        if let (Some(c), Some(e)) = (context.as_object_mut(), extra.as_object()) {
-            c.extend(e.clone());
-        }
-        sqlx::query(
-            "INSERT INTO outbox (kind, user_id, to_addr, language, context, case_id, status, next_attempt_ms, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7)",
-        )
-        .bind(kind)
-        .bind(user_id)
-        .bind(format!("{display_name} <{email}>"))
-        .bind(language)
-        .bind(context.to_string())
-        .bind(case_id)
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?;
+    let mut context = case_context(conn, case_id, stage).await?;
+    if let (Some(c), Some(e)) = (context.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
     }
-    Ok(())
+    insert_mail(conn, kind, people, &context, Some(case_id), None, now_ms, now_ms).await
 }
 
 /// Queues a mail to every user of a department with an address (a run's red lights).
@@ -210,35 +207,8 @@ pub(crate) async fn department_mail(
     context: Value,
     now_ms: i64,
 ) -> Result<()> {
-    let t = TaskMail {
-        task_id: 0,
-        case_id: 0,
-        stage: "",
-        round: 0,
-        kind: "submission",
-        form: "",
-        role: "department",
-        department_id: Some(department_id),
-        assignee_id: None,
-        due_ms: 0,
-    };
-    for (user_id, display_name, email, language) in recipients(conn, &t, false).await? {
-        let mut ctx = context.clone();
-        ctx["recipient"] = display_name.clone().into();
-        sqlx::query(
-            "INSERT INTO outbox (kind, user_id, to_addr, language, context, status, next_attempt_ms, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6)",
-        )
-        .bind(kind)
-        .bind(user_id)
-        .bind(format!("{display_name} <{email}>"))
-        .bind(language)
-        .bind(ctx.to_string())
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+    let people = recipients(conn, To::Department(department_id)).await?;
+    insert_mail(conn, kind, people, &context, None, None, now_ms, now_ms).await
 }
 
 impl Store {
