@@ -75,6 +75,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
     let templates = crate::notify::Templates::load()?;
     let mail = crate::notify::Transport::from_settings(
         settings.smtp_url.as_ref().map(|s| s.expose()),
+        settings.smtp_ca_file.as_deref(),
         settings.mail_dir.clone(),
     )?;
     let rt = Arc::new(Runtime {
@@ -224,6 +225,8 @@ async fn bootstrap_admin(rt: &Runtime) -> anyhow::Result<Option<String>> {
                 email: String::new(),
                 language: "zh".into(),
                 expert: None,
+                digest: false,
+                department_head: false,
             };
             rt.store.create_user(&u, now, None).await?
         }

@@ -72,12 +72,17 @@ pub struct Settings {
     /// STARTTLS, `smtps://` for TLS, with `user:password@` for auth). Without one, mail is
     /// written as `.eml` files to `mail_dir`.
     pub smtp_url: Option<Secret>,
+    /// A PEM file with the certificate authority that signed the mail server's certificate,
+    /// trusted besides the public roots (a bureau's private CA).
+    pub smtp_ca_file: Option<PathBuf>,
     /// The sender of every mail, e.g. `县财政局绩效管理 <jixiao@czj.example.gov.cn>`.
     pub mail_from: String,
     /// Where mail goes when no SMTP server is configured (default: `mail` in the data folder).
     pub mail_dir: PathBuf,
     /// The address users reach jixiao at, for links in mail.
     pub public_url: String,
+    /// When the daily digest goes out, in China Standard Time (Asia/Shanghai), e.g. 08:00.
+    pub digest_time: chrono::NaiveTime,
 }
 
 /// A setting that could not be read.
@@ -112,13 +117,15 @@ struct FileSettings {
     request_timeout_secs: Option<toml::Value>,
     log: Option<String>,
     smtp_url: Option<String>,
+    smtp_ca_file: Option<String>,
     mail_from: Option<String>,
     mail_dir: Option<String>,
     public_url: Option<String>,
+    digest_time: Option<String>,
 }
 
 /// The settings' names, in the file and (upper-cased, with `JIXIAO_`) in the environment.
-pub const NAMES: [&str; 23] = [
+pub const NAMES: [&str; 25] = [
     "plugins_dir",
     "plugin_cache_dir",
     "plugin_time_ms",
@@ -139,9 +146,11 @@ pub const NAMES: [&str; 23] = [
     "request_timeout_secs",
     "log",
     "smtp_url",
+    "smtp_ca_file",
     "mail_from",
     "mail_dir",
     "public_url",
+    "digest_time",
 ];
 
 /// Settings given on the command line; they override everything else.
@@ -211,9 +220,11 @@ impl Settings {
             put("request_timeout_secs", num(fs.request_timeout_secs));
             put("log", fs.log);
             put("smtp_url", fs.smtp_url);
+            put("smtp_ca_file", fs.smtp_ca_file);
             put("mail_from", fs.mail_from);
             put("mail_dir", fs.mail_dir);
             put("public_url", fs.public_url);
+            put("digest_time", fs.digest_time);
         }
         for (k, v) in env {
             let Some(rest) = k.strip_prefix("JIXIAO_") else {
@@ -336,6 +347,20 @@ impl Settings {
                 Some(Secret(v))
             }
         };
+        let smtp_ca_file = match get("smtp_ca_file") {
+            None => None,
+            Some((v, w)) => {
+                if smtp_url.is_none() {
+                    return Err(fail(
+                        "smtp_ca_file",
+                        &w,
+                        &v,
+                        "no value without smtp_url (it names the mail server's CA)",
+                    ));
+                }
+                Some(PathBuf::from(v))
+            }
+        };
         let mail_from = match get("mail_from") {
             None => "jixiao <jixiao@localhost>".to_string(),
             Some((v, w)) => {
@@ -354,6 +379,11 @@ impl Settings {
                 }
                 v.trim_end_matches('/').to_string()
             }
+        };
+        let digest_time = match get("digest_time") {
+            None => chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
+            Some((v, w)) => chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M")
+                .map_err(|_| fail("digest_time", &w, &v, "a time of day such as 08:00"))?,
         };
         Ok((
             Settings {
@@ -377,9 +407,11 @@ impl Settings {
                 request_timeout_secs: number("request_timeout_secs", 30, 1, 3600)?,
                 log,
                 smtp_url,
+                smtp_ca_file,
                 mail_from,
                 mail_dir,
                 public_url,
+                digest_time,
             },
             warnings,
         ))

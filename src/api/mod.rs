@@ -75,7 +75,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
     let limit = rt.settings.body_limit_bytes;
     let timeout = Duration::from_secs(rt.settings.request_timeout_secs);
     let v1 = Router::new()
-        .route("/me", get(me))
+        .route("/me", get(me).patch(set_preferences))
         .route("/admin/users", get(list_users).post(create_user))
         .route("/admin/users/{id}/tokens", post(issue_token).delete(revoke_tokens))
         .route("/departments", get(list_departments).post(create_department))
@@ -148,6 +148,24 @@ async fn metrics(State(rt): State<Arc<Runtime>>) -> ApiResult<Response> {
 
 async fn me(c: Caller) -> Json<Value> {
     Json(json!(c.0))
+}
+
+/// What a user may change about themselves.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Preferences {
+    language: Option<String>,
+    digest: Option<bool>,
+}
+
+/// Sets the caller's mail language and whether they take a daily digest.
+async fn set_preferences(
+    State(rt): State<Arc<Runtime>>,
+    c: Caller,
+    ApiJson(p): ApiJson<Preferences>,
+) -> ApiResult<Json<Value>> {
+    let user = rt.store.set_preferences(c.id(), p.language.as_deref(), p.digest, rt.clock.now_ms()).await?;
+    Ok(Json(json!(user)))
 }
 
 async fn list_users(State(rt): State<Arc<Runtime>>, c: Caller, Query(p): Query<Page>) -> ApiResult<Json<Value>> {
@@ -673,10 +691,10 @@ async fn list_outbox(
         return Err(ApiError::bad_request(format!("limit {limit} is outside 1–1000")));
     }
     if let Some(s) = q.status.as_deref()
-        && !["queued", "sending", "sent", "failed", "cancelled"].contains(&s)
+        && !["queued", "sending", "sent", "failed", "cancelled", "digested"].contains(&s)
     {
         return Err(ApiError::bad_request(format!(
-            "status: '{s}' is not a mail status (expected queued, sending, sent, failed or cancelled)"
+            "status: '{s}' is not a mail status (expected queued, sending, sent, failed, cancelled or digested)"
         )));
     }
     let items = rt.store.outbox(q.status.as_deref(), limit).await?;

@@ -24,6 +24,13 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc { method: "get", path: "/metrics", summary: "Prometheus metrics", roles: &[], body: None },
     RouteDoc { method: "get", path: "/api/openapi.json", summary: "This document", roles: &[], body: None },
     RouteDoc { method: "get", path: "/api/v1/me", summary: "The caller's user record", roles: ALL, body: None },
+    RouteDoc {
+        method: "patch",
+        path: "/api/v1/me",
+        summary: "Set the caller's mail language and daily digest",
+        roles: ALL,
+        body: Some("Preferences"),
+    },
     RouteDoc { method: "get", path: "/api/v1/admin/users", summary: "List users", roles: &["admin"], body: None },
     RouteDoc {
         method: "post",
@@ -445,7 +452,8 @@ pub fn build() -> Value {
                 "Error": {"type": "object", "required": ["code", "message", "details"], "properties": {
                     "code": {"type": "string"}, "message": {"type": "string"},
                     "details": {"type": "array", "items": {"type": "object", "description": "{path, message} for fields; {file, line, column, message} for workflow definitions"}}}},
-                "NewUser": object("username, display_name, role, department_code (department users), email, language (zh|en), expert {sectors, specialities, title, organisation, employment[] {department_code, from_year, to_year}, conflicts[] {kind (relative_heads_unit|took_part|interest), department_code, project_code, note}, availability[] {from, to} (dates), max_concurrent_reviews (default 20)}"),
+                "Preferences": object("language (zh|en), digest (true: one mail a day listing open tasks and news instead of one mail per event)"),
+                "NewUser": object("username, display_name, role, department_code (department users), email, language (zh|en), digest (one mail a day), department_head (department users: told first when the department's work is overdue), expert {sectors, specialities, title, organisation, employment[] {department_code, from_year, to_year}, conflicts[] {kind (relative_heads_unit|took_part|interest), department_code, project_code, note}, availability[] {from, to} (dates), max_concurrent_reviews (default 20)}"),
                 "TokenRequest": object("label"),
                 "NewDepartment": object("code, name, sector, head"),
                 "ProjectInput": object("code, name, department_code, sector, amount (yuan as a decimal string), fiscal_year, is_new, funding_source, indicators[] {level1, level2, name, operator (≥ ≤ = 定性), value, unit, weight, basis, explanation, core}"),

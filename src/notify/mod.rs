@@ -12,19 +12,20 @@
 //!
 //! Only this module imports lettre.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::app::Runtime;
-use crate::store::outbox::OutboxRow;
+use crate::store::outbox::{OutboxRow, Screen};
 
 /// Whether `text` is a mailbox (`name <address>` or `address`).
 pub fn is_mailbox(text: &str) -> bool {
@@ -196,6 +197,26 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
          {% for p in projects %}- {{ p.code }} {{ p.name }}{% if p.cause %}: {{ p.cause }}{% endif %}\n{% endfor %}\n\
          View them here: {{ link }}\n",
     ),
+    (
+        "digest.zh",
+        "【预算绩效管理】每日汇总（{{ day }}）：待办 {{ total }} 项{% if overdue %}，逾期 {{ overdue }} 项{% endif %}",
+        "{{ recipient }}，您好：\n\n\
+         截至 {{ day }}，您有 {{ total }} 项待办事项{% if overdue %}，其中 {{ overdue }} 项已逾期{% endif %}。\n\n\
+         {% for t in tasks %}- {% if t.overdue %}【已逾期】{% endif %}{{ t.project_code }} {{ t.project_name }}｜{{ t.stage_title }}｜{{ t.task_label }}｜截止 {{ t.due }}\n  {{ t.link }}\n{% endfor %}\
+         {% if more_tasks %}另有 {{ more_tasks }} 项，请登录系统查看。\n{% endif %}\
+         {% if news %}\n近期消息：\n{% for n in news %}- {{ n.subject }}\n{% endfor %}{% if more_news %}另有 {{ more_news }} 条。\n{% endif %}{% endif %}\n\
+         时间均为 {{ timezone }}。您选择了每日汇总邮件，如需逐项通知，可在个人设置中更改。\n",
+    ),
+    (
+        "digest.en",
+        "[jixiao] Daily digest ({{ day }}): {{ total }} open task(s){% if overdue %}, {{ overdue }} overdue{% endif %}",
+        "Dear {{ recipient }},\n\n\
+         As of {{ day }} you have {{ total }} open task(s){% if overdue %}, {{ overdue }} of them overdue{% endif %}.\n\n\
+         {% for t in tasks %}- {% if t.overdue %}[OVERDUE] {% endif %}{{ t.project_code }} {{ t.project_name }} | {{ t.stage_title }} | {{ t.task_label }} | due {{ t.due }}\n  {{ t.link }}\n{% endfor %}\
+         {% if more_tasks %}And {{ more_tasks }} more; open jixiao to see them all.\n{% endif %}\
+         {% if news %}\nNews:\n{% for n in news %}- {{ n.subject }}\n{% endfor %}{% if more_news %}And {{ more_news }} more.\n{% endif %}{% endif %}\n\
+         Times are in {{ timezone }}. You chose one digest a day; you can ask for one mail per event in your settings.\n",
+    ),
 ];
 
 /// What a template is rendered with at start-up, to prove it renders.
@@ -206,6 +227,10 @@ fn sample_context() -> Value {
         "timezone": "Asia/Shanghai", "link": "http://127.0.0.1:8080/tasks/1", "outcome_label": "通过",
         "score": "85.50", "grade": "良", "action_label": "整改", "amount": "—", "deadline": "2024-03-29 23:59",
         "count": 1, "projects": [{"code": "XY2023-D001-0001", "name": "基本公共卫生服务项目", "cause": "经费保障"}],
+        "day": "2023-03-13", "total": 2, "overdue": 1, "more_tasks": 0, "more_news": 1,
+        "tasks": [{"project_code": "XY2023-D001-0001", "project_name": "基本公共卫生服务项目", "stage_title": "绩效目标申报与审核",
+                   "task_label": "申报绩效目标", "due": "2023-03-14 18:00", "overdue": true, "link": "http://127.0.0.1:8080/tasks/1"}],
+        "news": [{"subject": "【预算绩效管理】评审结果：XY2023-D001-0001 绩效目标审核 通过"}],
     })
 }
 
@@ -246,6 +271,41 @@ impl Templates {
     }
 }
 
+/// The TLS mode `url` asks for (TLS from the start with `smtps://`, STARTTLS with
+/// `?tls=required` or `?tls=opportunistic`), with the server's certificate checked against the
+/// CA in `ca_file` as well as the public roots.
+fn private_ca_tls(url: &str, ca_file: &Path) -> anyhow::Result<Tls> {
+    let pem = std::fs::read(ca_file).map_err(|e| anyhow::anyhow!("smtp_ca_file {}: {e}", ca_file.display()))?;
+    let has_cert = pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----");
+    let cert = Certificate::from_pem(&pem).ok().filter(|_| has_cert).ok_or_else(|| {
+        anyhow::anyhow!(
+            "smtp_ca_file {}: not a PEM certificate (expected -----BEGIN CERTIFICATE----- …)",
+            ca_file.display()
+        )
+    })?;
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    let params = TlsParameters::builder(host.to_string())
+        .add_root_certificate(cert)
+        .build_rustls()
+        .map_err(|e| anyhow::anyhow!("smtp_ca_file {}: {e}", ca_file.display()))?;
+    let query = rest.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let tls = query.split('&').find_map(|kv| kv.strip_prefix("tls="));
+    match (scheme, tls) {
+        ("smtps", _) => Ok(Tls::Wrapper(params)),
+        (_, Some("required")) => Ok(Tls::Required(params)),
+        (_, Some("opportunistic")) => Ok(Tls::Opportunistic(params)),
+        _ => anyhow::bail!(
+            "smtp_ca_file is set but smtp_url asks for no TLS (expected smtps://… or smtp://…?tls=required)"
+        ),
+    }
+}
+
 /// Where mail goes.
 #[derive(Debug)]
 pub enum Transport {
@@ -264,14 +324,23 @@ pub enum SendError {
 }
 
 impl Transport {
-    pub fn from_settings(smtp_url: Option<&str>, mail_dir: PathBuf) -> anyhow::Result<Transport> {
+    /// The transport `smtp_url` names (with `ca_file` trusted besides the public roots), or
+    /// `.eml` files in `mail_dir` without one.
+    pub fn from_settings(
+        smtp_url: Option<&str>,
+        ca_file: Option<&Path>,
+        mail_dir: PathBuf,
+    ) -> anyhow::Result<Transport> {
         match smtp_url {
-            Some(url) => Ok(Transport::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            Some(url) => {
+                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| anyhow::anyhow!("smtp_url: {e}"))?
-                    .timeout(Some(Duration::from_secs(30)))
-                    .build(),
-            )),
+                    .timeout(Some(Duration::from_secs(30)));
+                if let Some(ca) = ca_file {
+                    builder = builder.tls(private_ca_tls(url, ca)?);
+                }
+                Ok(Transport::Smtp(builder.build()))
+            }
             None => {
                 std::fs::create_dir_all(&mail_dir)
                     .map_err(|e| anyhow::anyhow!("mail_dir {}: {e}", mail_dir.display()))?;
@@ -400,18 +469,94 @@ fn backoff_ms(attempts: i64) -> i64 {
     (60_000i64 << attempts.clamp(0, 8)).min(4 * 3_600_000)
 }
 
+/// The most tasks and news items one digest lists; the rest are counted.
+const DIGEST_ITEMS: i64 = 50;
+
+/// The context of a digest: the recipient's open tasks, soonest first, and the mail folded
+/// for them since the last digest. `None` when there is nothing to report. The second value
+/// is the last folded row the digest accounts for.
+async fn digest_context(rt: &Runtime, row: &OutboxRow) -> anyhow::Result<Option<(Value, i64)>> {
+    let Some(user_id) = row.user_id else { return Ok(None) };
+    let user = rt.store.user(user_id).await?;
+    let now = rt.clock.now_ms();
+    let up_to = rt.store.outbox_last_id(user_id).await?;
+    let (tasks, total, overdue) = rt.store.digest_tasks(&user, now, DIGEST_ITEMS).await?;
+    let (news, news_total) = rt.store.digest_news(user_id, DIGEST_ITEMS).await?;
+    if total == 0 && news_total == 0 {
+        return Ok(None);
+    }
+    let mut items = Vec::with_capacity(tasks.len());
+    for t in &tasks {
+        let ctx = json!({
+            "stage": t.stage, "form": t.form, "due_ms": t.due_ms, "task_id": t.id, "case_id": t.case_id,
+            "workflow_id": t.workflow_id, "workflow_version": t.workflow_version,
+        });
+        let shown = render_context(rt, &ctx, &row.language).await;
+        items.push(json!({
+            "project_code": t.project_code, "project_name": t.project_name, "stage_title": shown["stage_title"],
+            "task_label": shown["task_label"], "due": shown["due"], "overdue": t.due_ms < now, "link": shown["link"],
+        }));
+    }
+    let mut subjects = Vec::with_capacity(news.len());
+    for n in &news {
+        let ctx: Value = serde_json::from_str(&n.context).unwrap_or(Value::Null);
+        let shown = render_context(rt, &ctx, &row.language).await;
+        if let Ok((subject, _)) = rt.templates.render(&n.kind, &row.language, &shown) {
+            subjects.push(json!({ "subject": subject }));
+        }
+    }
+    let stored: Value = serde_json::from_str(&row.context).unwrap_or(Value::Null);
+    let context = json!({
+        "recipient": user.display_name, "day": stored["day"], "timezone": BUREAU_TZ.name(),
+        "total": total, "overdue": overdue, "tasks": items, "more_tasks": total - tasks.len() as i64,
+        "news": subjects, "more_news": news_total - news.len() as i64,
+    });
+    Ok(Some((context, up_to)))
+}
+
+/// The bureau's time zone, for the digest's day and time.
+const BUREAU_TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// Queues today's digests once the digest time has passed (once per process per day; the
+/// database keeps it to one per user and day across processes). Returns the day handled.
+async fn queue_digests(rt: &Runtime, done: Option<chrono::NaiveDate>) -> anyhow::Result<Option<chrono::NaiveDate>> {
+    let now = rt.clock.now_ms();
+    let Some(local) = chrono::DateTime::from_timestamp_millis(now).map(|t| t.with_timezone(&BUREAU_TZ)) else {
+        return Ok(done);
+    };
+    let day = local.date_naive();
+    if done == Some(day) || local.time() < rt.settings.digest_time {
+        return Ok(done);
+    }
+    let n = rt.store.queue_digests(&day.format("%Y-%m-%d").to_string(), now, now).await?;
+    if n > 0 {
+        tracing::info!(digests = n, %day, "queued the daily digests");
+    }
+    Ok(Some(day))
+}
+
 /// Delivers the due rows once. Returns how many were handled.
 pub async fn deliver_due(rt: &Runtime, worker: &str) -> anyhow::Result<usize> {
     let now = rt.clock.now_ms();
     let rows = rt.store.claim_outbox(worker, now, 20).await?;
     for row in &rows {
-        if rt.store.outbox_drop_if_done(row.id, worker, now).await? {
+        if rt.store.outbox_screen(row.id, worker, now).await? != Screen::Send {
             continue;
         }
+        let (ctx, reported) = if row.kind == "digest" {
+            match digest_context(rt, row).await? {
+                Some((ctx, up_to)) => (ctx, Some(up_to)),
+                None => {
+                    rt.store.outbox_cancel(row.id, worker, "nothing to report", now).await?;
+                    continue;
+                }
+            }
+        } else {
+            let ctx: Value = serde_json::from_str(&row.context).unwrap_or(Value::Null);
+            (render_context(rt, &ctx, &row.language).await, None)
+        };
         let from: Mailbox = rt.settings.mail_from.parse()?;
         let id = message_id(row, &rt.settings.mail_from);
-        let ctx: Value = serde_json::from_str(&row.context).unwrap_or(Value::Null);
-        let ctx = render_context(rt, &ctx, &row.language).await;
         let rendered = rt.templates.render(&row.kind, &row.language, &ctx);
         let built = rendered.map_err(|e| e.to_string()).and_then(|(subject, body)| {
             let to: Mailbox = row.to_addr.parse().map_err(|e| format!("recipient '{}': {e}", row.to_addr))?;
@@ -428,20 +573,23 @@ pub async fn deliver_due(rt: &Runtime, worker: &str) -> anyhow::Result<usize> {
         let (msg, subject) = match built {
             Ok(x) => x,
             Err(e) => {
-                rt.store.outbox_failed(row.id, worker, &e, now).await?;
+                rt.store.outbox_failed(row.id, worker, &e).await?;
                 continue;
             }
         };
         match rt.mail.send(msg, &format!("{:08}.eml", row.id)).await {
-            Ok(()) => rt.store.outbox_sent(row.id, worker, &id, &subject, rt.clock.now_ms()).await?,
-            Err(SendError::Permanent(e)) => rt.store.outbox_failed(row.id, worker, &e, now).await?,
+            Ok(()) => {
+                rt.store.outbox_sent(row.id, worker, &id, &subject, rt.clock.now_ms()).await?;
+                if let (Some(up_to), Some(user_id)) = (reported, row.user_id) {
+                    rt.store.digest_reported(user_id, row.id, up_to).await?;
+                }
+            }
+            Err(SendError::Permanent(e)) => rt.store.outbox_failed(row.id, worker, &e).await?,
             Err(SendError::Temporary(e)) if row.attempts + 1 >= MAX_ATTEMPTS => {
-                rt.store
-                    .outbox_failed(row.id, worker, &format!("gave up after {MAX_ATTEMPTS} attempts: {e}"), now)
-                    .await?
+                rt.store.outbox_failed(row.id, worker, &format!("gave up after {MAX_ATTEMPTS} attempts: {e}")).await?
             }
             Err(SendError::Temporary(e)) => {
-                rt.store.outbox_retry(row.id, worker, &e, now + backoff_ms(row.attempts), now).await?
+                rt.store.outbox_retry(row.id, worker, &e, now + backoff_ms(row.attempts)).await?
             }
         }
     }
@@ -449,12 +597,17 @@ pub async fn deliver_due(rt: &Runtime, worker: &str) -> anyhow::Result<usize> {
 }
 
 /// Delivers the outbox until `shutdown` turns true: at once when there is more, else every
-/// second (or when the clock moves).
+/// second (or when the clock moves). Queues the daily digests when their time comes.
 pub async fn run_mailer(rt: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) {
     let worker = format!("{}-{}", std::process::id(), &crate::store::people::new_token()[3..15]);
+    let mut digest_day = None;
     loop {
         if *shutdown.borrow() {
             return;
+        }
+        match queue_digests(&rt, digest_day).await {
+            Ok(day) => digest_day = day,
+            Err(e) => tracing::warn!(error = %e, "queueing the daily digests failed; retrying"),
         }
         let more = match deliver_due(&rt, &worker).await {
             Ok(n) => n > 0,
@@ -489,6 +642,19 @@ mod tests {
         let mut ctx = sample_context();
         ctx.as_object_mut().unwrap().remove("due");
         assert!(t.render("task_assigned", "zh", &ctx).is_err());
+    }
+
+    #[test]
+    fn a_private_ca_keeps_the_tls_mode_of_the_url() {
+        let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail-ca.pem");
+        assert!(matches!(private_ca_tls("smtps://u:p%40ss@127.0.0.1:465", &ca), Ok(Tls::Wrapper(_))));
+        assert!(matches!(private_ca_tls("smtp://mail.example.org:587?tls=required", &ca), Ok(Tls::Required(_))));
+        assert!(matches!(private_ca_tls("smtp://[::1]:25?tls=opportunistic", &ca), Ok(Tls::Opportunistic(_))));
+        let plain = private_ca_tls("smtp://mail.example.org:25", &ca).err().map(|e| e.to_string());
+        assert!(plain.is_some_and(|e| e.contains("asks for no TLS")));
+        let not_pem = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        let e = private_ca_tls("smtps://mail.example.org", &not_pem).err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("not a PEM certificate")), "a file that is no certificate is refused");
     }
 
     #[test]

@@ -42,24 +42,28 @@ pub(crate) fn notices(
     now_ms: i64,
     due_ms: i64,
 ) -> Vec<super::outbox::Notice> {
-    use super::outbox::Notice;
+    use super::outbox::{Audience, Notice};
     let Some(st) = wf.stages.iter().find(|s| s.id == stage) else { return Vec::new() };
     let Some(due) = Utc.timestamp_millis_opt(due_ms).single() else { return Vec::new() };
     let mut out = Vec::new();
-    for (i, r) in st.remind.iter().enumerate() {
+    for r in &st.remind {
         let at = match *r {
             WorkDuration::Workdays(n) => cal.reminder_time(due, wf.timezone, n).timestamp_millis(),
             WorkDuration::Days(n) => due_ms - i64::from(n) * 86_400_000,
             WorkDuration::Hours(n) => due_ms - i64::from(n) * 3_600_000,
         };
         if at > now_ms && at < due_ms {
-            out.push(Notice { kind: "reminder", at_ms: at, to_bureau: false, seq: i as i64 });
+            out.push(Notice { kind: "reminder", at_ms: at, to: Audience::Task });
         }
     }
     if let Some(after) = st.escalate {
-        out.push(Notice { kind: "overdue", at_ms: due_ms, to_bureau: false, seq: 0 });
-        let at = cal.deadline(due, wf.timezone, after).timestamp_millis();
-        out.push(Notice { kind: "escalation", at_ms: at, to_bureau: true, seq: 0 });
+        // Overdue: the people who must act are told at the deadline, the department's head
+        // `after` it, and the bureau `after` that.
+        out.push(Notice { kind: "overdue", at_ms: due_ms, to: Audience::Task });
+        let head = cal.deadline(due, wf.timezone, after);
+        out.push(Notice { kind: "escalation", at_ms: head.timestamp_millis(), to: Audience::Head });
+        let bureau = cal.deadline(head, wf.timezone, after).timestamp_millis();
+        out.push(Notice { kind: "escalation", at_ms: bureau, to: Audience::Bureau });
     }
     out
 }

@@ -71,6 +71,8 @@ impl Store {
                     email: format!("{}@units.example.cn", d.code.to_ascii_lowercase()),
                     language: "zh".into(),
                     expert: None,
+                    digest: false,
+                    department_head: false,
                 },
                 now_ms,
             )
@@ -90,6 +92,8 @@ impl Store {
                     email: format!("finance{}@czj.example.cn", i + 1),
                     language: "zh".into(),
                     expert: None,
+                    digest: false,
+                    department_head: false,
                 },
                 now_ms,
             )
@@ -139,6 +143,8 @@ impl Store {
                         availability: Vec::new(),
                         max_concurrent_reviews: cap_for(e),
                     }),
+                    digest: false,
+                    department_head: false,
                 },
                 now_ms,
             )

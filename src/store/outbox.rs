@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
+use super::people::User;
 use super::{Result, Store};
 
 /// A claimed row, as the mailer renders and sends it.
@@ -12,6 +13,7 @@ use super::{Result, Store};
 pub struct OutboxRow {
     pub id: i64,
     pub kind: String,
+    pub user_id: Option<i64>,
     pub to_addr: String,
     pub language: String,
     pub context: String,
@@ -39,6 +41,30 @@ pub struct OutboxEntry {
     pub sent_ms: Option<i64>,
 }
 
+/// What the mailer does with a claimed row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Send,
+    /// A notice whose task was finished: cancelled.
+    Dropped,
+    /// Kept for the recipient's daily digest.
+    Folded,
+}
+
+/// An open task as a digest lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DigestTask {
+    pub id: i64,
+    pub case_id: i64,
+    pub stage: String,
+    pub form: String,
+    pub due_ms: i64,
+    pub project_code: String,
+    pub project_name: String,
+    pub workflow_id: String,
+    pub workflow_version: i64,
+}
+
 /// A claim older than this is taken to belong to a mailer that stopped mid-send.
 const STALE_CLAIM_MS: i64 = 10 * 60_000;
 
@@ -58,15 +84,26 @@ pub(crate) struct TaskMail<'a> {
     pub due_ms: i64,
 }
 
-/// A mail a task sends later if it is still open then: a reminder, the overdue notice, or the
-/// escalation to the bureau.
+/// A mail a task sends later if it is still open then: a reminder, the overdue notice, or an
+/// escalation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Notice {
     pub kind: &'static str,
     pub at_ms: i64,
-    pub to_bureau: bool,
-    /// Which of the stage's reminders.
-    pub seq: i64,
+    pub to: Audience,
+}
+
+/// Who a task's notice is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Whoever must act on the task.
+    Task,
+    /// The head of the task's department: the first escalation step.
+    Head,
+    /// The bureau (finance users): the last escalation step. When there is no head to tell
+    /// (not a department's task, or a department without a head's account), the bureau is
+    /// told at the head's time instead.
+    Bureau,
 }
 
 /// Who a mail goes to.
@@ -77,12 +114,17 @@ enum To<'a> {
     Task(&'a TaskMail<'a>),
     /// Every user of a department.
     Department(i64),
+    /// The heads of a department.
+    Head(i64),
     /// The bureau: the finance users.
     Bureau,
 }
 
-/// The active users with an address a mail goes to: (id, name, address, language).
-async fn recipients(conn: &mut AnyConnection, to: To<'_>) -> Result<Vec<(i64, String, String, String)>> {
+/// A recipient: (user id, name, address, language).
+type Person = (i64, String, String, String);
+
+/// The active users with an address a mail goes to.
+async fn recipients(conn: &mut AnyConnection, to: To<'_>) -> Result<Vec<Person>> {
     const COLS: &str = "SELECT id, display_name, email, language FROM users WHERE active = 1 AND email <> ''";
     let department = |d: i64| {
         sqlx::query_as(super::sql(format!("{COLS} AND department_id = $1 AND role = 'department' ORDER BY id"))).bind(d)
@@ -90,6 +132,10 @@ async fn recipients(conn: &mut AnyConnection, to: To<'_>) -> Result<Vec<(i64, St
     let q = match to {
         To::Bureau => sqlx::query_as(super::sql(format!("{COLS} AND role = 'finance' ORDER BY id"))),
         To::Department(d) => department(d),
+        To::Head(d) => sqlx::query_as(super::sql(format!(
+            "{COLS} AND department_id = $1 AND role = 'department' AND department_head = 1 ORDER BY id"
+        )))
+        .bind(d),
         To::Task(t) => match (t.assignee_id, t.department_id, t.role) {
             (Some(u), ..) => sqlx::query_as(super::sql(format!("{COLS} AND id = $1"))).bind(u),
             (None, Some(d), "department") => department(d),
@@ -117,7 +163,7 @@ async fn case_context(conn: &mut AnyConnection, case_id: i64, stage: &str) -> Re
 async fn insert_mail(
     conn: &mut AnyConnection,
     kind: &str,
-    people: Vec<(i64, String, String, String)>,
+    people: &[Person],
     context: &Value,
     case_id: Option<i64>,
     task_id: Option<i64>,
@@ -125,6 +171,7 @@ async fn insert_mail(
     now_ms: i64,
 ) -> Result<()> {
     for (user_id, display_name, email, language) in people {
+        let user_id = *user_id;
         let mut ctx = context.clone();
         ctx["recipient"] = display_name.clone().into();
         sqlx::query(
@@ -148,7 +195,7 @@ async fn insert_mail(
 
 /// Queues the mail of a task just opened: "task assigned" now to whoever must act, and its
 /// later notices (sent only if the task is still open when they are due). Users without an
-/// address get none.
+/// address get none. Each audience is looked up once.
 pub(crate) async fn task_opened(
     conn: &mut AnyConnection,
     t: &TaskMail<'_>,
@@ -156,10 +203,24 @@ pub(crate) async fn task_opened(
     notices: &[Notice],
 ) -> Result<()> {
     let first = if t.kind == "submission" && t.round > 0 { "revision_requested" } else { "task_assigned" };
-    let now = Notice { kind: first, at_ms: now_ms, to_bureau: false, seq: 0 };
+    let actors = recipients(conn, To::Task(t)).await?;
+    let heads = match (t.department_id, notices.iter().any(|n| n.to == Audience::Head)) {
+        (Some(d), true) if t.role == "department" => recipients(conn, To::Head(d)).await?,
+        _ => Vec::new(),
+    };
+    let bureau =
+        if notices.iter().any(|n| n.to == Audience::Bureau) { recipients(conn, To::Bureau).await? } else { Vec::new() };
+    // With nobody to tell at the head's step, the bureau is told then.
+    let head_at = notices.iter().find(|n| n.to == Audience::Head).map(|n| n.at_ms);
     let mut context: Option<Value> = None;
+    let now = Notice { kind: first, at_ms: now_ms, to: Audience::Task };
     for n in std::iter::once(&now).chain(notices) {
-        let people = recipients(conn, if n.to_bureau { To::Bureau } else { To::Task(t) }).await?;
+        let (people, at_ms) = match n.to {
+            Audience::Task => (&actors, n.at_ms),
+            Audience::Head => (&heads, n.at_ms),
+            Audience::Bureau if heads.is_empty() => (&bureau, head_at.unwrap_or(n.at_ms)),
+            Audience::Bureau => (&bureau, n.at_ms),
+        };
         if people.is_empty() {
             continue;
         }
@@ -171,7 +232,9 @@ pub(crate) async fn task_opened(
             context = Some(c);
         }
         if let Some(c) = &context {
-            insert_mail(conn, n.kind, people, c, Some(t.case_id), Some(t.task_id), n.at_ms, now_ms).await?;
+            let mut c = c.clone();
+            c["escalated_to"] = if n.to == Audience::Head { "head" } else { "bureau" }.into();
+            insert_mail(conn, n.kind, people, &c, Some(t.case_id), Some(t.task_id), at_ms, now_ms).await?;
         }
     }
     Ok(())
@@ -196,7 +259,7 @@ pub(crate) async fn case_mail(
     if let (Some(c), Some(e)) = (context.as_object_mut(), extra.as_object()) {
         c.extend(e.clone());
     }
-    insert_mail(conn, kind, people, &context, Some(case_id), None, now_ms, now_ms).await
+    insert_mail(conn, kind, &people, &context, Some(case_id), None, now_ms, now_ms).await
 }
 
 /// Queues a mail to every user of a department with an address (a run's red lights).
@@ -208,7 +271,7 @@ pub(crate) async fn department_mail(
     now_ms: i64,
 ) -> Result<()> {
     let people = recipients(conn, To::Department(department_id)).await?;
-    insert_mail(conn, kind, people, &context, None, None, now_ms, now_ms).await
+    insert_mail(conn, kind, &people, &context, None, None, now_ms, now_ms).await
 }
 
 impl Store {
@@ -229,7 +292,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let rows: Vec<OutboxRow> = sqlx::query_as(
-            "SELECT id, kind, to_addr, language, context, attempts, created_ms FROM outbox \
+            "SELECT id, kind, user_id, to_addr, language, context, attempts, created_ms FROM outbox \
              WHERE status = 'sending' AND claimed_by = $1 AND claimed_ms = $2 ORDER BY id",
         )
         .bind(worker)
@@ -240,11 +303,11 @@ impl Store {
         Ok(rows)
     }
 
-    /// Drops a claimed notice whose task is no longer open (it was done, declined or
-    /// closed): reminders go only to people who still have something to do. Returns whether
-    /// the row was dropped.
-    pub async fn outbox_drop_if_done(&self, id: i64, worker: &str, now_ms: i64) -> Result<bool> {
-        let n = sqlx::query(
+    /// Decides what becomes of a claimed row before it is sent. A notice whose task is no
+    /// longer open (done, declined or closed) is dropped: reminders go only to people who still
+    /// have something to do. A mail to a user who takes the daily digest is folded into it.
+    pub async fn outbox_screen(&self, id: i64, worker: &str, now_ms: i64) -> Result<Screen> {
+        let dropped = sqlx::query(
             "UPDATE outbox SET status = 'cancelled', sent_ms = $1, last_error = 'the task was no longer open' \
              WHERE id = $2 AND status = 'sending' AND claimed_by = $3 AND kind IN ('reminder', 'overdue', 'escalation') \
              AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = outbox.task_id AND t.status = 'open')",
@@ -255,7 +318,131 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        Ok(n > 0)
+        if dropped > 0 {
+            return Ok(Screen::Dropped);
+        }
+        let folded = sqlx::query(
+            "UPDATE outbox SET status = 'digested', sent_ms = $1 \
+             WHERE id = $2 AND status = 'sending' AND claimed_by = $3 AND kind <> 'digest' \
+             AND EXISTS (SELECT 1 FROM users u WHERE u.id = outbox.user_id AND u.digest = 1)",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(if folded > 0 { Screen::Folded } else { Screen::Send })
+    }
+
+    /// Queues the digest of `day` (the bureau's date, YYYY-MM-DD) for every active user who
+    /// takes it and has an address, due at `at_ms`. A user gets at most one digest row per day,
+    /// however many mailers queue it. Returns how many were queued now.
+    pub async fn queue_digests(&self, day: &str, at_ms: i64, now_ms: i64) -> Result<u64> {
+        let context = json!({ "day": day }).to_string();
+        Ok(sqlx::query(
+            "INSERT INTO outbox (kind, user_id, to_addr, language, context, status, next_attempt_ms, created_ms, digest_day) \
+             SELECT 'digest', id, display_name || ' <' || email || '>', language, $1, 'queued', $2, $3, $4 \
+             FROM users WHERE active = 1 AND digest = 1 AND email <> '' ON CONFLICT DO NOTHING",
+        )
+        .bind(context)
+        .bind(at_ms)
+        .bind(now_ms)
+        .bind(day)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// The open tasks `user` must act on, soonest deadline first (at most `limit`), with the
+    /// number of them and of those past their deadline.
+    pub async fn digest_tasks(&self, user: &User, now_ms: i64, limit: i64) -> Result<(Vec<DigestTask>, i64, i64)> {
+        const MINE: &str = "t.status = 'open' AND (t.assignee_id = $1 \
+             OR (t.assignee_id IS NULL AND t.role = 'department' AND t.department_id = $2) \
+             OR (t.assignee_id IS NULL AND t.role <> 'department' AND t.role = $3))";
+        let role = user.role.as_str();
+        let department = user.department_id.unwrap_or(-1);
+        let tasks: Vec<DigestTask> = sqlx::query_as(super::sql(format!(
+            "SELECT t.id, t.case_id, t.stage, t.form, t.due_ms, p.code AS project_code, p.name AS project_name, \
+             c.workflow_id, c.workflow_version FROM tasks t JOIN cases c ON c.id = t.case_id JOIN projects p ON p.id = c.project_id \
+             WHERE {MINE} ORDER BY t.due_ms, t.id LIMIT $4"
+        )))
+        .bind(user.id)
+        .bind(department)
+        .bind(role)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let (total, overdue): (i64, Option<i64>) = sqlx::query_as(super::sql(format!(
+            "SELECT COUNT(*), SUM(CASE WHEN t.due_ms < $4 THEN 1 ELSE 0 END) FROM tasks t WHERE {MINE}"
+        )))
+        .bind(user.id)
+        .bind(department)
+        .bind(role)
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((tasks, total, overdue.unwrap_or(0)))
+    }
+
+    /// The mail folded for `user_id` and not yet reported by a digest that a digest lists as
+    /// news (oldest first, at most `limit`), and how many there are. Reminders and overdue
+    /// notices are left out (the digest lists the open tasks with their deadlines), and so is
+    /// an escalation whose task has been finished since.
+    pub async fn digest_news(&self, user_id: i64, limit: i64) -> Result<(Vec<OutboxRow>, i64)> {
+        const NEWS: &str = "user_id = $1 AND status = 'digested' AND digest_of IS NULL \
+             AND kind IN ('revision_requested', 'decision', 'action_approved', 'red_light', 'escalation') \
+             AND (kind <> 'escalation' OR EXISTS (SELECT 1 FROM tasks t WHERE t.id = outbox.task_id AND t.status = 'open'))";
+        let rows = sqlx::query_as(super::sql(format!(
+            "SELECT id, kind, user_id, to_addr, language, context, attempts, created_ms FROM outbox WHERE {NEWS} ORDER BY id LIMIT $2"
+        )))
+        .bind(user_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar(super::sql(format!("SELECT COUNT(*) FROM outbox WHERE {NEWS}")))
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows, total))
+    }
+
+    /// Records that digest `digest_id` reported every row folded for `user_id` before it was
+    /// rendered (ids up to `up_to`), so the next digest does not list them again.
+    pub async fn digest_reported(&self, user_id: i64, digest_id: i64, up_to: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET digest_of = $1 WHERE user_id = $2 AND status = 'digested' AND digest_of IS NULL AND id <= $3",
+        )
+        .bind(digest_id)
+        .bind(user_id)
+        .bind(up_to)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Gives up a claimed digest with nothing to report.
+    pub async fn outbox_cancel(&self, id: i64, worker: &str, reason: &str, now_ms: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET status = 'cancelled', sent_ms = $1, last_error = $2 WHERE id = $3 AND status = 'sending' AND claimed_by = $4",
+        )
+        .bind(now_ms)
+        .bind(reason)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest row folded for `user_id` (a digest reports the folded rows up to it).
+    pub async fn outbox_last_id(&self, user_id: i64) -> Result<i64> {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM outbox WHERE user_id = $1 AND status = 'digested'")
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(id.unwrap_or(0))
     }
 
     /// Marks a claimed row sent; a row is never sent twice by this mailer's hand.
@@ -275,7 +462,7 @@ impl Store {
     }
 
     /// Puts a claimed row back for another attempt at `next_ms`.
-    pub async fn outbox_retry(&self, id: i64, worker: &str, error: &str, next_ms: i64, _now_ms: i64) -> Result<()> {
+    pub async fn outbox_retry(&self, id: i64, worker: &str, error: &str, next_ms: i64) -> Result<()> {
         sqlx::query(
             "UPDATE outbox SET status = 'queued', attempts = attempts + 1, next_attempt_ms = $1, last_error = $2, claimed_by = NULL \
              WHERE id = $3 AND status = 'sending' AND claimed_by = $4",
@@ -290,7 +477,7 @@ impl Store {
     }
 
     /// Gives a claimed row up with the reason.
-    pub async fn outbox_failed(&self, id: i64, worker: &str, error: &str, _now_ms: i64) -> Result<()> {
+    pub async fn outbox_failed(&self, id: i64, worker: &str, error: &str) -> Result<()> {
         sqlx::query(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = $1 WHERE id = $2 AND status = 'sending' AND claimed_by = $3",
         )

@@ -25,6 +25,10 @@ pub struct User {
     pub department_id: Option<i64>,
     pub email: String,
     pub language: String,
+    /// One mail a day listing open tasks and the day's news, instead of one mail per event.
+    pub digest: bool,
+    /// The head (负责人) of their department: told first when its work is overdue.
+    pub department_head: bool,
 }
 
 /// A new user as the admin API or the demo creates it.
@@ -43,6 +47,12 @@ pub struct NewUser {
     /// For experts: their sectors, title and organisation.
     #[serde(default)]
     pub expert: Option<ExpertProfile>,
+    /// Mail as one daily digest instead of one mail per event.
+    #[serde(default)]
+    pub digest: bool,
+    /// For department users: the department's head, told first when its work is overdue.
+    #[serde(default)]
+    pub department_head: bool,
 }
 
 fn default_language() -> String {
@@ -118,7 +128,7 @@ pub fn new_token() -> String {
     format!("jx_{}", hex::encode(bytes))
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, role, department_id, email, language";
+const USER_COLUMNS: &str = "id, username, display_name, role, department_id, email, language, digest, department_head";
 
 fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User> {
     let role: String = r.try_get("role")?;
@@ -130,6 +140,8 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User> {
         department_id: r.try_get("department_id")?,
         email: r.try_get("email")?,
         language: r.try_get("language")?,
+        digest: r.try_get::<i64, _>("digest")? != 0,
+        department_head: r.try_get::<i64, _>("department_head")? != 0,
     })
 }
 
@@ -255,6 +267,39 @@ impl Store {
         Ok(user)
     }
 
+    /// Changes a user's own mail preferences (language, daily digest) and audits it.
+    pub async fn set_preferences(
+        &self,
+        user_id: i64,
+        language: Option<&str>,
+        digest: Option<bool>,
+        now_ms: i64,
+    ) -> Result<User> {
+        if let Some(l) = language
+            && l != "zh"
+            && l != "en"
+        {
+            return Err(invalid("language", format!("'{l}' is not a language (expected zh or en)")));
+        }
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE users SET language = COALESCE($1, language), digest = COALESCE($2, digest) WHERE id = $3")
+            .bind(language)
+            .bind(digest.map(i64::from))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            "preferences_changed",
+            &serde_json::json!({"id": user_id, "language": language, "digest": digest}),
+            Some(user_id),
+            now_ms,
+        )
+        .await?;
+        tx.commit().await?;
+        self.user(user_id).await
+    }
+
     /// Issues a new token for a user; returns the token, which is shown once and stored only as
     /// its hash.
     pub async fn issue_token(&self, user_id: i64, label: &str, now_ms: i64, actor: Option<i64>) -> Result<String> {
@@ -353,6 +398,9 @@ pub(crate) async fn insert_user(conn: &mut AnyConnection, u: &NewUser, now_ms: i
         }
         (_, None) => None,
     };
+    if u.department_head && u.role != Role::Department {
+        return Err(invalid("department_head", "only a department user can be a department's head"));
+    }
     if u.role == Role::Expert && u.expert.is_none() {
         return Err(invalid("expert", "an expert needs a profile with sectors"));
     }
@@ -397,7 +445,8 @@ pub(crate) async fn insert_user(conn: &mut AnyConnection, u: &NewUser, now_ms: i
         }
     }
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (username, display_name, role, department_id, email, language, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO users (username, display_name, role, department_id, email, language, digest, department_head, created_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(&u.username)
     .bind(&u.display_name)
@@ -405,6 +454,8 @@ pub(crate) async fn insert_user(conn: &mut AnyConnection, u: &NewUser, now_ms: i
     .bind(department_id)
     .bind(&u.email)
     .bind(&u.language)
+    .bind(i64::from(u.digest))
+    .bind(i64::from(u.department_head))
     .bind(now_ms)
     .fetch_one(&mut *conn)
     .await
@@ -426,6 +477,8 @@ pub(crate) async fn insert_user(conn: &mut AnyConnection, u: &NewUser, now_ms: i
         department_id,
         email: u.email.clone(),
         language: u.language.clone(),
+        digest: u.digest,
+        department_head: u.department_head,
     })
 }
 

@@ -109,6 +109,20 @@ impl TestApp {
         TestApp::spawn_in(dir, env, clock).await
     }
 
+    /// Kills the server where it stands (no graceful shutdown: running jobs and sends are
+    /// dropped mid-way, as in a crash) and starts a new one on the same database.
+    pub async fn crash(mut self) -> TestApp {
+        if let Some(h) = self.handle.take() {
+            h.abort();
+            let _ = h.await;
+        }
+        let dir = Arc::clone(&self.dir);
+        let env = Arc::clone(&self.env);
+        let clock = Arc::clone(&self.clock);
+        drop(self);
+        TestApp::spawn_in(dir, env, clock).await
+    }
+
     pub async fn stop(&mut self) {
         let _ = self.shutdown.send(true);
         if let Some(h) = self.handle.take() {
