@@ -28,6 +28,7 @@ pub mod demo;
 pub mod demo_setup;
 pub mod domain;
 pub mod engine;
+pub mod exchange;
 pub mod metrics;
 pub mod notify;
 pub mod plugin_host;

@@ -60,6 +60,18 @@ enum Command {
         #[arg(long, default_value_t = 3244)]
         projects: usize,
     },
+    /// Import departments, users, experts and projects from an XLSX or CSV file. Every problem is
+    /// printed with its sheet, row and column; with any problem nothing is stored.
+    Import {
+        file: PathBuf,
+        /// Report what the import would do and every problem, store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        data_dir: Option<String>,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Workflow definitions.
     Workflow {
         #[command(subcommand)]
@@ -157,6 +169,39 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             jixiao::demo_setup::fill(&started.runtime, projects, true).await?;
             println!("the cycle's jobs run when `jixiao serve` or `jixiao worker` starts");
             Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Import { file, dry_run, data_dir, database_url } => {
+            let s = settings(cli.config.as_ref(), Overrides { listen: None, data_dir, database_url, redis_url: None })?;
+            let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let store = jixiao::store::Store::open(&s.database_url).await?;
+            let parsed = store.parse_spreadsheet(&name, bytes).await?;
+            let now = chrono::Utc::now().timestamp_millis();
+            let report = store.import_parsed(&name, &parsed, dry_run, now, None).await?;
+            for p in &report.problems {
+                println!("{}: {p}", file.display());
+            }
+            let counts = |c: &jixiao::store::exchange::Counts| {
+                format!("{} created, {} updated, {} unchanged", c.created, c.updated, c.unchanged)
+            };
+            println!(
+                "{}: {} rows; departments {}; users {}; projects {}; {}",
+                file.display(),
+                report.rows_read,
+                counts(&report.departments),
+                counts(&report.users),
+                counts(&report.projects),
+                match (report.stored, report.problems.len()) {
+                    (true, _) => "stored".to_string(),
+                    (false, 0) => "dry run: nothing stored".to_string(),
+                    (false, n) => format!("{n} problem(s): nothing stored"),
+                }
+            );
+            Ok(if report.problems.is_empty() {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            })
         }
         Command::Workflow { command: WorkflowCommand::Check { files, plugins_dir } } => {
             if files.is_empty() {

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 pub mod evaluation;
+pub mod exchange;
 pub mod monitoring;
 pub mod openapi;
 
@@ -97,6 +98,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/outbox", get(list_outbox))
         .merge(monitoring::routes())
         .merge(evaluation::routes())
+        .merge(exchange::routes())
         .route("/plugins", get(list_plugins).post(upload_plugin).layer(DefaultBodyLimit::max(PLUGIN_UPLOAD_LIMIT)));
     Router::new()
         .nest("/api/v1", v1)

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 
+mod import;
 mod monitoring;
 mod panels;
 mod scoring;
@@ -71,6 +72,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// Importing a county's project file: `projects` projects × 8 indicators as one XLSX sheet
+    /// (one row per indicator), read, checked and stored in a fresh SQLite database, then
+    /// imported again (idempotent: every project unchanged).
+    Import {
+        #[arg(long, default_value_t = 3244)]
+        projects: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Assigning experts to a whole cycle's target reviews at once (balanced batch assignment
     /// with recusal and caps), beside drawing the same panels one at a time.
     Panels {
@@ -93,6 +103,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             monitoring::run(projects.max(1), runs.max(1), database_url).await
         }
         BenchCommand::Scoring { evaluations, runs } => scoring::run(evaluations.max(1), runs.max(1)).await,
+        BenchCommand::Import { projects, runs } => import::run(projects.max(1), runs.max(1)).await,
         BenchCommand::Panels { cases, experts, runs } => panels::run(cases, experts.max(6), runs.max(1)),
     }
 }

@@ -152,7 +152,7 @@ fn result_cells(r: &ResultRow) -> [&str; 10] {
 }
 
 /// The header and the rows of a body, as text cells, with the numeric-column marks.
-fn table(body: &Body) -> (Vec<&str>, Vec<Vec<&str>>, Vec<bool>) {
+pub fn table(body: &Body) -> (Vec<&str>, Vec<Vec<&str>>, Vec<bool>) {
     match body {
         Body::Targets(rows) => {
             (TARGET_HEADER.to_vec(), rows.iter().map(|r| target_cells(r).to_vec()).collect(), TARGET_NUMERIC.to_vec())

@@ -16,6 +16,7 @@ pub mod cases;
 pub mod checks;
 pub mod disclosure;
 pub mod evaluation;
+pub mod exchange;
 pub mod jobs;
 pub mod key_eval;
 pub mod monitoring;

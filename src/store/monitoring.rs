@@ -830,6 +830,47 @@ impl Store {
         let mut out = String::from(
             "project_code,project_name,department,sector,status,light,execution_light,execution_pct,budget_yuan,blue_indicators,cause,cause_text,likelihood\r\n",
         );
+        self.for_each_report(run_id, |r| {
+            let text = |c: &str| -> Result<String> { Ok(r.try_get::<Option<String>, _>(c)?.unwrap_or_default()) };
+            let budget =
+                r.try_get::<Option<i64>, _>("budget_fen")?.map(|f| Fen::from_fen(f).to_string()).unwrap_or_default();
+            let blue = r.try_get::<Option<i64>, _>("blue")?.map(|b| b.to_string()).unwrap_or_default();
+            let fields = [
+                text("code")?,
+                text("name")?,
+                text("department")?,
+                text("sector")?,
+                text("status")?,
+                text("light")?,
+                text("execution_light")?,
+                text("execution_pct")?,
+                budget,
+                blue,
+                text("cause")?,
+                text("cause_text")?,
+                text("likelihood")?,
+            ];
+            for (i, f) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                csv_field(&mut out, f);
+            }
+            out.push_str("\r\n");
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Calls `f` with every report of a run and its lights (columns code, name, department,
+    /// sector, status, budget_fen, light, execution_light, execution_pct, blue, cause,
+    /// cause_text, likelihood), in case order, reading a chunk at a time.
+    pub(crate) async fn for_each_report(
+        &self,
+        run_id: i64,
+        mut f: impl FnMut(&sqlx::any::AnyRow) -> Result<()>,
+    ) -> Result<()> {
         let mut after = 0i64;
         loop {
             let rows = sqlx::query(
@@ -843,40 +884,12 @@ impl Store {
             .bind(EVALUATE_CHUNK)
             .fetch_all(&self.pool)
             .await?;
-            let Some(last) = rows.last() else { break };
+            let Some(last) = rows.last() else { return Ok(()) };
             after = last.try_get("case_id")?;
             for r in &rows {
-                let text = |c: &str| -> Result<String> { Ok(r.try_get::<Option<String>, _>(c)?.unwrap_or_default()) };
-                let budget = r
-                    .try_get::<Option<i64>, _>("budget_fen")?
-                    .map(|f| Fen::from_fen(f).to_string())
-                    .unwrap_or_default();
-                let blue = r.try_get::<Option<i64>, _>("blue")?.map(|b| b.to_string()).unwrap_or_default();
-                let fields = [
-                    text("code")?,
-                    text("name")?,
-                    text("department")?,
-                    text("sector")?,
-                    text("status")?,
-                    text("light")?,
-                    text("execution_light")?,
-                    text("execution_pct")?,
-                    budget,
-                    blue,
-                    text("cause")?,
-                    text("cause_text")?,
-                    text("likelihood")?,
-                ];
-                for (i, f) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    csv_field(&mut out, f);
-                }
-                out.push_str("\r\n");
+                f(r)?;
             }
         }
-        Ok(out)
     }
 
     /// The monitoring reports of one case with their lights, newest run first.

@@ -491,6 +491,145 @@ async fn department_id(conn: &mut AnyConnection, path: &str, code: &str) -> Resu
 }
 
 /// Stores an expert's profile: the pool record, employment, conflicts and availability.
+/// What an import did to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Creates a department or brings the one with its code up to date.
+pub(crate) async fn upsert_department(
+    conn: &mut AnyConnection,
+    code: &str,
+    name: &str,
+    sector: &str,
+    head: &str,
+    now_ms: i64,
+) -> Result<Change> {
+    let old: Option<(String, String, String)> =
+        sqlx::query_as("SELECT name, sector, head FROM departments WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match old {
+        None => {
+            insert_department(conn, code, name, sector, head, now_ms).await?;
+            Ok(Change::Created)
+        }
+        Some((n, s, h)) if n == name && s == sector && h == head => Ok(Change::Unchanged),
+        Some(_) => {
+            sqlx::query("UPDATE departments SET name = $1, sector = $2, head = $3 WHERE code = $4")
+                .bind(name)
+                .bind(sector)
+                .bind(head)
+                .bind(code)
+                .execute(&mut *conn)
+                .await?;
+            Ok(Change::Updated)
+        }
+    }
+}
+
+/// Creates a user or brings the one with its username up to date: name, address, language,
+/// department and, for an expert, the profile's sectors, specialities, title, organisation,
+/// review limit and employment (declared conflicts and availability are kept). A role is never
+/// changed this way.
+pub(crate) async fn upsert_user(conn: &mut AnyConnection, u: &NewUser, now_ms: i64) -> Result<Change> {
+    let old = sqlx::query(super::sql(format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1")))
+        .bind(&u.username)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(old) = old.as_ref().map(user_from_row).transpose()? else {
+        insert_user(conn, u, now_ms).await?;
+        return Ok(Change::Created);
+    };
+    if old.role != u.role {
+        return Err(invalid(
+            "role",
+            format!("the user '{}' exists as {}; an import does not change a role", u.username, old.role.as_str()),
+        ));
+    }
+    let department = match &u.department_code {
+        Some(code) => Some(department_id(conn, "department_code", code).await?),
+        None => None,
+    };
+    let expert_before: Option<String> = match &u.expert {
+        Some(_) => Some(expert_fingerprint(conn, old.id).await?),
+        None => None,
+    };
+    let same_user = old.display_name == u.display_name
+        && old.email == u.email
+        && old.language == u.language
+        && old.department_id == department
+        && old.department_head == u.department_head;
+    if !same_user {
+        sqlx::query(
+            "UPDATE users SET display_name = $1, email = $2, language = $3, department_id = $4, department_head = $5 WHERE id = $6",
+        )
+        .bind(&u.display_name)
+        .bind(&u.email)
+        .bind(&u.language)
+        .bind(department)
+        .bind(i64::from(u.department_head))
+        .bind(old.id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let mut expert_changed = false;
+    if let (Some(p), Some(before)) = (&u.expert, expert_before) {
+        sqlx::query(
+            "UPDATE experts SET sectors = $1, title = $2, organisation = $3, specialities = $4, max_concurrent = $5 WHERE user_id = $6",
+        )
+        .bind(serde_json::to_string(&p.sectors)?)
+        .bind(&p.title)
+        .bind(&p.organisation)
+        .bind(serde_json::to_string(&p.specialities)?)
+        .bind(i64::from(p.max_concurrent_reviews))
+        .bind(old.id)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("DELETE FROM expert_employment WHERE expert_user_id = $1").bind(old.id).execute(&mut *conn).await?;
+        insert_employment(conn, old.id, &p.employment).await?;
+        expert_changed = expert_fingerprint(conn, old.id).await? != before;
+    }
+    Ok(if same_user && !expert_changed { Change::Unchanged } else { Change::Updated })
+}
+
+/// What an import may change of an expert's profile, as text to compare.
+async fn expert_fingerprint(conn: &mut AnyConnection, id: i64) -> Result<String> {
+    let profile: Option<(String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT sectors, title, organisation, specialities, max_concurrent FROM experts WHERE user_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let employment: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT department_id, from_year, to_year FROM expert_employment WHERE expert_user_id = $1 ORDER BY department_id, from_year, to_year",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(format!("{profile:?}{employment:?}"))
+}
+
+async fn insert_employment(conn: &mut AnyConnection, id: i64, employment: &[Employment]) -> Result<()> {
+    for (i, e) in employment.iter().enumerate() {
+        let dept = department_id(conn, &format!("expert.employment[{i}].department_code"), &e.department_code).await?;
+        sqlx::query(
+            "INSERT INTO expert_employment (expert_user_id, department_id, from_year, to_year) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(dept)
+        .bind(e.from_year)
+        .bind(e.to_year)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn insert_expert(conn: &mut AnyConnection, id: i64, p: &ExpertProfile) -> Result<()> {
     sqlx::query(
         "INSERT INTO experts (user_id, sectors, title, organisation, specialities, max_concurrent) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -503,18 +642,7 @@ async fn insert_expert(conn: &mut AnyConnection, id: i64, p: &ExpertProfile) -> 
     .bind(i64::from(p.max_concurrent_reviews))
     .execute(&mut *conn)
     .await?;
-    for (i, e) in p.employment.iter().enumerate() {
-        let dept = department_id(conn, &format!("expert.employment[{i}].department_code"), &e.department_code).await?;
-        sqlx::query(
-            "INSERT INTO expert_employment (expert_user_id, department_id, from_year, to_year) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(dept)
-        .bind(e.from_year)
-        .bind(e.to_year)
-        .execute(&mut *conn)
-        .await?;
-    }
+    insert_employment(conn, id, &p.employment).await?;
     for (i, c) in p.conflicts.iter().enumerate() {
         let dept = match &c.department_code {
             Some(code) => Some(department_id(conn, &format!("expert.conflicts[{i}].department_code"), code).await?),

@@ -1,5 +1,7 @@
 //! Budget projects and their indicators.
 
+use std::collections::HashMap;
+
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -157,6 +159,91 @@ pub(crate) async fn insert_project(
     .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict(format!("a project with code '{}' already exists", p.code)) } else { e.into() })?;
     insert_indicators(conn, id, &p.indicators).await?;
     Ok(id)
+}
+
+/// The stored projects with these codes, with their indicators and whether a cycle has taken
+/// them up (a case exists), by code.
+pub(crate) async fn load_by_codes(
+    conn: &mut AnyConnection,
+    backend: super::Backend,
+    codes: &[&str],
+) -> Result<HashMap<String, (Project, bool)>> {
+    let mut out = HashMap::new();
+    for chunk in codes.chunks(500) {
+        let list = super::value_groups(backend, chunk.len(), 1);
+        let mut q = sqlx::query(super::sql(format!(
+            "SELECT {PROJECT_COLUMNS}, (SELECT COUNT(*) FROM cases c WHERE c.project_id = p.id) AS cases \
+             FROM projects p JOIN departments d ON d.id = p.department_id WHERE p.code IN ({list})"
+        )));
+        for c in chunk {
+            q = q.bind(c.to_string());
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        let mut by_id = HashMap::new();
+        for r in &rows {
+            let p = project_from_row(r)?;
+            let in_cycle = r.try_get::<i64, _>("cases")? > 0;
+            by_id.insert(p.id, (p, in_cycle));
+        }
+        if by_id.is_empty() {
+            continue;
+        }
+        let ids: Vec<i64> = by_id.keys().copied().collect();
+        let list = super::value_groups(backend, ids.len(), 1);
+        let mut q = sqlx::query(super::sql(format!(
+            "SELECT project_id, level1, level2, name, operator, value, value_kind, unit, weight, basis, explanation, core \
+             FROM indicators WHERE project_id IN ({list}) ORDER BY project_id, position"
+        )));
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            let id: i64 = r.try_get("project_id")?;
+            if let Some((p, _)) = by_id.get_mut(&id) {
+                p.indicators.push(indicator_from_row(&r)?);
+            }
+        }
+        out.extend(by_id.into_values().map(|(p, c)| (p.code.clone(), (p, c))));
+    }
+    Ok(out)
+}
+
+/// Whether a stored project already says what `p` says.
+pub(crate) fn same_project(stored: &Project, p: &ProjectInput) -> bool {
+    stored.name == p.name
+        && stored.department_code == p.department_code
+        && stored.sector == p.sector
+        && stored.amount == p.amount
+        && stored.fiscal_year == p.fiscal_year
+        && stored.is_new == p.is_new
+        && stored.funding_source == p.funding_source
+        && stored.indicators == p.indicators
+}
+
+/// Overwrites a project not yet taken up by a cycle with `p` (its code stays).
+pub(crate) async fn update_project(
+    conn: &mut AnyConnection,
+    id: i64,
+    p: &ProjectInput,
+    department_id: i64,
+    now_ms: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE projects SET name = $1, department_id = $2, sector = $3, amount_fen = $4, fiscal_year = $5, is_new = $6, \
+         funding_source = $7, updated_ms = $8 WHERE id = $9",
+    )
+    .bind(&p.name)
+    .bind(department_id)
+    .bind(&p.sector)
+    .bind(p.amount.fen())
+    .bind(p.fiscal_year)
+    .bind(i64::from(p.is_new))
+    .bind(enum_str(&p.funding_source))
+    .bind(now_ms)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    write_indicators(conn, id, &p.indicators).await
 }
 
 /// Replaces a project's indicators (a target declaration or revision).

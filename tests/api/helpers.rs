@@ -159,6 +159,34 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    /// POSTs raw bytes (a file) as the body.
+    pub async fn upload(&self, path: &str, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .post(format!("{}{}", self.base, path))
+            .bearer_auth(token)
+            .body(bytes)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// GETs a file: its status, content type and bytes.
+    pub async fn download(&self, path: &str, token: &str) -> (StatusCode, String, Vec<u8>) {
+        let resp = self.client.get(format!("{}{}", self.base, path)).bearer_auth(token).send().await.expect("request");
+        let status = resp.status();
+        let kind = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, kind, resp.bytes().await.expect("body").to_vec())
+    }
+
     /// GETs `path` and asserts 200 OK.
     pub async fn ok_get(&self, path: &str, token: &str) -> Value {
         let (s, v) = self.get(path, token).await;
@@ -359,3 +387,17 @@ pub async fn reviewer_token(app: &TestApp, county: &County, user_id: i64) -> Str
     assert_eq!(s, StatusCode::CREATED, "{v}");
     v["token"].as_str().unwrap().to_string()
 }
+
+/// A workflow of one stage: the department's self-evaluation, scored under mof_2020_10.
+pub const ONE_STAGE: &str = r#"
+id: self-only
+version: 1
+title: 单位自评
+timezone: Asia/Shanghai
+stages:
+  - id: self_evaluation
+    kind: self_evaluation
+    title: 单位绩效自评
+    submit: { by: department, form: self_evaluation, within: 20 workdays }
+    scoring: mof_2020_10
+"#;

@@ -5,6 +5,7 @@ mod access;
 mod checks;
 mod definitions;
 mod evaluation;
+mod exchange;
 mod flow;
 mod helpers;
 mod jobs;

@@ -11,19 +11,6 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::helpers::*;
 
-const ONE_STAGE: &str = r#"
-id: self-only
-version: 1
-title: 单位自评
-timezone: Asia/Shanghai
-stages:
-  - id: self_evaluation
-    kind: self_evaluation
-    title: 单位绩效自评
-    submit: { by: department, form: self_evaluation, within: 20 workdays }
-    scoring: mof_2020_10
-"#;
-
 /// A minimal SMTP server on loopback: it answers 451 to the first RCPT for an address
 /// containing "later", 550 to any address containing "reject", and keeps every message; while
 /// `silent`, it takes a message and never says so.

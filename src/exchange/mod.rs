@@ -1,0 +1,16 @@
+//! Spreadsheet exchange: reading the XLSX and CSV files that budget systems export into typed
+//! records with precise problem reports, and writing tables to XLSX and CSV.
+//!
+//! Pure: no database, no async, no clock. [`table`] reads a file into sheets of cells;
+//! [`import`] recognises each sheet's table (departments, users, experts, projects) and turns
+//! its rows into `NewDepartment`s, `NewUser`s and `ProjectInput`s, reporting every problem of the
+//! file at its sheet, row and column at once; [`write`] writes tables as XLSX or CSV, and the
+//! projects in the exact layout that `import` reads back.
+
+pub mod import;
+pub mod table;
+pub mod write;
+
+pub use import::{Kind, Known, NewDepartment, Origin, Parsed, Problem, Sourced, import, import_file};
+pub use table::{Cell, ReadError, Row, Sheet, column_letter, read};
+pub use write::{Column, ColumnKind, Table, Value, WriteError, projects_table, to_csv, to_xlsx};
