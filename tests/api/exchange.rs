@@ -259,6 +259,19 @@ async fn unreadable_files_and_unknown_exports_get_clear_answers() {
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     let (s, v) = app.upload("/api/v1/imports?file=users.csv", ADMIN_TOKEN, users.as_bytes().to_vec()).await;
     assert_eq!((s, &v["users"]["created"]), (StatusCode::OK, &json!(1)), "{v}");
+    // Experts with their sectors and employment history; the same file again changes nothing.
+    let experts = "用户名,姓名,行业,职称,工作单位,任职经历,邮箱\r\n\
+                   zj01,王专家,卫生健康、教育,主任医师,县人民医院,D001 2018-2022；县教育局 2023-2025,zj01@e.example.cn\r\n";
+    let (s, v) = app.upload("/api/v1/imports?file=experts.csv", ADMIN_TOKEN, experts.as_bytes().to_vec()).await;
+    assert_eq!((s, &v["users"]["created"]), (StatusCode::OK, &json!(1)), "{v:#}");
+    let (s, v) = app.upload("/api/v1/imports?file=experts.csv", ADMIN_TOKEN, experts.as_bytes().to_vec()).await;
+    assert_eq!((s, &v["users"]["unchanged"]), (StatusCode::OK, &json!(1)), "{v:#}");
+    let changed = experts.replace("2023-2025", "2023-2026");
+    let (s, v) = app.upload("/api/v1/imports?file=experts.csv", ADMIN_TOKEN, changed.into_bytes()).await;
+    assert_eq!((s, &v["users"]["updated"]), (StatusCode::OK, &json!(1)), "a changed employment history: {v:#}");
+    let users = app.ok_get("/api/v1/admin/users?limit=100", ADMIN_TOKEN).await;
+    let expert = users["items"].as_array().unwrap().iter().find(|u| u["username"] == "zj01").unwrap();
+    assert_eq!((&expert["role"], &expert["display_name"]), (&json!("expert"), &json!("王专家")));
     for path in ["/api/v1/exports/projects.pdf?fiscal_year=2024", "/api/v1/exports/budgets.xlsx?fiscal_year=2024"] {
         let (s, _, _) = app.download(path, finance).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{path}");

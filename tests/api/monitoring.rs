@@ -230,6 +230,17 @@ async fn a_monitoring_run_lights_projects_on_their_adjusted_budgets() {
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(lines[1].starts_with("M1,") && lines[1].contains(",filled,green,green,85.71,400000.00,"), "{csv}");
     assert!(lines[2].starts_with("M2,") && lines[2].contains(",red,") && lines[2].contains("经费保障"), "{csv}");
+    // The same run as a workbook: read back with a spreadsheet reader, the rate and the budget
+    // are number cells.
+    let (s, _, xlsx) =
+        app.download(&format!("/api/v1/exports/monitoring-runs/{run_id}.xlsx"), &c.finance_tokens[0]).await;
+    assert_eq!(s, StatusCode::OK);
+    let sheets = jixiao::exchange::read("run.xlsx", &xlsx).unwrap();
+    let row =
+        sheets[0].rows.iter().find(|r| r.cells[0] == jixiao::exchange::Cell::Text("M1".into())).expect("M1's row");
+    assert_eq!(row.cells[5], jixiao::exchange::Cell::Text("green".into()), "{row:?}");
+    assert!(matches!(row.cells[7], jixiao::exchange::Cell::Percent(p) if (p - 0.8571).abs() < 1e-9), "{row:?}");
+    assert!(matches!(row.cells[8], jixiao::exchange::Cell::Number(n) if n == 400_000.0), "{row:?}");
 
     // The bureau cuts M2 by 500,000; finance2 must approve, nobody else may.
     let (_, me2) = app.get("/api/v1/me", &c.finance_tokens[1]).await;
