@@ -38,6 +38,8 @@ pub struct Runtime {
     pub templates: crate::notify::Templates,
     /// Where mail goes: SMTP, or `.eml` files.
     pub mail: crate::notify::Transport,
+    /// The web pages' templates, checked at start-up.
+    pub pages: crate::web::Pages,
 }
 
 /// The outcome of start-up: the runtime, and the admin token if one was created now.
@@ -78,7 +80,9 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
         settings.smtp_ca_file.as_deref(),
         settings.mail_dir.clone(),
     )?;
+    let pages = crate::web::Pages::load()?;
     let rt = Arc::new(Runtime {
+        pages,
         templates,
         mail,
         settings,

@@ -34,4 +34,5 @@ pub mod notify;
 pub mod plugin_host;
 pub mod queue;
 pub mod store;
+pub mod web;
 pub mod workflow;

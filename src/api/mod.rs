@@ -79,6 +79,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/me", get(me).patch(set_preferences))
         .route("/admin/users", get(list_users).post(create_user))
         .route("/admin/users/{id}/tokens", post(issue_token).delete(revoke_tokens))
+        .route("/admin/users/{id}/password", post(set_password))
         .route("/departments", get(list_departments).post(create_department))
         .route("/projects", get(list_projects).post(create_project))
         .route("/projects/{id}", get(get_project))
@@ -103,6 +104,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
     Router::new()
         .nest("/api/v1", v1)
         .merge(evaluation::public_routes())
+        .merge(crate::web::routes())
         .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -184,6 +186,24 @@ async fn create_user(
     c.require(&[Role::Admin], "create users")?;
     let user = rt.store.create_user(&u, rt.clock.now_ms(), Some(c.id())).await?;
     Ok((StatusCode::CREATED, Json(json!(user))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordRequest {
+    password: String,
+}
+
+/// Sets a user's password for the web pages (and ends their sessions).
+async fn set_password(
+    State(rt): State<Arc<Runtime>>,
+    c: Caller,
+    Path(id): Path<i64>,
+    ApiJson(p): ApiJson<PasswordRequest>,
+) -> ApiResult<StatusCode> {
+    c.require(&[Role::Admin], "set passwords")?;
+    rt.store.set_password(id, &p.password, rt.clock.now_ms(), Some(c.id())).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

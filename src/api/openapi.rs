@@ -41,6 +41,13 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "post",
+        path: "/api/v1/admin/users/{id}/password",
+        summary: "Set a user's password for the web pages (10 characters or more); ends their sessions",
+        roles: &["admin"],
+        body: Some("PasswordRequest"),
+    },
+    RouteDoc {
+        method: "post",
         path: "/api/v1/admin/users/{id}/tokens",
         summary: "Issue an API token (shown once)",
         roles: &["admin"],
@@ -480,6 +487,7 @@ pub fn build() -> Value {
                 "Error": {"type": "object", "required": ["code", "message", "details"], "properties": {
                     "code": {"type": "string"}, "message": {"type": "string"},
                     "details": {"type": "array", "items": {"type": "object", "description": "{path, message} for fields; {file, line, column, message} for workflow definitions"}}}},
+                "PasswordRequest": object("password (10 to 1000 characters)"),
                 "Preferences": object("language (zh|en), digest (true: one mail a day listing open tasks and news instead of one mail per event)"),
                 "NewUser": object("username, display_name, role, department_code (department users), email, language (zh|en), digest (one mail a day), department_head (department users: told first when the department's work is overdue), expert {sectors, specialities, title, organisation, employment[] {department_code, from_year, to_year}, conflicts[] {kind (relative_heads_unit|took_part|interest), department_code, project_code, note}, availability[] {from, to} (dates), max_concurrent_reviews (default 20)}"),
                 "TokenRequest": object("label"),

@@ -375,7 +375,7 @@ pub fn message_id(row: &OutboxRow, from: &str) -> String {
 }
 
 /// What a task asks for, in the mail's language.
-fn task_label(form: &str, language: &str) -> &'static str {
+pub fn task_label(form: &str, language: &str) -> &'static str {
     let (zh, en) = match form {
         "ex_ante_report" => ("提交事前绩效评估材料", "submit the ex-ante assessment report"),
         "targets" => ("申报绩效目标", "declare the performance targets"),

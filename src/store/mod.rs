@@ -26,6 +26,7 @@ pub mod people;
 pub mod plugins;
 pub mod projects;
 pub mod schedules;
+pub mod sessions;
 pub mod tasks;
 pub mod workflows;
 

@@ -14,3 +14,4 @@ mod notify;
 mod panels;
 mod plugins;
 mod process;
+mod web;

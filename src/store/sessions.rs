@@ -1,0 +1,166 @@
+//! Web log-in: password hashes (argon2id), sessions known by the hash of their cookie, and the
+//! failed attempts the log-in rate limit counts.
+
+use super::people::{User, audit, hash_token, new_token};
+use super::{Result, Store, StoreError};
+
+/// A session ends after this long without a request …
+pub const IDLE_MS: i64 = 30 * 60_000;
+/// … and in any case this long after log-in.
+pub const LIFETIME_MS: i64 = 12 * 3_600_000;
+/// Failed log-ins for one username within `FAILURE_WINDOW_MS` that lock it until the oldest
+/// of them leaves the window.
+pub const MAX_FAILURES: i64 = 5;
+pub const FAILURE_WINDOW_MS: i64 = 15 * 60_000;
+
+/// The shortest password the bureau may set.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// A live session: its user and the token its forms must carry.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf: String,
+}
+
+/// Why a log-in was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginRefused {
+    /// Unknown user, no password set, or a wrong password (not told apart, on purpose).
+    Wrong,
+    /// Too many failures: try again at this time.
+    Locked { until_ms: i64 },
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    let salt = SaltString::encode_b64(&bytes)
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("making a password salt failed: {e}")))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("hashing a password failed: {e}")))
+}
+
+fn password_matches(password: &str, stored: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(stored).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+impl Store {
+    /// Sets a user's password (the bureau's admin does) and ends their sessions.
+    pub async fn set_password(&self, user_id: i64, password: &str, now_ms: i64, actor: Option<i64>) -> Result<()> {
+        if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > 1000 {
+            return Err(StoreError::Invalid {
+                message: "the password is unsuitable".into(),
+                details: vec![crate::domain::FieldError {
+                    path: "password".into(),
+                    message: format!("a password has {MIN_PASSWORD_CHARS} to 1000 characters"),
+                }],
+            });
+        }
+        let hash = hash_password(password)?;
+        let mut tx = self.write().await?;
+        let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("no user {user_id}")));
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        audit(&mut tx, "password_set", &serde_json::json!({"user_id": user_id}), actor, now_ms).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Checks a username and password, counting failures; on success opens a session and
+    /// returns its cookie value (shown once, stored only as its hash).
+    pub async fn log_in(&self, username: &str, password: &str, now_ms: i64) -> Result<Result<String, LoginRefused>> {
+        let username: String = username.trim().chars().take(64).collect();
+        let recent: Vec<i64> =
+            sqlx::query_scalar("SELECT at_ms FROM login_failures WHERE username = $1 AND at_ms > $2 ORDER BY at_ms")
+                .bind(&username)
+                .bind(now_ms - FAILURE_WINDOW_MS)
+                .fetch_all(&self.pool)
+                .await?;
+        if recent.len() as i64 >= MAX_FAILURES {
+            return Ok(Err(LoginRefused::Locked { until_ms: recent[0] + FAILURE_WINDOW_MS }));
+        }
+        let row: Option<(i64, Option<String>)> =
+            sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1 AND active = 1")
+                .bind(&username)
+                .fetch_optional(&self.pool)
+                .await?;
+        let user_id = match row {
+            Some((id, Some(hash))) if password_matches(password, &hash) => id,
+            _ => {
+                let mut tx = self.write().await?;
+                sqlx::query("INSERT INTO login_failures (username, at_ms) VALUES ($1, $2)")
+                    .bind(&username)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM login_failures WHERE at_ms < $1")
+                    .bind(now_ms - FAILURE_WINDOW_MS)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(Err(LoginRefused::Wrong));
+            }
+        };
+        let token = new_token();
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf, created_ms, last_seen_ms, expires_ms) VALUES ($1, $2, $3, $4, $4, $5)",
+        )
+        .bind(hash_token(&token))
+        .bind(user_id)
+        .bind(new_token())
+        .bind(now_ms)
+        .bind(now_ms + LIFETIME_MS)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_ms < $1 OR last_seen_ms < $2")
+            .bind(now_ms)
+            .bind(now_ms - IDLE_MS)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(token))
+    }
+
+    /// The live session a cookie names, touched (at most once a minute) to keep it alive.
+    pub async fn session(&self, cookie: &str, now_ms: i64) -> Result<Option<Session>> {
+        let id = hash_token(cookie);
+        let row: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT s.user_id, s.csrf, s.last_seen_ms FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = $1 AND s.expires_ms > $2 AND s.last_seen_ms > $3 AND u.active = 1",
+        )
+        .bind(&id)
+        .bind(now_ms)
+        .bind(now_ms - IDLE_MS)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((user_id, csrf, last_seen)) = row else { return Ok(None) };
+        if now_ms - last_seen > 60_000 {
+            sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id_hash = $2")
+                .bind(now_ms)
+                .bind(&id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(Session { user: self.user(user_id).await?, csrf }))
+    }
+
+    /// Ends a session.
+    pub async fn log_out(&self, cookie: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(hash_token(cookie)).execute(&self.pool).await?;
+        Ok(())
+    }
+}

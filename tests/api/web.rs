@@ -1,0 +1,200 @@
+//! The web pages' log-in over real HTTP: passwords, the session cookie, CSRF on every form,
+//! the log-in rate limit, session expiry, and the inbox page in Chinese and English.
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+use crate::helpers::*;
+
+struct Page {
+    status: StatusCode,
+    cookies: Vec<String>,
+    location: Option<String>,
+    body: String,
+}
+
+impl Page {
+    /// The value a Set-Cookie gave `name`, with its attributes.
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.iter().find(|c| c.starts_with(&format!("{name}="))).map(String::as_str)
+    }
+
+    fn cookie_value(&self, name: &str) -> String {
+        let c = self.cookie(name).unwrap_or_else(|| panic!("no {name} cookie in {:?}", self.cookies));
+        c[name.len() + 1..].split(';').next().unwrap().to_string()
+    }
+
+    /// The value of the hidden `csrf` field.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+        self.body[at..].split('"').next().unwrap().to_string()
+    }
+}
+
+async fn send(req: reqwest::RequestBuilder) -> Page {
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let cookies = resp.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    let location = resp.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_string());
+    Page { status, cookies, location, body: resp.text().await.unwrap() }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            let enc: String = v
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            format!("{k}={enc}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+async fn get(app: &TestApp, path: &str, cookies: &str) -> Page {
+    send(client().get(format!("{}{path}", app.base)).header(COOKIE, cookies)).await
+}
+
+async fn post(app: &TestApp, path: &str, cookies: &str, fields: &[(&str, &str)]) -> Page {
+    let req = client()
+        .post(format!("{}{path}", app.base))
+        .header(COOKIE, cookies)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(fields));
+    send(req).await
+}
+
+/// Logs in through the form; returns the session cookie.
+async fn log_in(app: &TestApp, username: &str, password: &str) -> Page {
+    let page = get(app, "/login", "").await;
+    let pre = page.cookie_value("jx_login");
+    post(
+        app,
+        "/login",
+        &format!("jx_login={pre}"),
+        &[("username", username), ("password", password), ("csrf", &page.csrf()), ("next", "/")],
+    )
+    .await
+}
+
+async fn user_id(app: &TestApp, username: &str) -> i64 {
+    let users = app.ok_get("/api/v1/admin/users?limit=100", ADMIN_TOKEN).await;
+    users["items"].as_array().unwrap().iter().find(|u| u["username"] == username).unwrap()["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn log_in_with_a_password_and_see_the_inbox_with_csrf_and_limits_enforced() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    app.ok("/api/v1/workflows", ADMIN_TOKEN, json!({"source": ONE_STAGE})).await;
+    app.ok("/api/v1/projects", &c.dept_tokens[0], project("W2023-1", "D001", "1000000", false)).await;
+    app.ok(
+        "/api/v1/cycles",
+        &c.finance_tokens[0],
+        json!({"workflow_id": "self-only", "fiscal_year": 2023, "project_codes": ["W2023-1"]}),
+    )
+    .await;
+    let (d001, d002) = (user_id(&app, "d001").await, user_id(&app, "d002").await);
+    let (s, v) =
+        app.post(&format!("/api/v1/admin/users/{d001}/password"), ADMIN_TOKEN, json!({"password": "short"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    for id in [d001, d002] {
+        let (s, v) = app
+            .post(&format!("/api/v1/admin/users/{id}/password"), ADMIN_TOKEN, json!({"password": "县财政局-2023-绩效"}))
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    }
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/admin/users/{d001}/password"),
+            &c.finance_tokens[0],
+            json!({"password": "0123456789ab"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // The log-in page: Chinese, no foreign asset, a CSRF token doubled in an HttpOnly cookie.
+    let page = get(&app, "/login", "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("登录") && page.body.contains("/assets/app.css"), "{}", page.body);
+    assert!(!page.body.contains("http://") && !page.body.contains("https://"), "every asset is served by jixiao");
+    let pre = page.cookie("jx_login").unwrap();
+    assert!(pre.contains("HttpOnly") && pre.contains("SameSite=Lax"), "{pre}");
+    assert_eq!(page.cookie_value("jx_login"), page.csrf());
+
+    // A form without the matching token is refused.
+    let refused = post(
+        &app,
+        "/login",
+        "jx_login=forged",
+        &[("username", "d001"), ("password", "县财政局-2023-绩效"), ("csrf", "other")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("页面已过期"), "{}", refused.body);
+
+    // Wrong passwords count; the sixth try is locked out even with the right password, until
+    // the window has passed.
+    for _ in 0..5 {
+        let wrong = log_in(&app, "d002", "not-the-password").await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.body.contains("用户名或密码不正确"), "{}", wrong.body);
+    }
+    let locked = log_in(&app, "d002", "县财政局-2023-绩效").await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked.body.contains("登录失败次数过多"), "{}", locked.body);
+
+    // The right password opens a session in an HttpOnly cookie and goes to the inbox.
+    let ok = log_in(&app, "d001", "县财政局-2023-绩效").await;
+    assert_eq!((ok.status, ok.location.as_deref()), (StatusCode::SEE_OTHER, Some("/")), "{}", ok.body);
+    let session = ok.cookie("jx_session").unwrap();
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+    let jar = format!("jx_session={}", ok.cookie_value("jx_session"));
+    let inbox = get(&app, "/", &jar).await;
+    assert_eq!(inbox.status, StatusCode::OK);
+    assert!(
+        inbox.body.contains("我的待办") && inbox.body.contains("W2023-1") && inbox.body.contains("单位绩效自评"),
+        "{}",
+        inbox.body
+    );
+    let english = get(&app, "/?lang=en", &jar).await;
+    assert!(
+        english.body.contains("My tasks") && english.body.contains("fill in or re-score the self-evaluation"),
+        "{}",
+        english.body
+    );
+    assert!(english.cookie("jx_lang").is_some_and(|c| c.starts_with("jx_lang=en")));
+
+    // Log-out needs the session's token.
+    let forged = post(&app, "/logout", &jar, &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&app, "/", &jar).await.status, StatusCode::OK, "still signed in");
+
+    // A session ends after 30 idle minutes.
+    app.set_time(start_ms() + 31 * 60_000);
+    let expired = get(&app, "/", &jar).await;
+    assert_eq!((expired.status, expired.location.as_deref()), (StatusCode::SEE_OTHER, Some("/login?next=/")));
+
+    // By then the lock on d002 has passed too; logging out ends the session at once.
+    let ok = log_in(&app, "d002", "县财政局-2023-绩效").await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let jar = format!("jx_session={}", ok.cookie_value("jx_session"));
+    let inbox = get(&app, "/", &jar).await;
+    assert!(inbox.body.contains("目前没有待办事项"), "{}", inbox.body);
+    let out = post(&app, "/logout", &jar, &[("csrf", &inbox.csrf())]).await;
+    assert_eq!((out.status, out.location.as_deref()), (StatusCode::SEE_OTHER, Some("/login")));
+    assert_eq!(get(&app, "/", &jar).await.status, StatusCode::SEE_OTHER);
+}
