@@ -719,12 +719,15 @@ async fn list_outbox(
             "status: '{s}' is not a mail status (expected queued, sending, sent, failed, cancelled or digested)"
         )));
     }
+    // Counts first: mail only moves forward, so the rows read after them are at least as far
+    // along as the counts say.
+    let counts = rt.store.outbox_counts().await?;
     let items = rt.store.outbox(q.status.as_deref(), limit).await?;
     let transport = match &rt.mail {
         crate::notify::Transport::Smtp(_) => "smtp".to_string(),
         crate::notify::Transport::Files(dir) => format!("files in {}", dir.display()),
     };
-    Ok(Json(json!({"transport": transport, "counts": rt.store.outbox_counts().await?, "items": items})))
+    Ok(Json(json!({"transport": transport, "counts": counts, "items": items})))
 }
 
 /// Largest plugin component accepted by upload.
