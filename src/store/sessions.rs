@@ -50,6 +50,12 @@ fn password_matches(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// A hash no password matches, checked in place of a missing one.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password(&new_token()).unwrap_or_default())
+}
+
 impl Store {
     /// Sets a user's password (the bureau's admin does) and ends their sessions.
     pub async fn set_password(&self, user_id: i64, password: &str, now_ms: i64, actor: Option<i64>) -> Result<()> {
@@ -97,9 +103,18 @@ impl Store {
                 .bind(&username)
                 .fetch_optional(&self.pool)
                 .await?;
-        let user_id = match row {
-            Some((id, Some(hash))) if password_matches(password, &hash) => id,
+        // An unknown user costs the same hashing as a known one, so the answer's timing does
+        // not tell which usernames exist.
+        let matched = match &row {
+            Some((id, Some(hash))) => password_matches(password, hash).then_some(*id),
             _ => {
+                password_matches(password, dummy_hash());
+                None
+            }
+        };
+        let user_id = match matched {
+            Some(id) => id,
+            None => {
                 let mut tx = self.write().await?;
                 sqlx::query("INSERT INTO login_failures (username, at_ms) VALUES ($1, $2)")
                     .bind(&username)
