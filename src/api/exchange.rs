@@ -89,13 +89,13 @@ fn split_format(file: &str) -> ApiResult<(&str, &str)> {
     }
 }
 
-/// A table as an XLSX or CSV download.
-fn download(table: &Table, stem: &str, ext: &str) -> ApiResult<Response> {
-    let (content_type, body) = match ext {
-        "csv" => ("text/csv; charset=utf-8", to_csv(table).into_bytes()),
+/// Tables as an XLSX download (a sheet each) or the first as CSV.
+fn download(tables: &[Table], stem: &str, ext: &str) -> ApiResult<Response> {
+    let (content_type, body) = match (ext, tables.first()) {
+        ("csv", Some(first)) => ("text/csv; charset=utf-8", to_csv(first).into_bytes()),
         _ => (
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            to_xlsx(std::slice::from_ref(table)).map_err(ApiError::internal)?,
+            to_xlsx(tables).map_err(ApiError::internal)?,
         ),
     };
     Ok((
@@ -130,15 +130,21 @@ async fn export_list(
             )));
         }
     };
-    download(&table, &format!("{stem}-{year}"), ext)
+    download(&[table], &format!("{stem}-{year}"), ext)
 }
 
-/// One monitoring run's reports and lights (the bureau).
+/// One monitoring run (the bureau): as XLSX its summary per department and every report with
+/// its lights on a second sheet; as CSV the reports.
 async fn export_run(State(rt): State<Arc<Runtime>>, c: Caller, Path(file): Path<String>) -> ApiResult<Response> {
     let (stem, ext) = split_format(&file)?;
     c.require(&[Role::Admin, Role::Finance], "export monitoring runs")?;
     let id: i64 = stem.parse().map_err(|_| ApiError::not_found(format!("no monitoring run '{stem}'")))?;
-    download(&rt.store.export_monitoring(id).await?, &format!("monitoring-run-{id}"), ext)
+    let reports = rt.store.export_monitoring(id).await?;
+    if ext == "csv" {
+        return download(&[reports], &format!("monitoring-run-{id}"), ext);
+    }
+    let summary = rt.store.export_monitoring_summary(id).await?;
+    download(&[summary, reports], &format!("monitoring-run-{id}"), ext)
 }
 
 /// A published disclosure (`targets` or `results`), the latest version or `?version=N`.
@@ -153,5 +159,5 @@ async fn export_disclosure(
         return Err(ApiError::not_found(format!("no disclosure '{kind}' (expected targets or results)")));
     }
     let table = rt.store.export_disclosure(year, kind, q.version).await?;
-    download(&table, &format!("disclosure-{year}-{kind}"), ext)
+    download(&[table], &format!("disclosure-{year}-{kind}"), ext)
 }

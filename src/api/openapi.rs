@@ -198,7 +198,7 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
         method: "get",
         path: "/api/v1/exports/monitoring-runs/{file}",
-        summary: "A monitoring run's reports and lights: {id}.xlsx or {id}.csv",
+        summary: "A monitoring run: {id}.xlsx (its summary per department and every report with its lights) or {id}.csv (the reports)",
         roles: BUREAU,
         body: None,
     },

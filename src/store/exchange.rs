@@ -282,6 +282,56 @@ impl Store {
         Ok(Table { sheet: format!("运行监控{}", run.id), columns, rows })
     }
 
+    /// A monitoring run's summary: per department, the reports issued, filled and not
+    /// reported, the completion rate and the lights, with the whole run's line first.
+    pub async fn export_monitoring_summary(&self, run_id: i64) -> Result<Table> {
+        let summary = self.monitoring_summary(run_id).await?;
+        let columns = vec![
+            Column::text("预算单位"),
+            Column::new("下达任务", ColumnKind::Integer),
+            Column::new("已填报", ColumnKind::Integer),
+            Column::new("未填报", ColumnKind::Integer),
+            Column::new("填报完成率", ColumnKind::Percent),
+            Column::new("红灯", ColumnKind::Integer),
+            Column::new("黄灯", ColumnKind::Integer),
+            Column::new("绿灯", ColumnKind::Integer),
+        ];
+        let int = |v: &serde_json::Value| v.as_i64().map_or(Value::Empty, Value::Int);
+        let rate = |filled: i64, issued: i64| {
+            if issued > 0 {
+                Value::Decimal(
+                    (rust_decimal::Decimal::from(filled * 100) / rust_decimal::Decimal::from(issued)).round_dp(1),
+                )
+            } else {
+                Value::Empty
+            }
+        };
+        let lights = &summary["lights"];
+        let mut rows = vec![vec![
+            Value::Text("合计".into()),
+            int(&summary["tasks_issued"]),
+            int(&summary["filled"]),
+            int(&summary["not_reported"]),
+            rate(summary["filled"].as_i64().unwrap_or(0), summary["tasks_issued"].as_i64().unwrap_or(0)),
+            int(&lights["red"]),
+            int(&lights["yellow"]),
+            int(&lights["green"]),
+        ]];
+        for d in summary["by_department"].as_array().into_iter().flatten() {
+            rows.push(vec![
+                Value::Text(d["key"].as_str().unwrap_or_default().to_string()),
+                int(&d["issued"]),
+                int(&d["filled"]),
+                int(&d["not_reported"]),
+                rate(d["filled"].as_i64().unwrap_or(0), d["issued"].as_i64().unwrap_or(0)),
+                int(&d["red"]),
+                int(&d["yellow"]),
+                int(&d["green"]),
+            ]);
+        }
+        Ok(Table { sheet: format!("运行监控{run_id}汇总"), columns, rows })
+    }
+
     /// A year's self-evaluations: the self score, the spot check's re-score where there was one,
     /// and the score that counts.
     pub async fn export_self_evaluations(&self, fiscal_year: i32, department_id: Option<i64>) -> Result<Table> {

@@ -236,11 +236,17 @@ async fn a_monitoring_run_lights_projects_on_their_adjusted_budgets() {
         app.download(&format!("/api/v1/exports/monitoring-runs/{run_id}.xlsx"), &c.finance_tokens[0]).await;
     assert_eq!(s, StatusCode::OK);
     let sheets = jixiao::exchange::read("run.xlsx", &xlsx).unwrap();
-    let row =
-        sheets[0].rows.iter().find(|r| r.cells[0] == jixiao::exchange::Cell::Text("M1".into())).expect("M1's row");
-    assert_eq!(row.cells[5], jixiao::exchange::Cell::Text("green".into()), "{row:?}");
-    assert!(matches!(row.cells[7], jixiao::exchange::Cell::Percent(p) if (p - 0.8571).abs() < 1e-9), "{row:?}");
-    assert!(matches!(row.cells[8], jixiao::exchange::Cell::Number(n) if n == 400_000.0), "{row:?}");
+    use jixiao::exchange::Cell;
+    // The summary: the whole run, then each department (issued, filled, not reported, rate, red,
+    // yellow, green).
+    let total = &sheets[0].rows[1].cells;
+    assert_eq!(total[0], Cell::Text("合计".into()), "{:?}", sheets[0]);
+    assert_eq!(&total[1..4], &[Cell::Number(2.0), Cell::Number(2.0), Cell::Number(0.0)], "{:?}", sheets[0]);
+    assert_eq!(&total[5..8], &[Cell::Number(1.0), Cell::Number(0.0), Cell::Number(1.0)], "{:?}", sheets[0]);
+    let row = sheets[1].rows.iter().find(|r| r.cells[0] == Cell::Text("M1".into())).expect("M1's row");
+    assert_eq!(row.cells[5], Cell::Text("green".into()), "{row:?}");
+    assert!(matches!(row.cells[7], Cell::Percent(p) if (p - 0.8571).abs() < 1e-9), "{row:?}");
+    assert!(matches!(row.cells[8], Cell::Number(n) if n == 400_000.0), "{row:?}");
 
     // The bureau cuts M2 by 500,000; finance2 must approve, nobody else may.
     let (_, me2) = app.get("/api/v1/me", &c.finance_tokens[1]).await;
