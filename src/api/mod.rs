@@ -594,8 +594,8 @@ struct InboxQuery {
     offset: Option<i64>,
 }
 
-/// How far ahead a deadline counts as due soon.
-const DUE_SOON_MS: i64 = 3 * 24 * 3600 * 1000;
+/// How far ahead a deadline counts as due soon (the API's inbox and the inbox page).
+pub const DUE_SOON_MS: i64 = 3 * 24 * 3600 * 1000;
 
 /// The caller's open tasks with counts: all open (`pending`), due within three days
 /// (`due_soon`), past their deadline (`overdue`); `state` picks which to list.

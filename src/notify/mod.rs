@@ -375,7 +375,7 @@ pub fn message_id(row: &OutboxRow, from: &str) -> String {
 }
 
 /// What a task asks for, in the mail's language.
-pub fn task_label(form: &str, language: &str) -> &'static str {
+fn task_label(form: &str, language: &str) -> &'static str {
     let (zh, en) = match form {
         "ex_ante_report" => ("提交事前绩效评估材料", "submit the ex-ante assessment report"),
         "targets" => ("申报绩效目标", "declare the performance targets"),
@@ -472,6 +472,16 @@ fn backoff_ms(attempts: i64) -> i64 {
 /// The most tasks and news items one digest lists; the rest are counted.
 const DIGEST_ITEMS: i64 = 50;
 
+/// How a task is shown to a person (in a digest, on the inbox page): its stage's title, its
+/// deadline in the workflow's time zone, what to do and the link, as `render_context` gives them.
+pub async fn describe_task(rt: &Runtime, t: &crate::store::outbox::DigestTask, language: &str) -> Value {
+    let ctx = json!({
+        "stage": t.stage, "form": t.form, "due_ms": t.due_ms, "task_id": t.id, "case_id": t.case_id,
+        "workflow_id": t.workflow_id, "workflow_version": t.workflow_version,
+    });
+    render_context(rt, &ctx, language).await
+}
+
 /// The context of a digest: the recipient's open tasks, soonest first, and the mail folded
 /// for them since the last digest. `None` when there is nothing to report. The second value
 /// is the last folded row the digest accounts for.
@@ -487,11 +497,7 @@ async fn digest_context(rt: &Runtime, row: &OutboxRow) -> anyhow::Result<Option<
     }
     let mut items = Vec::with_capacity(tasks.len());
     for t in &tasks {
-        let ctx = json!({
-            "stage": t.stage, "form": t.form, "due_ms": t.due_ms, "task_id": t.id, "case_id": t.case_id,
-            "workflow_id": t.workflow_id, "workflow_version": t.workflow_version,
-        });
-        let shown = render_context(rt, &ctx, &row.language).await;
+        let shown = describe_task(rt, t, &row.language).await;
         items.push(json!({
             "project_code": t.project_code, "project_name": t.project_name, "stage_title": shown["stage_title"],
             "task_label": shown["task_label"], "due": shown["due"], "overdue": t.due_ms < now, "link": shown["link"],

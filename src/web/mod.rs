@@ -333,14 +333,11 @@ async fn logout(
 struct InboxRow {
     project_code: String,
     project_name: String,
-    stage_title: String,
-    task_label: &'static str,
-    due: String,
+    stage_title: Value,
+    task_label: Value,
+    due: Value,
     state: &'static str,
 }
-
-/// How far ahead a deadline counts as due soon (as in the API's inbox).
-const DUE_SOON_MS: i64 = 3 * 24 * 3600 * 1000;
 
 async fn inbox(
     State(rt): State<Arc<Runtime>>,
@@ -357,19 +354,10 @@ async fn inbox(
     };
     let mut rows = Vec::with_capacity(tasks.len());
     for t in &tasks {
-        let wf = rt.store.workflow(&rt.registry, &t.workflow_id, t.workflow_version as u32).await.ok();
-        let tz = wf.as_ref().map(|w| w.timezone).unwrap_or(chrono_tz::Asia::Shanghai);
-        let stage_title = wf
-            .as_ref()
-            .and_then(|w| w.stages.iter().find(|s| s.id == t.stage))
-            .map(|s| s.title.clone())
-            .unwrap_or_else(|| t.stage.clone());
-        let due = chrono::DateTime::from_timestamp_millis(t.due_ms)
-            .map(|d| d.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default();
+        let mut shown = crate::notify::describe_task(&rt, t, &lang.0).await;
         let state = if t.due_ms < now {
             "overdue"
-        } else if t.due_ms < now + DUE_SOON_MS {
+        } else if t.due_ms < now + crate::api::DUE_SOON_MS {
             "due_soon"
         } else {
             "open"
@@ -377,9 +365,9 @@ async fn inbox(
         rows.push(InboxRow {
             project_code: t.project_code.clone(),
             project_name: t.project_name.clone(),
-            stage_title,
-            task_label: crate::notify::task_label(&t.form, &lang.0),
-            due,
+            stage_title: shown["stage_title"].take(),
+            task_label: shown["task_label"].take(),
+            due: shown["due"].take(),
             state,
         });
     }
