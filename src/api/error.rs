@@ -42,8 +42,7 @@ impl ApiError {
     }
     pub fn invalid(message: impl Into<String>, details: Vec<FieldError>) -> Self {
         let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
-        e.body.details =
-            details.into_iter().map(|d| serde_json::json!({"path": d.path, "message": d.message})).collect();
+        e.body.details = details.into_iter().map(|d| serde_json::to_value(d).unwrap_or_default()).collect();
         e
     }
     pub fn bad_request(message: impl Into<String>) -> Self {

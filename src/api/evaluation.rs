@@ -142,13 +142,13 @@ async fn get_action(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i6
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ActionDecision {
-    decision: String,
+pub(crate) struct ActionDecision {
+    pub(crate) decision: String,
     #[serde(default)]
-    comment: String,
+    pub(crate) comment: String,
 }
 
-async fn decide_action(
+pub(crate) async fn decide_action(
     State(rt): State<Arc<Runtime>>,
     c: Caller,
     Path(id): Path<i64>,
@@ -292,17 +292,17 @@ async fn list_disclosures(State(rt): State<Arc<Runtime>>, c: Caller) -> ApiResul
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PublishRequest {
-    fiscal_year: i64,
-    kind: String,
+pub(crate) struct PublishRequest {
+    pub(crate) fiscal_year: i64,
+    pub(crate) kind: String,
     #[serde(default)]
-    title: Option<String>,
+    pub(crate) title: Option<String>,
     /// Required from the second version on: what the correction changes.
     #[serde(default)]
-    correction_note: String,
+    pub(crate) correction_note: String,
 }
 
-async fn publish_disclosure(
+pub(crate) async fn publish_disclosure(
     State(rt): State<Arc<Runtime>>,
     c: Caller,
     ApiJson(r): ApiJson<PublishRequest>,

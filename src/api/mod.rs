@@ -231,7 +231,11 @@ async fn issue_token(
     if label.chars().count() > 100 {
         return Err(ApiError::invalid(
             "the request is invalid",
-            vec![crate::domain::FieldError { path: "label".into(), message: "at most 100 characters".into() }],
+            vec![crate::domain::FieldError {
+                zh: None,
+                path: "label".into(),
+                message: "at most 100 characters".into(),
+            }],
         ));
     }
     let token = rt.store.issue_token(id, &label, rt.clock.now_ms(), Some(c.id())).await?;
@@ -317,7 +321,11 @@ async fn create_project(
     Ok((StatusCode::CREATED, Json(json!(project))))
 }
 
-async fn get_project(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+pub(crate) async fn get_project(
+    State(rt): State<Arc<Runtime>>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
     let p = rt.store.project(id).await?;
     let visible = match c.0.role {
         Role::Admin | Role::Finance | Role::Department => c.sees_department(p.department_id),
@@ -329,7 +337,7 @@ async fn get_project(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i
     Ok(Json(json!(p)))
 }
 
-async fn list_workflows(State(rt): State<Arc<Runtime>>, _c: Caller) -> ApiResult<Json<Value>> {
+pub(crate) async fn list_workflows(State(rt): State<Arc<Runtime>>, _c: Caller) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"items": rt.store.workflow_versions().await?})))
 }
 
@@ -388,7 +396,7 @@ async fn check_workflow(
     }
 }
 
-async fn get_workflow_version(
+pub(crate) async fn get_workflow_version(
     State(rt): State<Arc<Runtime>>,
     _c: Caller,
     Path((id, version)): Path<(String, u32)>,
@@ -518,7 +526,7 @@ fn redact_reviewers(view: &mut CaseView) {
     view.open_tasks.retain(|t| t.kind != "review");
 }
 
-async fn get_case(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+pub(crate) async fn get_case(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let mut view = rt.store.case_view(id).await?;
     match c.0.role {
         Role::Admin | Role::Finance => {}
@@ -639,7 +647,7 @@ async fn inbox(State(rt): State<Arc<Runtime>>, c: Caller, Query(q): Query<InboxQ
     ))
 }
 
-async fn get_task(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+pub(crate) async fn get_task(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let t = rt.store.task(id).await?;
     if !TaskScope::for_user(&c.0).may_see(&t) {
         return Err(ApiError::not_found(format!("no task {id}")));
@@ -647,7 +655,7 @@ async fn get_task(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>
     Ok(Json(json!(t)))
 }
 
-async fn complete_task(
+pub(crate) async fn complete_task(
     State(rt): State<Arc<Runtime>>,
     c: Caller,
     Path(id): Path<i64>,
@@ -667,11 +675,11 @@ async fn complete_task(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DeclineRequest {
-    reason: String,
+pub(crate) struct DeclineRequest {
+    pub(crate) reason: String,
 }
 
-async fn decline_task(
+pub(crate) async fn decline_task(
     State(rt): State<Arc<Runtime>>,
     c: Caller,
     Path(id): Path<i64>,

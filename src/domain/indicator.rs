@@ -180,6 +180,24 @@ pub struct Indicator {
 pub struct FieldError {
     pub path: String,
     pub message: String,
+    /// The message in Chinese, where the form is one people fill on the pages.
+    #[serde(rename = "message_zh", skip_serializing_if = "Option::is_none")]
+    pub zh: Option<String>,
+}
+
+impl FieldError {
+    /// A problem described in English and Chinese.
+    pub fn bilingual(path: impl Into<String>, message: impl Into<String>, zh: impl Into<String>) -> FieldError {
+        FieldError { path: path.into(), message: message.into(), zh: Some(zh.into()) }
+    }
+
+    /// The message in `lang` ("zh" or "en"), English where no Chinese was written.
+    pub fn message_in(&self, lang: &str) -> &str {
+        match (&self.zh, lang) {
+            (Some(zh), "zh") => zh,
+            _ => &self.message,
+        }
+    }
 }
 
 impl Indicator {
@@ -187,12 +205,13 @@ impl Indicator {
     /// such as "a rate ≥ 100%" are the plugins' business.)
     pub fn validate(&self, path: &str) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        let mut err = |field: &str, message: String| errs.push(FieldError { path: format!("{path}.{field}"), message });
+        let mut err =
+            |field: &str, en: String, zh: String| errs.push(FieldError::bilingual(format!("{path}.{field}"), en, zh));
         if self.name.trim().is_empty() {
-            err("name", "an indicator needs a name".into());
+            err("name", "an indicator needs a name".into(), "请填写指标名称".into());
         }
         if self.name.chars().count() > 200 {
-            err("name", "at most 200 characters".into());
+            err("name", "at most 200 characters".into(), "指标名称最多 200 个字".into());
         }
         if !self.level1.level2_names().contains(&self.level2.as_str()) {
             err(
@@ -203,16 +222,23 @@ impl Indicator {
                     self.level1,
                     self.level1.level2_names().join(", ")
                 ),
+                format!(
+                    "“{}”不是{}下的二级指标（应为：{}）",
+                    self.level2,
+                    self.level1,
+                    self.level1.level2_names().join("、")
+                ),
             );
         }
         if self.weight < Decimal::ZERO || self.weight > Decimal::ONE_HUNDRED {
-            err("weight", format!("{} is not a weight between 0 and 100", self.weight));
-        }
-        if self.operator == Operator::Qualitative && matches!(self.value, TargetValue::Number(_)) {
-            // A number on a qualitative indicator is allowed (e.g. a level), nothing to do.
+            err(
+                "weight",
+                format!("{} is not a weight between 0 and 100", self.weight),
+                format!("权重 {} 应在 0 到 100 之间", self.weight),
+            );
         }
         if self.operator.is_quantitative() && self.value.as_number().is_some() && self.unit.trim().is_empty() {
-            err("unit", "a quantitative indicator needs a unit (度量单位)".into());
+            err("unit", "a quantitative indicator needs a unit (度量单位)".into(), "定量指标须填写度量单位".into());
         }
         errs
     }

@@ -59,7 +59,7 @@ impl ProjectInput {
     /// Structural validation with field paths; an empty result means the project can be stored.
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        let mut err = |path: &str, message: String| errs.push(FieldError { path: path.to_string(), message });
+        let mut err = |path: &str, message: String| errs.push(FieldError { path: path.to_string(), message, zh: None });
         let code_ok = !self.code.is_empty()
             && self.code.len() <= 64
             && self.code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');

@@ -34,22 +34,28 @@ pub enum FormOutcome {
     },
 }
 
-fn err(path: &str, message: impl Into<String>) -> FieldError {
-    FieldError { path: path.to_string(), message: message.into() }
+fn err(path: &str, message: impl Into<String>, zh: impl Into<String>) -> FieldError {
+    FieldError::bilingual(path, message, zh)
 }
 
 /// Deserialises `body` into `T`, turning serde's message into a field error.
 fn typed<T: serde::de::DeserializeOwned>(body: &Value) -> Result<T, Vec<FieldError>> {
     serde_path_to_error::deserialize(body.clone()).map_err(|e| {
         let path = e.path().to_string();
-        vec![err(if path == "." { "" } else { &path }, e.inner().to_string())]
+        let message = e.inner().to_string();
+        let zh = format!("内容格式不正确：{message}");
+        vec![err(if path == "." { "" } else { &path }, message, zh)]
     })
 }
 
 fn text_len(path: &str, s: &str, min: usize, max: usize, errs: &mut Vec<FieldError>) {
     let n = s.trim().chars().count();
     if n < min || s.chars().count() > max {
-        errs.push(err(path, format!("expected {min}–{max} characters, got {n}")));
+        errs.push(err(
+            path,
+            format!("expected {min}–{max} characters, got {n}"),
+            format!("应为 {min}–{max} 个字，现为 {n} 个字"),
+        ));
     }
 }
 
@@ -62,7 +68,7 @@ pub fn check(
     body: &Value,
 ) -> Result<FormOutcome, Vec<FieldError>> {
     if !body.is_object() {
-        return Err(vec![err("", "expected a JSON object")]);
+        return Err(vec![err("", "expected a JSON object", "提交的内容应为一个对象")]);
     }
     match form {
         "ex_ante_report" => ex_ante_report(body),
@@ -73,7 +79,11 @@ pub fn check(
         "target_review" => review(ReviewForm::TargetReview, body),
         "result_application" => approval_actions(body),
         "disclosure" => approval_publish(body),
-        other => Err(vec![err("", format!("the task's form '{other}' is not known to this server"))]),
+        other => Err(vec![err(
+            "",
+            format!("the task's form '{other}' is not known to this server"),
+            format!("本系统不认识表单“{other}”"),
+        )]),
     }
 }
 
@@ -92,7 +102,7 @@ fn ex_ante_report(body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
     let mut errs = Vec::new();
     text_len("summary", &f.summary, 10, 20_000, &mut errs);
     if f.conclusion.chars().count() > 2000 {
-        errs.push(err("conclusion", "at most 2000 characters"));
+        errs.push(err("conclusion", "at most 2000 characters", "结论最多 2000 个字"));
     }
     if let Some(n) = &f.document_name {
         text_len("document_name", n, 1, 200, &mut errs);
@@ -117,10 +127,10 @@ fn targets(body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
     let f: Targets = typed(body)?;
     let mut errs = Vec::new();
     if f.indicators.is_empty() {
-        errs.push(err("indicators", "declare at least one indicator"));
+        errs.push(err("indicators", "declare at least one indicator", "请至少申报一个绩效指标"));
     }
     if f.indicators.len() > 200 {
-        errs.push(err("indicators", "at most 200 indicators"));
+        errs.push(err("indicators", "at most 200 indicators", "最多 200 个指标"));
     }
     for (i, ind) in f.indicators.iter().enumerate() {
         errs.extend(ind.validate(&format!("indicators[{i}]")));
@@ -142,7 +152,7 @@ fn decimal(path: &str, v: &Value, errs: &mut Vec<FieldError>) -> Option<Decimal>
         _ => None,
     };
     if parsed.is_none() {
-        errs.push(err(path, format!("expected a number, got {v}")));
+        errs.push(err(path, format!("expected a number, got {v}"), format!("应填写数字，现为 {v}")));
     }
     parsed
 }
@@ -183,7 +193,7 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
     let f: Monitoring = typed(body)?;
     let mut errs = Vec::new();
     if f.executed < Fen::ZERO {
-        errs.push(err("executed", "the executed amount cannot be negative"));
+        errs.push(err("executed", "the executed amount cannot be negative", "执行金额不能为负数"));
     }
     if f.executed > project.budget && f.explanation.trim().is_empty() {
         errs.push(err(
@@ -192,6 +202,7 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
                 "{} yuan exceeds the current budget of {} yuan; explain why in 'explanation'",
                 f.executed, project.budget
             ),
+            format!("执行金额 {} 元超过当前预算 {} 元，请在“情况说明”中说明原因", f.executed, project.budget),
         ));
     }
     let mut seen = vec![false; project.indicators.len()];
@@ -206,8 +217,13 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
                     project.indicators.len(),
                     project.indicators.len().saturating_sub(1)
                 ),
+                format!("项目只有 {} 个指标", project.indicators.len()),
             )),
-            Some(true) => errs.push(err(&format!("{path}.index"), format!("indicator {} is reported twice", p.index))),
+            Some(true) => errs.push(err(
+                &format!("{path}.index"),
+                format!("indicator {} is reported twice", p.index),
+                format!("第 {} 个指标重复填报", p.index + 1),
+            )),
             Some(s) => *s = true,
         }
         let qualitative = project.indicators.get(p.index).is_some_and(|i| !i.operator.is_quantitative());
@@ -217,23 +233,29 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
                 Some(l) => errs.push(err(
                     &format!("{path}.level"),
                     format!("'{l}' is not a level (expected one of {})", QUALITATIVE_LEVELS.join(", ")),
+                    format!("“{l}”不是可选的完成程度（应为：{}）", QUALITATIVE_LEVELS.join("、")),
                 )),
                 None => errs.push(err(
                     &format!("{path}.level"),
                     format!("a qualitative indicator is reported as a level ({})", QUALITATIVE_LEVELS.join(", ")),
+                    format!("定性指标请选择完成程度（{}）", QUALITATIVE_LEVELS.join("、")),
                 )),
             }
             rows.push(json!({"index": p.index, "level": p.level}));
             continue;
         }
         if p.level.is_some() && project.indicators.get(p.index).is_some() {
-            errs.push(err(&format!("{path}.level"), "only a qualitative indicator is reported as a level"));
+            errs.push(err(
+                &format!("{path}.level"),
+                "only a qualitative indicator is reported as a level",
+                "只有定性指标填写完成程度",
+            ));
         }
         let c = decimal(&format!("{path}.cumulative"), &p.cumulative, &mut errs);
         let e = decimal(&format!("{path}.expected_full_year"), &p.expected_full_year, &mut errs);
         for (name, v) in [("cumulative", c), ("expected_full_year", e)] {
             if v.is_some_and(|v| v < Decimal::ZERO) {
-                errs.push(err(&format!("{path}.{name}"), "cannot be negative"));
+                errs.push(err(&format!("{path}.{name}"), "cannot be negative", "不能为负数"));
             }
         }
         if let (Some(c), Some(e)) = (c, e)
@@ -242,22 +264,28 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
             errs.push(err(
                 &format!("{path}.expected_full_year"),
                 format!("the expected full-year value {e} is below the cumulative value {c} already reached"),
+                format!("全年预计值 {e} 不能低于已累计完成值 {c}"),
             ));
         }
         rows.push(json!({"index": p.index, "cumulative": c.map(|d| d.to_string()), "expected_full_year": e.map(|d| d.to_string())}));
     }
     for (i, ind) in project.indicators.iter().enumerate() {
         if !seen.get(i).copied().unwrap_or(true) {
-            errs.push(err("progress", format!("indicator {i} ({}) has no progress", ind.name)));
+            errs.push(err(
+                "progress",
+                format!("indicator {i} ({}) has no progress", ind.name),
+                format!("指标“{}”未填写完成情况", ind.name),
+            ));
         }
     }
     match &f.deviation_cause {
         Some(c) if !DEVIATION_CAUSES.contains(&c.as_str()) => errs.push(err(
             "deviation_cause",
             format!("'{c}' is not a cause (expected one of {})", DEVIATION_CAUSES.join(", ")),
+            format!("“{c}”不是可选的偏差原因（应为：{}）", DEVIATION_CAUSES.join("、")),
         )),
         Some(c) if c == "其他" && f.deviation_text.trim().is_empty() => {
-            errs.push(err("deviation_text", "describe the cause when it is 其他"))
+            errs.push(err("deviation_text", "describe the cause when it is 其他", "偏差原因为“其他”时请说明具体原因"))
         }
         _ => {}
     }
@@ -265,10 +293,11 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
         errs.push(err(
             "likelihood",
             format!("'{}' is not a likelihood (expected one of {})", f.likelihood, LIKELIHOODS.join(", ")),
+            format!("请选择全年目标完成可能性（{}）", LIKELIHOODS.join("、")),
         ));
     }
     if f.explanation.chars().count() > 5000 || f.deviation_text.chars().count() > 5000 {
-        errs.push(err("explanation", "at most 5000 characters"));
+        errs.push(err("explanation", "at most 5000 characters", "说明最多 5000 个字"));
     }
     if !errs.is_empty() {
         return Err(errs);
@@ -296,10 +325,14 @@ fn self_evaluation(project: &Project, scheme_id: &str, body: &Value) -> Result<F
     let f: SelfEvaluation = typed(body)?;
     let mut errs = Vec::new();
     if f.explanation.chars().count() > 5000 {
-        errs.push(err("explanation", "at most 5000 characters"));
+        errs.push(err("explanation", "at most 5000 characters", "说明最多 5000 个字"));
     }
     if f.evidence.len() > 50 {
-        errs.push(err("evidence", format!("{} documents; at most 50", f.evidence.len())));
+        errs.push(err(
+            "evidence",
+            format!("{} documents; at most 50", f.evidence.len()),
+            format!("佐证材料 {} 份，最多 50 份", f.evidence.len()),
+        ));
     }
     for (i, e) in f.evidence.iter().enumerate().take(50) {
         text_len(&format!("evidence[{i}]"), e, 1, 500, &mut errs);
@@ -307,11 +340,13 @@ fn self_evaluation(project: &Project, scheme_id: &str, body: &Value) -> Result<F
     if !errs.is_empty() {
         return Err(errs);
     }
-    let scheme =
-        Scheme::builtin(scheme_id).ok_or_else(|| vec![err("", format!("unknown scoring scheme '{scheme_id}'"))])?;
+    let scheme = Scheme::builtin(scheme_id).ok_or_else(|| {
+        vec![err("", format!("unknown scoring scheme '{scheme_id}'"), format!("未知的评分办法“{scheme_id}”"))]
+    })?;
     // Scored against the budget as it stands now, with every adjustment (调剂, 追加, cuts).
     let eval = Evaluation { budget: project.budget, executed: f.executed, items: f.items };
-    let card = scoring::score(&scheme, &project.indicators, &eval).map_err(|e| vec![err("items", e.to_string())])?;
+    let card = scoring::score(&scheme, &project.indicators, &eval)
+        .map_err(|e| vec![err("items", e.to_string(), format!("实际完成值有误：{e}"))])?;
     let grade = card.grade.label().to_string();
     Ok(FormOutcome::Submission {
         score: Some(card.total),
@@ -337,13 +372,21 @@ fn rated(
         match ratings.get(*sub).and_then(|v| v.as_str()) {
             Some(r) => match RATING_SHARES.iter().find(|(name, _)| *name == r) {
                 Some((_, share)) => shares += Decimal::from(*share),
-                None => errs.push(err(&p, format!("'{r}' is not a rating (expected 优, 良, 中 or 差)"))),
+                None => errs.push(err(
+                    &p,
+                    format!("'{r}' is not a rating (expected 优, 良, 中 or 差)"),
+                    format!("“{r}”不是评价等级（应为优、良、中、差）"),
+                )),
             },
-            None => errs.push(err(&p, "rate this sub-item 优, 良, 中 or 差")),
+            None => errs.push(err(&p, "rate this sub-item 优, 良, 中 or 差", "请为该项评定等级：优、良、中或差")),
         }
     }
     for k in ratings.keys().filter(|k| !subs.contains(&k.as_str())) {
-        errs.push(err(&format!("{path}.{k}"), format!("not a sub-item here (expected {})", subs.join(", "))));
+        errs.push(err(
+            &format!("{path}.{k}"),
+            format!("not a sub-item here (expected {})", subs.join(", ")),
+            format!("不是本项的评价要点（应为：{}）", subs.join("、")),
+        ));
     }
     if errs.len() > before {
         return None;
@@ -368,19 +411,25 @@ fn review(form: ReviewForm, body: &Value) -> Result<FormOutcome, Vec<FieldError>
         let path = format!("scores.{name}");
         let subs = form.sub_items(name);
         match f.scores.get(*name) {
-            None => errs.push(err(&path, format!("score {name} (0–{max})"))),
+            None => errs.push(err(&path, format!("score {name} (0–{max})"), format!("请为“{name}”打分（0–{max}）"))),
             Some(Value::Object(ratings)) if !subs.is_empty() => {
                 if let Some(d) = rated(&path, *max, subs, ratings, &mut errs) {
                     total += d;
                 }
             }
-            Some(Value::Object(_)) => errs.push(err(&path, format!("a number of points (0–{max})"))),
+            Some(Value::Object(_)) => {
+                errs.push(err(&path, format!("a number of points (0–{max})"), format!("请填写分数（0–{max}）")))
+            }
             Some(v) => {
                 if let Some(d) = decimal(&path, v, &mut errs) {
                     if d < Decimal::ZERO || d > Decimal::from(*max) {
-                        errs.push(err(&path, format!("{d} is outside 0–{max}")));
+                        errs.push(err(
+                            &path,
+                            format!("{d} is outside 0–{max}"),
+                            format!("{d} 分超出 0–{max} 分的范围"),
+                        ));
                     } else if d.scale() > 2 {
-                        errs.push(err(&path, "at most two decimals"));
+                        errs.push(err(&path, "at most two decimals", "分数最多保留两位小数"));
                     } else {
                         total += d;
                     }
@@ -394,6 +443,7 @@ fn review(form: ReviewForm, body: &Value) -> Result<FormOutcome, Vec<FieldError>
             errs.push(err(
                 &format!("scores.{k}"),
                 format!("not a criterion of this form (expected {})", names.join(", ")),
+                format!("不是本表的评审内容（应为：{}）", names.join("、")),
             ));
         }
     }
@@ -465,22 +515,38 @@ fn approval_actions(body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
     let f: ActionsApproval = typed(body)?;
     let mut errs = Vec::new();
     match f.decision.as_str() {
-        "approve" if !f.amended_actions.is_empty() => {
-            errs.push(err("amended_actions", "only an 'amend' decision lists amended actions"))
-        }
+        "approve" if !f.amended_actions.is_empty() => errs.push(err(
+            "amended_actions",
+            "only an 'amend' decision lists amended actions",
+            "只有“调整”决定才列出调整后的措施",
+        )),
         "approve" => {}
-        "amend" if f.amended_actions.is_empty() => {
-            errs.push(err("amended_actions", "an 'amend' decision lists the actions as amended"))
-        }
+        "amend" if f.amended_actions.is_empty() => errs.push(err(
+            "amended_actions",
+            "an 'amend' decision lists the actions as amended",
+            "“调整”决定须列出调整后的措施",
+        )),
         "amend" => {}
-        other => errs.push(err("decision", format!("'{other}' is not a decision (expected approve or amend)"))),
+        other => errs.push(err(
+            "decision",
+            format!("'{other}' is not a decision (expected approve or amend)"),
+            format!("“{other}”不是可选的决定（应为同意或调整）"),
+        )),
     }
     for (i, a) in f.amended_actions.iter().enumerate() {
         if a.kind == crate::workflow::ActionKind::Cut && !a.percent.is_some_and(|p| (1..=100).contains(&p)) {
-            errs.push(err(&format!("amended_actions[{i}].percent"), "a cut needs a percent between 1 and 100"));
+            errs.push(err(
+                &format!("amended_actions[{i}].percent"),
+                "a cut needs a percent between 1 and 100",
+                "压减比例应在 1% 到 100% 之间",
+            ));
         }
         if a.kind == crate::workflow::ActionKind::Recover && a.amount.is_none_or(|m| m <= Fen::ZERO) {
-            errs.push(err(&format!("amended_actions[{i}].amount"), "recovering funds needs a positive amount"));
+            errs.push(err(
+                &format!("amended_actions[{i}].amount"),
+                "recovering funds needs a positive amount",
+                "收回资金须填写大于零的金额",
+            ));
         }
     }
     text_len("comment", &f.comment, 0, 5000, &mut errs);
@@ -504,7 +570,11 @@ fn approval_publish(body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
     let f: Publish = typed(body)?;
     let mut errs = Vec::new();
     if !f.publish {
-        errs.push(err("publish", "set publish to true to publish the targets and results"));
+        errs.push(err(
+            "publish",
+            "set publish to true to publish the targets and results",
+            "请确认公开绩效目标和评价结果",
+        ));
     }
     text_len("comment", &f.comment, 0, 5000, &mut errs);
     if !errs.is_empty() {

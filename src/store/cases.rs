@@ -137,6 +137,7 @@ impl Store {
                 return Err(StoreError::Invalid {
                     message: "the cycle cannot start".into(),
                     details: vec![crate::domain::FieldError {
+                        zh: None,
                         path: "project_codes".into(),
                         message: format!("no project '{code}' in fiscal year {fiscal_year}"),
                     }],

@@ -17,7 +17,7 @@ use crate::domain::disclosure::{Body, Document, ResultRow, TargetRow};
 fn invalid(path: &str, message: impl Into<String>) -> StoreError {
     StoreError::Invalid {
         message: "the request is invalid".into(),
-        details: vec![FieldError { path: path.into(), message: message.into() }],
+        details: vec![FieldError { zh: None, path: path.into(), message: message.into() }],
     }
 }
 

@@ -34,7 +34,7 @@ type OverdueDbRow = (Option<i64>, Option<i64>, i64, i64, String, Option<i64>, Op
 fn invalid(path: &str, message: impl Into<String>) -> StoreError {
     StoreError::Invalid {
         message: "the request is invalid".into(),
-        details: vec![FieldError { path: path.into(), message: message.into() }],
+        details: vec![FieldError { zh: None, path: path.into(), message: message.into() }],
     }
 }
 
@@ -777,6 +777,7 @@ pub fn check_rectification(body: &Value) -> std::result::Result<Value, Vec<Field
     let report = obj.and_then(|o| o.get("report")).and_then(|v| v.as_str()).unwrap_or_default().trim().to_string();
     if report.is_empty() || report.chars().count() > 20_000 {
         errs.push(FieldError {
+            zh: None,
             path: "report".into(),
             message: "describe the rectification (1–20000 characters)".into(),
         });
@@ -790,6 +791,7 @@ pub fn check_rectification(body: &Value) -> std::result::Result<Value, Vec<Field
                 Some(s) if !s.trim().is_empty() && s.chars().count() <= 500 => Some(s.to_string()),
                 _ => {
                     errs.push(FieldError {
+                        zh: None,
                         path: format!("evidence[{i}]"),
                         message: "a document reference of 1–500 characters".into(),
                     });
@@ -799,6 +801,7 @@ pub fn check_rectification(body: &Value) -> std::result::Result<Value, Vec<Field
             .collect(),
         Some(_) => {
             errs.push(FieldError {
+                zh: None,
                 path: "evidence".into(),
                 message: "a list of at most 50 document references".into(),
             });
@@ -808,13 +811,18 @@ pub fn check_rectification(body: &Value) -> std::result::Result<Value, Vec<Field
     for k in obj.into_iter().flat_map(|o| o.keys()) {
         if k != "report" && k != "evidence" {
             errs.push(FieldError {
+                zh: None,
                 path: k.clone(),
                 message: "not a field of the rectification form (expected report, evidence)".into(),
             });
         }
     }
     if obj.is_none() {
-        errs.push(FieldError { path: String::new(), message: "expected an object with report and evidence".into() });
+        errs.push(FieldError {
+            zh: None,
+            path: String::new(),
+            message: "expected an object with report and evidence".into(),
+        });
     }
     if errs.is_empty() { Ok(json!({"report": report, "evidence": evidence})) } else { Err(errs) }
 }
@@ -933,14 +941,20 @@ impl Store {
     ) -> Result<Value> {
         let mut errs = Vec::new();
         match kind {
-            ActionKind::Cut if !percent.is_some_and(|p| (1..=100).contains(&p)) => errs
-                .push(FieldError { path: "percent".into(), message: "a cut needs a percent between 1 and 100".into() }),
-            ActionKind::Recover if amount.is_none_or(|a| a <= Fen::ZERO) => errs
-                .push(FieldError { path: "amount".into(), message: "recovering funds needs a positive amount".into() }),
+            ActionKind::Cut if !percent.is_some_and(|p| (1..=100).contains(&p)) => errs.push(FieldError {
+                zh: None,
+                path: "percent".into(),
+                message: "a cut needs a percent between 1 and 100".into(),
+            }),
+            ActionKind::Recover if amount.is_none_or(|a| a <= Fen::ZERO) => errs.push(FieldError {
+                zh: None,
+                path: "amount".into(),
+                message: "recovering funds needs a positive amount".into(),
+            }),
             _ => {}
         }
         if note.chars().count() > 5000 {
-            errs.push(FieldError { path: "note".into(), message: "at most 5000 characters".into() });
+            errs.push(FieldError { zh: None, path: "note".into(), message: "at most 5000 characters".into() });
         }
         if !errs.is_empty() {
             return Err(StoreError::Invalid { message: "the request is invalid".into(), details: errs });

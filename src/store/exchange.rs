@@ -165,6 +165,7 @@ impl Store {
                 Some((old, true)) => Err(StoreError::Invalid {
                     message: "the project is in a cycle".into(),
                     details: vec![crate::domain::FieldError {
+                        zh: None,
                         path: "code".into(),
                         message: format!(
                             "the project '{}' is already in a cycle; its budget and targets change through the workflow (declaration, revision, budget ledger), not by import",
@@ -514,7 +515,8 @@ impl Store {
 }
 
 /// What an action kind is called in the bureau's reports.
-fn action_label(kind: &str) -> &str {
+/// The Chinese name of a result action's kind.
+pub fn action_label(kind: &str) -> &str {
     match kind {
         "commend" => "通报表扬",
         "keep" => "保持支持",

@@ -22,7 +22,7 @@ fn invalid(details: Vec<FieldError>) -> StoreError {
 }
 
 fn issue(path: &str, message: impl Into<String>) -> StoreError {
-    invalid(vec![FieldError { path: path.into(), message: message.into() }])
+    invalid(vec![FieldError { zh: None, path: path.into(), message: message.into() }])
 }
 
 /// A third-party institution as the bureau registers it.
@@ -78,13 +78,14 @@ impl Store {
         let mut errs = Vec::new();
         let code = t.code.trim();
         if code.is_empty() || code.chars().count() > 64 {
-            errs.push(FieldError { path: "code".into(), message: "a code of 1–64 characters".into() });
+            errs.push(FieldError { zh: None, path: "code".into(), message: "a code of 1–64 characters".into() });
         }
         if t.name.trim().is_empty() || t.name.chars().count() > 200 {
-            errs.push(FieldError { path: "name".into(), message: "a name of 1–200 characters".into() });
+            errs.push(FieldError { zh: None, path: "name".into(), message: "a name of 1–200 characters".into() });
         }
         if t.affiliations.len() > 500 || t.members.len() > 500 {
             errs.push(FieldError {
+                zh: None,
                 path: "affiliations".into(),
                 message: "at most 500 affiliations and members".into(),
             });
@@ -99,7 +100,11 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             if n == 0 {
-                errs.push(FieldError { path: format!("affiliations[{i}]"), message: format!("no department {d}") });
+                errs.push(FieldError {
+                    zh: None,
+                    path: format!("affiliations[{i}]"),
+                    message: format!("no department {d}"),
+                });
             }
         }
         for (i, u) in t.members.iter().enumerate() {
@@ -108,10 +113,13 @@ impl Store {
             match role.as_deref() {
                 Some("third_party") => {}
                 Some(r) => errs.push(FieldError {
+                    zh: None,
                     path: format!("members[{i}]"),
                     message: format!("user {u} is a {r} user; members must have the third_party role"),
                 }),
-                None => errs.push(FieldError { path: format!("members[{i}]"), message: format!("no user {u}") }),
+                None => {
+                    errs.push(FieldError { zh: None, path: format!("members[{i}]"), message: format!("no user {u}") })
+                }
             }
         }
         if !errs.is_empty() {
@@ -185,10 +193,13 @@ impl Store {
         let weights = k.weights.clone().unwrap_or_default();
         let mut errs: Vec<FieldError> = match weights.validate() {
             Ok(()) => Vec::new(),
-            Err(issues) => issues.into_iter().map(|i| FieldError { path: i.path, message: i.message }).collect(),
+            Err(issues) => {
+                issues.into_iter().map(|i| FieldError { zh: None, path: i.path, message: i.message }).collect()
+            }
         };
         if !(2000..=2100).contains(&k.fiscal_year) {
             errs.push(FieldError {
+                zh: None,
                 path: "fiscal_year".into(),
                 message: format!("{} is not a fiscal year (2000–2100)", k.fiscal_year),
             });
@@ -232,13 +243,13 @@ impl Store {
         };
         let affiliations: Vec<i64> = serde_json::from_str(&affiliations)?;
         if affiliations.contains(&department_id) {
-            errs.push(FieldError {
+            errs.push(FieldError { zh: None,
                 path: "third_party_id".into(),
                 message: format!("{tp_name} is affiliated with the evaluated unit (department {department_id}); a key evaluation needs an independent institution"),
             });
         }
         if bureau_affiliated != 0 {
-            errs.push(FieldError {
+            errs.push(FieldError { zh: None,
                 path: "third_party_id".into(),
                 message: format!("{tp_name} is affiliated with the commissioning body (the finance bureau); a key evaluation needs an independent institution"),
             });
@@ -397,7 +408,7 @@ impl Store {
         }
         .map_err(|e| match e {
             KeyEvalError::Invalid(issues) => {
-                invalid(issues.into_iter().map(|i| FieldError { path: i.path, message: i.message }).collect())
+                invalid(issues.into_iter().map(|i| FieldError { zh: None, path: i.path, message: i.message }).collect())
             }
             other => StoreError::Conflict(other.to_string()),
         })?;

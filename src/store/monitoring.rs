@@ -61,7 +61,7 @@ pub const EVALUATE_CHUNK: i64 = 5_000;
 fn invalid(path: &str, message: impl Into<String>) -> StoreError {
     StoreError::Invalid {
         message: "the request is not valid".into(),
-        details: vec![FieldError { path: path.into(), message: message.into() }],
+        details: vec![FieldError { zh: None, path: path.into(), message: message.into() }],
     }
 }
 

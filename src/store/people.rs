@@ -149,7 +149,7 @@ fn invalid(path: &str, message: impl Into<String>) -> StoreError {
     let message = message.into();
     StoreError::Invalid {
         message: "the request is invalid".into(),
-        details: vec![crate::domain::FieldError { path: path.into(), message }],
+        details: vec![crate::domain::FieldError { zh: None, path: path.into(), message }],
     }
 }
 

@@ -125,6 +125,7 @@ impl Store {
         let dept = dept.ok_or_else(|| StoreError::Invalid {
             message: "the project is invalid".into(),
             details: vec![crate::domain::FieldError {
+                zh: None,
                 path: "department_code".into(),
                 message: format!("no department has code '{}'", p.department_code),
             }],

@@ -63,6 +63,7 @@ impl Store {
             return Err(StoreError::Invalid {
                 message: "the password is unsuitable".into(),
                 details: vec![crate::domain::FieldError {
+                    zh: None,
                     path: "password".into(),
                     message: format!("a password has {MIN_PASSWORD_CHARS} to 1000 characters"),
                 }],

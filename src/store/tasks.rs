@@ -328,6 +328,7 @@ impl Store {
             return Err(StoreError::Invalid {
                 message: "the request is invalid".into(),
                 details: vec![crate::domain::FieldError {
+                    zh: None,
                     path: "reason".into(),
                     message: "give the reason for declining (1 to 500 characters)".into(),
                 }],

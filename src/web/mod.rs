@@ -7,6 +7,10 @@
 //! CSRF token: the session's, or before log-in a random one doubled in a cookie. Failed log-ins
 //! are counted per username and lock it for a while. API tokens keep working for machines.
 
+mod library;
+mod overview;
+mod tasks;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -32,6 +36,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("layout.html")),
     ("login.html", include_str!("login.html")),
     ("inbox.html", include_str!("inbox.html")),
+    ("projects.html", include_str!("projects.html")),
+    ("dashboard.html", include_str!("dashboard.html")),
+    ("cases.html", include_str!("cases.html")),
+    ("case.html", include_str!("case.html")),
+    ("workflows.html", include_str!("workflows.html")),
+    ("workflow.html", include_str!("workflow.html")),
+    ("panels.html", include_str!("panels.html")),
+    ("actions.html", include_str!("actions.html")),
+    ("disclosures.html", include_str!("disclosures.html")),
+    ("task.html", include_str!("task.html")),
+    ("error.html", include_str!("error.html")),
+    ("paging.html", include_str!("paging.html")),
 ];
 
 const STYLESHEET: &str = include_str!("app.css");
@@ -57,7 +73,203 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("wrong", "用户名或密码不正确。", "The username or password is wrong."),
     ("locked", "登录失败次数过多，请于 {} 后再试。", "Too many failed attempts; try again after {}."),
     ("expired", "页面已过期，请重新提交。", "The page expired; please submit it again."),
+    ("points", "得分", "Points"),
+    ("points_or_ratings", "填写得分，或按要点逐项评定等级", "Enter points, or rate each sub-item"),
+    ("rating_shares", "等级折算：", "Ratings count as:"),
+    ("comment", "评审意见", "Comments"),
+    ("execution", "预算执行", "Budget execution"),
+    ("executed_yuan", "已执行金额（元）", "Executed (yuan)"),
+    ("current_budget", "当前预算（元）", "Current budget (yuan)"),
+    ("level", "完成程度", "Level reached"),
+    ("cumulative", "累计完成值", "Reached so far"),
+    ("expected_full_year", "全年预计完成值", "Expected for the year"),
+    ("deviation", "偏差分析", "Deviation"),
+    ("deviation_cause", "偏差原因", "Cause of deviation"),
+    ("deviation_text", "原因说明", "Cause explained"),
+    ("likelihood", "全年目标完成可能性", "Will the year's target be met?"),
+    ("explanation", "情况说明", "Explanation"),
+    ("share", "完成比例", "Share achieved"),
+    ("actual", "实际完成值", "Actual value"),
+    ("evidence", "佐证材料", "Supporting documents"),
+    ("one_per_line", "每行一份（文件名或档案号）", "One per line (file name or archive number)"),
+    ("ex_ante_report", "事前绩效评估报告", "Ex-ante assessment report"),
+    ("summary", "报告摘要", "Summary"),
+    ("conclusion", "评估结论", "Conclusion"),
+    ("indicator_name", "指标名称", "Indicator"),
+    ("level1", "一级指标", "Level 1"),
+    ("level2", "二级指标", "Level 2"),
+    ("operator", "比较方式", "Operator"),
+    ("target_value", "指标值", "Target value"),
+    ("unit", "度量单位", "Unit"),
+    ("weight", "权重", "Weight"),
+    ("basis", "指标值依据", "Basis"),
+    ("rectification", "整改情况", "Rectification"),
+    ("rectification_report", "整改报告", "Rectification report"),
+    ("decision", "审核决定", "Decision"),
+    ("disclosure", "信息公开", "Disclosure"),
+    ("publish_confirm", "同意公开绩效目标和评价结果", "Publish the targets and results"),
+    ("opt_approve", "同意", "Approve"),
+    ("round", "第几轮", "Round"),
+    ("fix_these", "请修改以下内容后再提交：", "Please correct the following and submit again:"),
+    ("form_has_errors", "表单有误，请按提示修改。", "The form has mistakes; see the messages."),
+    ("case_documents", "项目材料", "Case documents"),
+    ("department", "单位", "Department"),
+    ("sector", "行业", "Sector"),
+    ("amount", "项目金额", "Amount"),
+    ("yuan", "元", "yuan"),
+    ("fiscal_year", "年度", "Fiscal year"),
+    ("indicators", "绩效指标", "Indicators"),
+    ("files", "附件", "Files"),
+    ("findings", "指标检查结果", "Indicator check findings"),
+    ("form_ex_ante_report", "事前绩效评估报告", "Ex-ante assessment report"),
+    ("form_targets", "绩效目标申报", "Target declaration"),
+    ("form_monitoring", "绩效监控表", "Monitoring report"),
+    ("form_self_evaluation", "绩效自评表", "Self-evaluation"),
+    ("form_rectification", "整改报告", "Rectification report"),
+    ("remove", "删除此指标", "Remove this indicator"),
+    ("library", "行业指标库", "Sector indicator library"),
+    ("core", "核心指标", "core"),
+    ("declared", "已申报", "declared"),
+    ("add_picked", "添加勾选的指标", "Add the ticked indicators"),
+    ("submit", "提交", "Submit"),
+    ("upload_report", "上传评估报告", "Upload the report"),
+    ("upload_hint", "PDF、OFD、Word 或 Excel，不超过 20 MB", "PDF, OFD, Word or Excel, at most 20 MB"),
+    ("upload", "上传", "Upload"),
+    ("uploaded", "文件已上传。", "The file was uploaded."),
+    ("decline", "回避或无法评审", "Decline this review"),
+    ("decline_reason", "理由（如存在利益关系）", "Reason (e.g. a conflict of interest)"),
+    ("decline_confirm", "确认回避", "Decline"),
+    ("task_closed", "该事项已办结。", "This task is closed."),
+    ("submitted", "已提交，谢谢。", "Submitted. Thank you."),
+    ("declined", "已回避，系统将另行抽取评审人员。", "Declined; another reviewer will be drawn."),
+    ("csrf_refused", "表单已失效，请刷新页面后重试。", "The form is no longer valid; reload the page and try again."),
+    ("refused", "无法打开", "Cannot open this"),
+    ("status_403", "没有权限", "Not allowed"),
+    ("status_404", "未找到", "Not found"),
+    ("status_409", "状态已变化", "Changed meanwhile"),
+    ("projects", "我的项目", "Projects"),
+    ("dashboard", "总览", "Dashboard"),
+    ("cases", "案卷", "Cases"),
+    ("workflows", "流程", "Workflows"),
+    ("panels", "评审专家", "Panels"),
+    ("actions", "结果应用", "Result actions"),
+    ("disclosures", "信息公开", "Disclosure"),
+    ("light", "预警", "Light"),
+    ("light_red", "红灯", "Red"),
+    ("light_yellow", "黄灯", "Yellow"),
+    ("light_green", "绿灯", "Green"),
+    ("light_blue", "蓝灯（目标偏低）", "Blue (target too low)"),
+    ("not_reported", "未填报", "Not reported"),
+    ("status", "状态", "Status"),
+    ("open_tasks", "待办", "Open tasks"),
+    ("all", "全部", "All"),
+    ("filter", "筛选", "Filter"),
+    ("page_of", "页", "page"),
+    ("previous", "上一页", "Previous"),
+    ("next", "下一页", "Next"),
+    ("cases_per_stage", "各环节案卷", "Cases per stage"),
+    ("overdue_tasks", "逾期事项", "Overdue tasks"),
+    ("monitoring_lights", "监控预警", "Monitoring lights"),
+    ("run", "监控批次", "Monitoring run"),
+    ("completion_rate", "填报率", "Completion rate"),
+    ("issued", "下发", "Issued"),
+    ("filled", "已填报", "Filled"),
+    ("red_projects", "红灯项目", "Red projects"),
+    ("grades", "自评等级分布", "Self-evaluation grades"),
+    ("graded", "已评", "Graded"),
+    ("no_run", "尚无监控批次。", "No monitoring run yet."),
+    ("assignee", "办理人", "Assignee"),
+    ("audit_trail", "办理记录", "Audit trail"),
+    ("when", "时间", "When"),
+    ("who", "操作人", "Who"),
+    ("what", "事项", "What"),
+    ("details", "详情", "Details"),
+    ("system", "系统", "System"),
+    ("version", "版本", "Version"),
+    ("published", "发布时间", "Published"),
+    ("origin", "来源", "Origin"),
+    ("definition", "流程定义", "Definition"),
+    ("stage_diagram", "环节图", "Stages"),
+    ("only_when", "条件：", "Only when"),
+    ("schedule", "定时：", "Scheduled"),
+    ("submit_by", "填报：", "Submitted by"),
+    ("panel_of", "评审组（部门+财政+专家）：", "Panel (department+finance+experts):"),
+    ("approve_by", "审批：", "Approved by"),
+    ("revise_loop", "退回修改", "revise"),
+    ("reject_exit", "不予支持", "reject"),
+    ("member", "人员", "Member"),
+    ("role", "角色", "Role"),
+    ("completed", "已完成", "Completed"),
+    ("declined_count", "已回避", "Declined"),
+    ("kind", "类型", "Kind"),
+    ("percent", "比例", "Percent"),
+    ("source", "依据", "Source"),
+    ("deadline", "期限", "Deadline"),
+    ("approve", "同意", "Approve"),
+    ("reject", "不同意", "Reject"),
+    ("decided", "已处理。", "Decided."),
+    ("publish", "发布", "Publish"),
+    ("publish_new", "发布公开信息", "Publish"),
+    ("kind_targets", "绩效目标", "Targets"),
+    ("kind_results", "评价结果", "Results"),
+    ("correction_note", "更正说明（再次发布时必填）", "Correction note (required for a new version)"),
+    ("rows", "条数", "Rows"),
+    ("public_link", "公开地址", "Public address"),
+    ("published_ok", "已发布。", "Published."),
+    ("none_yet", "暂无。", "None yet."),
+    ("stage_pre_assessment", "事前绩效评估", "Ex-ante assessment"),
+    ("stage_target_review", "绩效目标审核", "Target review"),
+    ("stage_monitoring", "绩效运行监控", "Monitoring"),
+    ("stage_self_evaluation", "单位绩效自评", "Self-evaluation"),
+    ("stage_result_application", "评价结果应用", "Result application"),
+    ("stage_disclosure", "信息公开", "Disclosure"),
+    ("stage_-", "已结束", "Ended"),
+    ("ev_case_created", "建档", "Case created"),
+    ("ev_task_opened", "下发事项", "Task opened"),
+    ("ev_task_completed", "提交", "Submitted"),
+    ("ev_panel_drawn", "抽取评审组", "Panel drawn"),
+    ("ev_review_declined", "评审回避", "Review declined"),
+    ("ev_member_replaced", "补抽评审人员", "Reviewer replaced"),
+    ("ev_checks_requested", "指标检查", "Indicator checks requested"),
+    ("ev_checks_finished", "指标检查完成", "Indicator checks finished"),
+    ("ev_file_uploaded", "上传附件", "File uploaded"),
+    ("ev_case_finished", "办结", "Case finished"),
+    ("ev_action_proposed", "提出结果应用措施", "Action proposed"),
+    ("ev_action_approved", "批准措施", "Action approved"),
+    ("ev_action_rejected", "否决措施", "Action rejected"),
+    ("ev_budget_changed", "预算调整", "Budget changed"),
+    ("ev_stage_entered", "进入环节", "Stage entered"),
+    ("ev_decided", "评审决定", "Decision"),
 ];
+
+/// The shipped stage kinds, in order (for filters and labels).
+const STAGES: [&str; 6] =
+    ["pre_assessment", "target_review", "monitoring", "self_evaluation", "result_application", "disclosure"];
+
+fn label_of(lang: &str, prefix: &str, key: &str) -> String {
+    let full = format!("{prefix}{key}");
+    WORDS
+        .iter()
+        .find(|(k, ..)| *k == full)
+        .map(|(_, zh, en)| if lang == "en" { *en } else { *zh })
+        .unwrap_or(key)
+        .to_string()
+}
+
+/// A stage's name (the shipped stage ids are their kinds).
+fn stage_label(lang: &str, stage: &str) -> String {
+    label_of(lang, "stage_", stage)
+}
+
+/// What an event of a case's history records.
+fn event_label(lang: &str, kind: &str) -> String {
+    label_of(lang, "ev_", kind)
+}
+
+/// A result action's name.
+fn action_label(lang: &str, kind: &str) -> String {
+    if lang == "en" { kind.replace('_', " ") } else { crate::store::exchange::action_label(kind).to_string() }
+}
 
 /// One of the pages' words in `lang`.
 fn word(lang: &str, key: &'static str) -> &'static str {
@@ -106,12 +318,7 @@ impl Pages {
 
 /// What every page is test-rendered with at start-up.
 fn sample() -> Value {
-    json!({
-        "error": "", "next": "/", "username": "",
-        "total": 1, "due_soon": 0, "overdue": 1, "more": 0,
-        "tasks": [{"project_code": "XY2023-D001-0001", "project_name": "基本公共卫生服务项目", "stage_title": "绩效目标审核",
-                   "task_label": "申报绩效目标", "due": "2023-03-14 23:59", "state": "overdue"}],
-    })
+    serde_json::from_str(include_str!("sample.json")).unwrap_or_default()
 }
 
 pub fn routes() -> Router<Arc<Runtime>> {
@@ -120,6 +327,24 @@ pub fn routes() -> Router<Arc<Runtime>> {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/assets/app.css", get(stylesheet))
+        .route("/tasks/{id}", get(tasks::task_page).post(tasks::submit))
+        .route("/tasks/{id}/decline", post(tasks::decline))
+        .route(
+            "/tasks/{id}/files",
+            post(tasks::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::store::files::MAX_FILE_BYTES + 65_536)),
+        )
+        .route("/files/{id}", get(tasks::download))
+        .route("/projects", get(overview::projects))
+        .route("/dashboard", get(overview::dashboard))
+        .route("/cases", get(overview::cases))
+        .route("/cases/{id}", get(overview::case))
+        .route("/workflows", get(overview::workflows))
+        .route("/workflows/{id}/{version}", get(overview::workflow))
+        .route("/panels", get(overview::panels))
+        .route("/actions", get(overview::actions))
+        .route("/actions/{id}", post(overview::decide_action))
+        .route("/disclosures", get(overview::disclosures).post(overview::publish))
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -331,6 +556,7 @@ async fn logout(
 /// A task as the inbox lists it.
 #[derive(Serialize)]
 struct InboxRow {
+    id: i64,
     project_code: String,
     project_name: String,
     stage_title: Value,
@@ -363,6 +589,7 @@ async fn inbox(
             "open"
         };
         rows.push(InboxRow {
+            id: t.id,
             project_code: t.project_code.clone(),
             project_name: t.project_name.clone(),
             stage_title: shown["stage_title"].take(),
