@@ -104,7 +104,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
     Router::new()
         .nest("/api/v1", v1)
         .merge(evaluation::public_routes())
-        .merge(crate::web::routes())
+        .merge(crate::web::routes(rt.clone()))
         .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

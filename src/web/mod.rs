@@ -286,7 +286,8 @@ impl Pages {
     /// Compiles every page and renders it with a sample; a broken page stops start-up.
     pub fn load() -> anyhow::Result<Pages> {
         let mut env = Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        // Semi-strict: a missing optional value is false in a test, but printing one is an error.
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::SemiStrict);
         for (name, source) in TEMPLATES {
             env.add_template(name, source).map_err(|e| anyhow::anyhow!("page template {name}: {e}"))?;
         }
@@ -321,7 +322,7 @@ fn sample() -> Value {
     serde_json::from_str(include_str!("sample.json")).unwrap_or_default()
 }
 
-pub fn routes() -> Router<Arc<Runtime>> {
+pub fn routes(rt: Arc<Runtime>) -> Router<Arc<Runtime>> {
     Router::new()
         .route("/", get(inbox))
         .route("/login", get(login_page).post(login))
@@ -345,6 +346,7 @@ pub fn routes() -> Router<Arc<Runtime>> {
         .route("/actions", get(overview::actions))
         .route("/actions/{id}", post(overview::decide_action))
         .route("/disclosures", get(overview::disclosures).post(overview::publish))
+        .layer(axum::middleware::from_fn_with_state(rt, remember_language))
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -428,18 +430,22 @@ impl FromRequestParts<Arc<Runtime>> for Visitor {
     }
 }
 
-/// Remembers a language chosen with `?lang=`.
-fn lang_cookie(rt: &Runtime, parts_lang: &Lang, asked: bool) -> Vec<(header::HeaderName, HeaderValue)> {
-    if asked {
-        vec![(header::SET_COOKIE, set_cookie(rt, LANG_COOKIE, &parts_lang.0, 365 * 86_400))]
-    } else {
-        Vec::new()
+/// Remembers a language chosen with `?lang=` on any page, in a cookie for a year.
+async fn remember_language(
+    State(rt): State<Arc<Runtime>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let asked = Query::<LangQuery>::try_from_uri(req.uri()).ok().and_then(|q| q.0.lang);
+    let mut resp = next.run(req).await;
+    if let Some(lang) = asked.filter(|l| l == "zh" || l == "en") {
+        resp.headers_mut().append(header::SET_COOKIE, set_cookie(&rt, LANG_COOKIE, &lang, 365 * 86_400));
     }
+    resp
 }
 
 #[derive(Deserialize)]
 struct PageQuery {
-    lang: Option<String>,
     next: Option<String>,
 }
 
@@ -460,24 +466,15 @@ async fn login_page(
     if session.is_some() {
         return Redirect::to(&local_path(q.next.as_deref())).into_response();
     }
-    render_login(&rt, &lang, "", "", &local_path(q.next.as_deref()), q.lang.is_some(), StatusCode::OK)
+    render_login(&rt, &lang, "", "", &local_path(q.next.as_deref()), StatusCode::OK)
 }
 
-fn render_login(
-    rt: &Runtime,
-    lang: &Lang,
-    error: &str,
-    username: &str,
-    next: &str,
-    asked: bool,
-    status: StatusCode,
-) -> Response {
+fn render_login(rt: &Runtime, lang: &Lang, error: &str, username: &str, next: &str, status: StatusCode) -> Response {
     let csrf = crate::store::people::new_token();
     let ctx = json!({"error": error, "username": username, "next": next});
     match rt.pages.render("login.html", &lang.0, None, &csrf, ctx) {
         Ok(html) => {
-            let mut headers = lang_cookie(rt, lang, asked);
-            headers.push((header::SET_COOKIE, set_cookie(rt, LOGIN_CSRF_COOKIE, &csrf, 3600)));
+            let headers = vec![(header::SET_COOKIE, set_cookie(rt, LOGIN_CSRF_COOKIE, &csrf, 3600))];
             let mut resp = page(html, headers);
             *resp.status_mut() = status;
             resp
@@ -500,7 +497,7 @@ async fn login(State(rt): State<Arc<Runtime>>, lang: Lang, headers: HeaderMap, F
     let next = local_path(Some(&f.next));
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE);
     if expected.is_none_or(|c| c != f.csrf || c.is_empty()) {
-        return render_login(&rt, &lang, word("expired"), &f.username, &next, false, StatusCode::FORBIDDEN);
+        return render_login(&rt, &lang, word("expired"), &f.username, &next, StatusCode::FORBIDDEN);
     }
     let now = rt.clock.now_ms();
     match rt.store.log_in(&f.username, &f.password, now).await {
@@ -515,14 +512,14 @@ async fn login(State(rt): State<Arc<Runtime>>, lang: Lang, headers: HeaderMap, F
             resp
         }
         Ok(Err(LoginRefused::Wrong)) => {
-            render_login(&rt, &lang, word("wrong"), &f.username, &next, false, StatusCode::UNAUTHORIZED)
+            render_login(&rt, &lang, word("wrong"), &f.username, &next, StatusCode::UNAUTHORIZED)
         }
         Ok(Err(LoginRefused::Locked { until_ms })) => {
             let until = chrono::DateTime::from_timestamp_millis(until_ms)
                 .map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai).format("%H:%M").to_string())
                 .unwrap_or_default();
             let message = word("locked").replace("{}", &until);
-            render_login(&rt, &lang, &message, &f.username, &next, false, StatusCode::TOO_MANY_REQUESTS)
+            render_login(&rt, &lang, &message, &f.username, &next, StatusCode::TOO_MANY_REQUESTS)
         }
         Err(e) => failure(e),
     }
@@ -565,12 +562,7 @@ struct InboxRow {
     state: &'static str,
 }
 
-async fn inbox(
-    State(rt): State<Arc<Runtime>>,
-    lang: Lang,
-    Visitor(session): Visitor,
-    Query(q): Query<PageQuery>,
-) -> Response {
+async fn inbox(State(rt): State<Arc<Runtime>>, lang: Lang, Visitor(session): Visitor) -> Response {
     let Some(session) = session else { return Redirect::to("/login?next=/").into_response() };
     let lang = lang.for_user(&session.user);
     let now = rt.clock.now_ms();
@@ -601,7 +593,7 @@ async fn inbox(
     let due_soon = rows.iter().filter(|r| r.state == "due_soon").count();
     let ctx = json!({"tasks": rows, "total": total, "overdue": overdue, "due_soon": due_soon, "more": total - tasks.len() as i64});
     match rt.pages.render("inbox.html", &lang.0, Some(&session.user), &session.csrf, ctx) {
-        Ok(html) => page(html, lang_cookie(&rt, &lang, q.lang.is_some())),
+        Ok(html) => page(html, Vec::new()),
         Err(e) => failure(e),
     }
 }

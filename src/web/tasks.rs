@@ -441,8 +441,9 @@ async fn render(
     data: &TaskData,
     posted: &Fields,
     errors: Vec<Value>,
-    message: Option<String>,
+    message: Option<(String, bool)>,
 ) -> Response {
+    let (message, alert) = message.map_or((None, false), |(m, a)| (Some(m), a));
     let form = data.task["form"].as_str().unwrap_or_default();
     let mut sections = sections(&lang.0, form, &data.project);
     let by_path: BTreeMap<String, String> = errors
@@ -491,11 +492,15 @@ async fn render(
     let me = session.user.id;
     let open = data.task["status"] == "open";
     let may_act = open && crate::store::tasks::TaskScope::may_act(&session.user, &data.typed);
+    let mut project = data.project.clone();
+    project["sector_label"] =
+        json!(crate::domain::project::sector_label(project["sector"].as_str().unwrap_or_default()));
     let ctx = json!({
-        "task": data.task, "project": data.project, "case_id": data.case["id"], "shown": shown,
+        "task": data.task, "project": project, "case_id": data.case["id"], "shown": shown,
         "sections": sections, "errors": error_list, "message": message.unwrap_or_default(),
         "documents": documents(&data.case), "findings": if form == "targets" { json!([]) } else { json!(findings) },
         "files": rt.store.case_files(data.case["id"].as_i64().unwrap_or_default()).await.unwrap_or_default(),
+        "alert": alert || !by_path.is_empty(),
         "may_act": may_act, "may_decline": may_act && data.task["kind"] == "review" && data.task["assignee_id"] == me,
         "upload": may_act && form == "ex_ante_report",
         "library": if may_act && form == "targets" { super::library::offer(&lang.0, &data.project) } else { json!([]) },
@@ -533,7 +538,7 @@ pub(super) async fn task_page(
             } else {
                 (data.task["status"] != "open").then(|| word(&lang.0, "task_closed").to_string())
             };
-            render(&rt, &lang, &session, &data, &posted, Vec::new(), message).await
+            render(&rt, &lang, &session, &data, &posted, Vec::new(), message.map(|m| (m, false))).await
         }
         Err(e) => refused(&rt, &lang.0, &session, e),
     }
@@ -617,7 +622,7 @@ pub(super) async fn submit(
             }
             let message =
                 Some(if lang.0 == "zh" { word("zh", "form_has_errors").to_string() } else { e.body.message.clone() });
-            render(&rt, &lang, &session, &data, &shown, e.body.details, message).await
+            render(&rt, &lang, &session, &data, &shown, e.body.details, message.map(|m| (m, true))).await
         }
         Err(e) => refused(&rt, &lang.0, &session, e),
     }
@@ -650,7 +655,7 @@ pub(super) async fn decline(
     match crate::api::decline_task(State(rt.clone()), Caller(session.user.clone()), Path(id), ApiJson(req)).await {
         Ok(_) => Redirect::to("/?declined=1").into_response(),
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
-            render(&rt, &lang, &session, &data, &posted, e.body.details, Some(e.body.message)).await
+            render(&rt, &lang, &session, &data, &posted, e.body.details, Some((e.body.message, true))).await
         }
         Err(e) => refused(&rt, &lang.0, &session, e),
     }
@@ -699,7 +704,7 @@ pub(super) async fn upload(
     match rt.store.add_case_file(&task, &name, &bytes, session.user.id, rt.clock.now_ms()).await {
         Ok(_) => {
             let message = Some(word(&lang.0, "uploaded").to_string());
-            render(&rt, &lang, &session, &data, &Fields::new(), Vec::new(), message).await
+            render(&rt, &lang, &session, &data, &Fields::new(), Vec::new(), message.map(|m| (m, false))).await
         }
         Err(e) => {
             let e = ApiError::from(e);
@@ -708,7 +713,7 @@ pub(super) async fn upload(
                     let zh = d["message_zh"].as_str().filter(|_| lang.0 == "zh");
                     zh.or(d["message"].as_str()).unwrap_or_default().to_string()
                 });
-                render(&rt, &lang, &session, &data, &Fields::new(), Vec::new(), message).await
+                render(&rt, &lang, &session, &data, &Fields::new(), Vec::new(), message.map(|m| (m, true))).await
             } else {
                 refused(&rt, &lang.0, &session, e)
             }

@@ -2,6 +2,7 @@
 //! over HTTP as each role. One binary for the whole folder, so it links once.
 
 mod access;
+mod browser;
 mod checks;
 mod definitions;
 mod evaluation;
@@ -11,6 +12,7 @@ mod helpers;
 mod jobs;
 mod monitoring;
 mod notify;
+mod pages;
 mod panels;
 mod plugins;
 mod process;
