@@ -776,11 +776,11 @@ pub fn check_rectification(body: &Value) -> std::result::Result<Value, Vec<Field
     let obj = body.as_object();
     let report = obj.and_then(|o| o.get("report")).and_then(|v| v.as_str()).unwrap_or_default().trim().to_string();
     if report.is_empty() || report.chars().count() > 20_000 {
-        errs.push(FieldError {
-            zh: None,
-            path: "report".into(),
-            message: "describe the rectification (1–20000 characters)".into(),
-        });
+        errs.push(FieldError::bilingual(
+            "report",
+            "describe the rectification (1–20000 characters)",
+            "请填写整改情况（1–20000 字）",
+        ));
     }
     let evidence: Vec<String> = match obj.and_then(|o| o.get("evidence")) {
         None | Some(Value::Null) => Vec::new(),
@@ -790,21 +790,21 @@ pub fn check_rectification(body: &Value) -> std::result::Result<Value, Vec<Field
             .filter_map(|(i, v)| match v.as_str() {
                 Some(s) if !s.trim().is_empty() && s.chars().count() <= 500 => Some(s.to_string()),
                 _ => {
-                    errs.push(FieldError {
-                        zh: None,
-                        path: format!("evidence[{i}]"),
-                        message: "a document reference of 1–500 characters".into(),
-                    });
+                    errs.push(FieldError::bilingual(
+                        format!("evidence[{i}]"),
+                        "a document reference of 1–500 characters",
+                        "每份佐证材料的名称应为 1–500 个字",
+                    ));
                     None
                 }
             })
             .collect(),
         Some(_) => {
-            errs.push(FieldError {
-                zh: None,
-                path: "evidence".into(),
-                message: "a list of at most 50 document references".into(),
-            });
+            errs.push(FieldError::bilingual(
+                "evidence",
+                "a list of at most 50 document references",
+                "佐证材料最多 50 份",
+            ));
             Vec::new()
         }
     };

@@ -120,6 +120,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("fiscal_year", "年度", "Fiscal year"),
     ("indicators", "绩效指标", "Indicators"),
     ("files", "附件", "Files"),
+    ("opinions", "评审意见", "Panel opinions"),
     ("findings", "指标检查结果", "Indicator check findings"),
     ("form_ex_ante_report", "事前绩效评估报告", "Ex-ante assessment report"),
     ("form_targets", "绩效目标申报", "Target declaration"),

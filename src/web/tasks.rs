@@ -421,6 +421,20 @@ async fn load(rt: &Arc<Runtime>, user: &User, id: i64) -> Result<TaskData, ApiEr
     Ok(TaskData { typed, task, case, project })
 }
 
+/// The panel's opinions in the case (scores and comments, without who wrote them), newest
+/// round first: what a department revising its submission is told.
+fn opinions(case: &Value) -> Vec<Value> {
+    let mut out: Vec<Value> = case["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "task_completed" && e["data"]["kind"] == "review")
+        .map(|e| json!({"stage": e["data"]["stage"], "round": e["data"]["round"], "total": e["data"]["result"]["total"], "comment": e["data"]["result"]["comment"]}))
+        .collect();
+    out.reverse();
+    out
+}
+
 /// The department's submissions in the case, newest first, as the case documents.
 fn documents(case: &Value) -> Vec<Value> {
     let mut out: Vec<Value> = case["history"]
@@ -498,7 +512,8 @@ async fn render(
     let ctx = json!({
         "task": data.task, "project": project, "case_id": data.case["id"], "shown": shown,
         "sections": sections, "errors": error_list, "message": message.unwrap_or_default(),
-        "documents": documents(&data.case), "findings": if form == "targets" { json!([]) } else { json!(findings) },
+        "documents": documents(&data.case),
+        "opinions": if data.typed.kind == "submission" || matches!(session.user.role, crate::workflow::Role::Admin | crate::workflow::Role::Finance) { json!(opinions(&data.case)) } else { json!([]) }, "findings": if form == "targets" { json!([]) } else { json!(findings) },
         "files": rt.store.case_files(data.case["id"].as_i64().unwrap_or_default()).await.unwrap_or_default(),
         "alert": alert || !by_path.is_empty(),
         "may_act": may_act, "may_decline": may_act && data.task["kind"] == "review" && data.task["assignee_id"] == me,

@@ -198,3 +198,151 @@ async fn log_in_with_a_password_and_see_the_inbox_with_csrf_and_limits_enforced(
     assert_eq!((out.status, out.location.as_deref()), (StatusCode::SEE_OTHER, Some("/login")));
     assert_eq!(get(&app, "/", &jar).await.status, StatusCode::SEE_OTHER);
 }
+
+/// Signs in `username` (whose password the admin sets) and returns the session cookie.
+async fn session_of(app: &TestApp, username: &str) -> String {
+    let id = user_id(app, username).await;
+    let (s, v) = app
+        .post(&format!("/api/v1/admin/users/{id}/password"), ADMIN_TOKEN, json!({"password": "县财政局-2023-绩效"}))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let ok = log_in(app, username, "县财政局-2023-绩效").await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    format!("jx_session={}", ok.cookie_value("jx_session"))
+}
+
+/// The form fields a page's task form shows, as posted back unchanged.
+fn shown_fields(body: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in body.split("<input type=\"text\" name=\"").skip(1) {
+        let name = part.split('"').next().unwrap().to_string();
+        let value = part.split("value=\"").nth(1).and_then(|v| v.split('"').next()).unwrap_or_default();
+        out.push((name, value.replace("&amp;", "&").replace("&#x2f;", "/")));
+    }
+    for part in body.split("<select name=\"").skip(1) {
+        let name = part.split('"').next().unwrap().to_string();
+        let chosen = part.split("</select>").next().unwrap();
+        let value = chosen.split("\" selected>").next().filter(|_| chosen.contains(" selected>"));
+        let value = value.and_then(|v| v.rsplit("value=\"").next()).unwrap_or_default();
+        out.push((name, value.to_string()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn targets_are_declared_from_the_sector_library_and_the_bureau_pages_answer_by_role() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    let mut p = project("T2023-1", "D001", "800000", false);
+    p["indicators"] = json!([]);
+    app.ok("/api/v1/projects", &c.dept_tokens[0], p).await;
+    app.ok(
+        "/api/v1/cycles",
+        &c.finance_tokens[0],
+        json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023, "project_codes": ["T2023-1"]}),
+    )
+    .await;
+    let (_, cases) = app.get("/api/v1/cases", ADMIN_TOKEN).await;
+    let case_id = cases["items"][0]["id"].as_i64().unwrap();
+    let v = app.wait_case(case_id, "targets requested", |v| v["phase"] == "awaiting_submission").await;
+    let task = open_task(&v, "submission")["id"].as_i64().unwrap();
+    let dept = session_of(&app, "d001").await;
+
+    // The declaration page offers the health library; ticking two entries adds them as rows.
+    let page = get(&app, &format!("/tasks/{task}"), &dept).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("行业指标库") && page.body.contains("适龄儿童国家免疫规划疫苗接种率"), "{}", page.body);
+    let csrf = page.csrf();
+    let added = post(
+        &app,
+        &format!("/tasks/{task}"),
+        &dept,
+        &[("csrf", &csrf), ("add", "1"), ("pick.0", "1"), ("pick.1", "1")],
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    assert!(added.body.contains("name=\"indicators[1].name\" value=\"7岁以下儿童健康管理率\""), "{}", added.body);
+    // The session cookie is for the pages only: the API still wants a token.
+    assert_eq!(get(&app, &format!("/api/v1/tasks/{task}"), &dept).await.status, StatusCode::UNAUTHORIZED);
+
+    // Submitted with a weight missing and a level-2 name that is not under its level 1: each
+    // mistake comes back in Chinese beside its field, and nothing is stored.
+    let mut fields = shown_fields(&added.body);
+    for (k, v) in fields.iter_mut() {
+        if k == "indicators[0].weight" {
+            *v = "60".into();
+        }
+        if k == "indicators[1].level2" {
+            *v = "社会效益指标".into();
+        }
+    }
+    let mut form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    form.push(("csrf", &csrf));
+    let wrong = post(&app, &format!("/tasks/{task}"), &dept, &form).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.body);
+    assert!(wrong.body.contains("“社会效益指标”不是产出下的二级指标"), "{}", wrong.body);
+    assert_eq!(app.ok_get(&format!("/api/v1/tasks/{task}"), ADMIN_TOKEN).await["status"], "open");
+    let mut fields = shown_fields(&wrong.body);
+    for (k, v) in fields.iter_mut() {
+        match k.as_str() {
+            "indicators[1].level2" => *v = "数量指标".into(),
+            "indicators[1].weight" => *v = "40".into(),
+            _ => {}
+        }
+    }
+    let mut form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    form.push(("csrf", &csrf));
+    let done = post(&app, &format!("/tasks/{task}"), &dept, &form).await;
+    assert_eq!(
+        (done.status, done.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some(&*format!("/tasks/{task}?done=1"))),
+        "{}",
+        done.body
+    );
+    let stored = app.ok_get(&format!("/api/v1/tasks/{task}"), ADMIN_TOKEN).await;
+    assert_eq!(stored["status"], "completed", "{stored}");
+    let project = app.ok_get(&format!("/api/v1/projects/{}", v["project_id"]), ADMIN_TOKEN).await;
+    let names: Vec<&str> =
+        project["indicators"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["适龄儿童国家免疫规划疫苗接种率", "7岁以下儿童健康管理率"]);
+
+    // Who may open which page.
+    assert_eq!(get(&app, "/dashboard", &dept).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&app, "/projects", &dept).await.status, StatusCode::OK);
+    let expert = session_of(&app, "expert1").await;
+    assert_eq!(get(&app, "/projects", &expert).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&app, &format!("/cases/{case_id}"), &expert).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, "/dashboard", "").await.location.as_deref(), Some("/login?next=/dashboard"));
+    let other = session_of(&app, "d002").await;
+    assert_eq!(get(&app, &format!("/tasks/{task}"), &other).await.status, StatusCode::NOT_FOUND);
+    let bureau = session_of(&app, "finance1").await;
+    for (path, expect) in [
+        ("/dashboard", "各环节案卷"),
+        ("/cases?stage=target_review", "T2023-1"),
+        ("/panels", "评审专家"),
+        ("/workflows", "county-annual-cycle"),
+        ("/workflows/county-annual-cycle/5", "绩效目标申报与审核"),
+        ("/actions?status=all", "结果应用"),
+        ("/disclosures", "信息公开"),
+        (&format!("/cases/{case_id}"), "办理记录"),
+    ] {
+        let page = get(&app, path, &bureau).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        assert!(page.body.contains(expect), "{path} lacks {expect}: {}", page.body);
+    }
+    // Publishing a disclosure: the form's token is required.
+    let page = get(&app, "/disclosures", &bureau).await;
+    let forged =
+        post(&app, "/disclosures", &bureau, &[("csrf", "forged"), ("fiscal_year", "2023"), ("kind", "targets")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let published = post(
+        &app,
+        "/disclosures",
+        &bureau,
+        &[("csrf", &page.csrf()), ("fiscal_year", "2023"), ("kind", "targets"), ("correction_note", "")],
+    )
+    .await;
+    assert_eq!(published.status, StatusCode::SEE_OTHER, "{}", published.body);
+    let list = get(&app, "/disclosures", &bureau).await;
+    assert!(list.body.contains("/public/disclosures/2023/targets.html"), "{}", list.body);
+}
