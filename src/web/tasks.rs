@@ -97,20 +97,40 @@ const LIKELIHOODS: [&str; 3] = ["确定能", "有可能", "完全不可能"];
 const BASES: [&str; 4] = ["计划标准", "行业标准", "历史标准", "其他"];
 const OPERATORS: [&str; 4] = ["≥", "≤", "=", "定性"];
 
-/// The form of a task, as sections of fields, before values and errors are filled in.
-fn sections(lang: &str, form: &str, project: &Value) -> Vec<Section> {
+/// The executed amount, then a section per indicator of the project (its target as the note)
+/// with the fields `fields_for` gives it: the start of the monitoring and self-evaluation forms.
+fn execution_and_indicators(
+    lang: &str,
+    project: &Value,
+    fields_for: impl Fn(usize, &Value) -> Vec<Field>,
+) -> Vec<Section> {
     let w = |k| word(lang, k);
-    let indicators = project["indicators"].as_array().cloned().unwrap_or_default();
-    let target = |ind: &Value| {
-        format!(
+    let executed = Field::new("executed", w("executed_yuan"), "number").hint(format!(
+        "{} {}",
+        w("current_budget"),
+        project["budget"].as_str().unwrap_or_default()
+    ));
+    let mut out = vec![Section::new(w("execution"), vec![executed])];
+    for (i, ind) in project["indicators"].as_array().into_iter().flatten().enumerate() {
+        let mut s =
+            Section::new(format!("{}. {}", i + 1, ind["name"].as_str().unwrap_or_default()), fields_for(i, ind));
+        s.note = format!(
             "{} / {} · {} {} {}",
             ind["level1"].as_str().unwrap_or_default(),
             ind["level2"].as_str().unwrap_or_default(),
             ind["operator"].as_str().unwrap_or_default(),
             ind["value"].as_str().unwrap_or_default(),
             ind["unit"].as_str().unwrap_or_default()
-        )
-    };
+        );
+        out.push(s);
+    }
+    out
+}
+
+/// The form of a task, as sections of fields, before values and errors are filled in.
+fn sections(lang: &str, form: &str, project: &Value) -> Vec<Section> {
+    let w = |k| word(lang, k);
+    let indicators = project["indicators"].as_array().cloned().unwrap_or_default();
     let qualitative = |ind: &Value| ind["operator"].as_str() == Some("定性");
     match form {
         "ex_ante_assessment" | "target_review" => {
@@ -137,28 +157,16 @@ fn sections(lang: &str, form: &str, project: &Value) -> Vec<Section> {
             out
         }
         "monitoring" => {
-            let mut out = vec![Section::new(
-                w("execution"),
-                vec![Field::new("executed", w("executed_yuan"), "number").hint(format!(
-                    "{} {}",
-                    w("current_budget"),
-                    project["budget"].as_str().unwrap_or_default()
-                ))],
-            )];
-            for (i, ind) in indicators.iter().enumerate() {
-                let name = ind["name"].as_str().unwrap_or_default();
-                let fields = if qualitative(ind) {
+            let mut out = execution_and_indicators(lang, project, |i, ind| {
+                if qualitative(ind) {
                     vec![Field::new(format!("progress[{i}].level"), w("level"), "select").options(&LEVELS)]
                 } else {
                     vec![
                         Field::new(format!("progress[{i}].cumulative"), w("cumulative"), "number"),
                         Field::new(format!("progress[{i}].expected_full_year"), w("expected_full_year"), "number"),
                     ]
-                };
-                let mut s = Section::new(format!("{}. {name}", i + 1), fields);
-                s.note = target(ind);
-                out.push(s);
-            }
+                }
+            });
             out.push(Section::new(
                 w("deviation"),
                 vec![
@@ -171,28 +179,16 @@ fn sections(lang: &str, form: &str, project: &Value) -> Vec<Section> {
             out
         }
         "self_evaluation" => {
-            let mut out = vec![Section::new(
-                w("execution"),
-                vec![Field::new("executed", w("executed_yuan"), "number").hint(format!(
-                    "{} {}",
-                    w("current_budget"),
-                    project["budget"].as_str().unwrap_or_default()
-                ))],
-            )];
-            for (i, ind) in indicators.iter().enumerate() {
-                let name = ind["name"].as_str().unwrap_or_default();
-                let fields = if qualitative(ind) {
+            let mut out = execution_and_indicators(lang, project, |i, ind| {
+                if qualitative(ind) {
                     vec![
                         Field::new(format!("items[{i}].level"), w("level"), "select").options(&LEVELS),
                         Field::new(format!("items[{i}].share"), w("share"), "text").hint("85%"),
                     ]
                 } else {
                     vec![Field::new(format!("items[{i}].value"), w("actual"), "number")]
-                };
-                let mut s = Section::new(format!("{}. {name}", i + 1), fields);
-                s.note = target(ind);
-                out.push(s);
-            }
+                }
+            });
             out.push(Section::new(
                 w("explanation"),
                 vec![
