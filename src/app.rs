@@ -57,6 +57,10 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
             .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", settings.data_dir.display()))?;
     }
     let store = Store::open(&settings.database_url).await?;
+    let sealed = store.seal_unchained().await?;
+    if sealed > 0 {
+        tracing::info!(sealed, "events written before the log was hash-chained are now chained");
+    }
     let limits = crate::plugin_host::Limits {
         time: Duration::from_millis(settings.plugin_time_ms),
         memory_bytes: (settings.plugin_memory_mb as usize) << 20,

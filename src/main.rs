@@ -72,6 +72,12 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// The audit trail: `jixiao audit verify` recomputes the hash chains of the event log and
+    /// names the first broken link (exit status 1), or prints what it checked.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Workflow definitions.
     Workflow {
         #[command(subcommand)]
@@ -81,6 +87,17 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: jixiao::bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Checks every case's chain of events and the administrative chain.
+    Verify {
+        #[arg(long)]
+        data_dir: Option<String>,
+        #[arg(long)]
+        database_url: Option<String>,
     },
 }
 
@@ -169,6 +186,36 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             jixiao::demo_setup::fill(&started.runtime, projects, true).await?;
             println!("the cycle's jobs run when `jixiao serve` or `jixiao worker` starts");
             Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Audit { command: AuditCommand::Verify { data_dir, database_url } } => {
+            let s = settings(cli.config.as_ref(), Overrides { listen: None, data_dir, database_url, redis_url: None })?;
+            let store = jixiao::store::Store::open(&s.database_url).await?;
+            let v = store.verify_chains().await?;
+            match &v.broken {
+                None => {
+                    println!(
+                        "the event log is intact: {} events in {} cases, {} administrative events (head {})",
+                        v.events,
+                        v.cases,
+                        v.admin_events,
+                        if v.admin_head.is_empty() { "-" } else { &v.admin_head }
+                    );
+                    Ok(std::process::ExitCode::SUCCESS)
+                }
+                Some(b) => {
+                    match b.case_id {
+                        Some(case) => println!("BROKEN: case {case}, event {} ({}): {}", b.position, b.kind, b.problem),
+                        None => println!("BROKEN: administrative event {} ({}): {}", b.position, b.kind, b.problem),
+                    }
+                    println!(
+                        "checked before it: {} events in {} cases, {} administrative events",
+                        v.events.saturating_sub(1),
+                        v.cases,
+                        v.admin_events
+                    );
+                    Ok(std::process::ExitCode::from(1))
+                }
+            }
         }
         Command::Import { file, dry_run, data_dir, database_url } => {
             let s = settings(cli.config.as_ref(), Overrides { listen: None, data_dir, database_url, redis_url: None })?;

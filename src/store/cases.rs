@@ -177,13 +177,32 @@ impl Store {
             .await?;
         let data = serde_json::json!({"cycle_id": cycle_id, "workflow_id": workflow_id, "workflow_version": version})
             .to_string();
-        sqlx::query("INSERT INTO events (case_id, seq, kind, data, actor_id, at_ms) SELECT id, 1, 'case_created', $1, $2, $3 FROM cases WHERE cycle_id = $4")
-            .bind(&data)
-            .bind(actor)
-            .bind(now_ms)
+        // Each case's chain starts with its creation; the hashes are computed here, the rows
+        // written in batches.
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE cycle_id = $1 ORDER BY id")
             .bind(cycle_id)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "INSERT INTO events (case_id, seq, kind, data, actor_id, at_ms, prev_hash, hash) VALUES {}",
+                super::value_groups(self.backend, chunk.len(), 8)
+            );
+            let mut q = sqlx::query(super::sql(sql));
+            for id in chunk {
+                let hash = super::chain::event_hash("", *id, 1, "case_created", actor, now_ms, &data);
+                q = q
+                    .bind(*id)
+                    .bind(1i64)
+                    .bind("case_created")
+                    .bind(&data)
+                    .bind(actor)
+                    .bind(now_ms)
+                    .bind("")
+                    .bind(hash);
+            }
+            q.execute(&mut *tx).await?;
+        }
         super::people::audit(&mut tx, "cycle_started", &serde_json::json!({"cycle_id": cycle_id, "fiscal_year": fiscal_year, "workflow_id": workflow_id, "version": version, "cases": created}), actor, now_ms).await?;
         tx.commit().await?;
         Ok(Cycle {
@@ -338,13 +357,5 @@ pub(crate) async fn append_event(
     actor: Option<i64>,
     now_ms: i64,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO events (case_id, seq, kind, data, actor_id, at_ms) VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE case_id = $1), $2, $3, $4, $5)")
-        .bind(case_id)
-        .bind(kind)
-        .bind(data.to_string())
-        .bind(actor)
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    super::chain::append_case_event(conn, case_id, kind, &data.to_string(), actor, now_ms).await
 }

@@ -13,6 +13,7 @@
 pub mod advance;
 pub mod bulk;
 pub mod cases;
+pub mod chain;
 pub mod checks;
 pub mod disclosure;
 pub mod evaluation;

@@ -701,14 +701,7 @@ pub(crate) async fn audit(
     actor: Option<i64>,
     now_ms: i64,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO admin_events (kind, data, actor_id, at_ms) VALUES ($1, $2, $3, $4)")
-        .bind(kind)
-        .bind(data.to_string())
-        .bind(actor)
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    super::chain::append_admin_event(conn, kind, &data.to_string(), actor, now_ms).await
 }
 
 impl Store {

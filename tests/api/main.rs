@@ -2,12 +2,14 @@
 //! over HTTP as each role. One binary for the whole folder, so it links once.
 
 mod access;
+mod audit;
 mod browser;
 mod checks;
 mod definitions;
 mod evaluation;
 mod exchange;
 mod flow;
+mod fuzz;
 mod helpers;
 mod jobs;
 mod monitoring;
