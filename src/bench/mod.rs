@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 
 mod import;
+mod load;
 mod monitoring;
 mod panels;
 mod scoring;
@@ -83,6 +84,18 @@ pub enum BenchCommand {
     },
     /// Assigning experts to a whole cycle's target reviews at once (balanced batch assignment
     /// with recusal and caps), beside drawing the same panels one at a time.
+    /// The API under load from this process (a second process to the server it starts): a
+    /// server on the embedded default holding `cases` cases, driven at `rate` requests per
+    /// second for `seconds` per endpoint: /healthz as the baseline, a reviewer's inbox, and the
+    /// case view. Prints p50, p99, max and errors per endpoint.
+    Load {
+        #[arg(long, default_value_t = 350_000)]
+        cases: usize,
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
     Panels {
         #[arg(long, default_value_t = 3244)]
         cases: usize,
@@ -104,6 +117,9 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Scoring { evaluations, runs } => scoring::run(evaluations.max(1), runs.max(1)).await,
         BenchCommand::Import { projects, runs } => import::run(projects.max(1), runs.max(1)).await,
+        BenchCommand::Load { cases, rate, seconds } => {
+            load::run(cases.max(1), rate.clamp(1, 100_000), seconds.max(1.0)).await
+        }
         BenchCommand::Panels { cases, experts, runs } => panels::run(cases, experts.max(6), runs.max(1)),
     }
 }

@@ -1,0 +1,251 @@
+//! The API under load: a `jixiao serve` process on the embedded default holding `cases` cases
+//! (the generated county of the monitoring benchmark, every case in its monitoring stage) is
+//! driven from this process over loopback at a fixed request rate (open loop: each request is
+//! sent at its scheduled time, and its latency counts from that time, so a slow answer cannot
+//! hide the requests queued behind it). Three endpoints, one after the other, at the same rate:
+//! `/healthz` (the baseline: the HTTP stack and nothing else), a reviewer's `/api/v1/inbox`, and
+//! `/api/v1/cases/{id}` for random cases. Prints p50, p99, max, errors and the rate achieved.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use crate::store::Store;
+use crate::store::people::NewUser;
+use crate::store::workflows::Registry;
+use crate::workflow::Role;
+
+const ADMIN_TOKEN: &str = "jx_bench_admin_token_0123456789abcdef";
+const REVIEWER_TOKEN: &str = "jx_bench_reviewer_token_0123456789abcdef";
+/// Open reviews in the reviewer's inbox.
+const REVIEWS: i64 = 40;
+
+/// A kept-alive HTTP/1.1 connection to the server: enough of a client for GET requests with a
+/// bearer token and a Content-Length answer.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn open(addr: &str) -> std::io::Result<Conn> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(Conn { stream, buf: Vec::with_capacity(64 * 1024) })
+    }
+
+    /// Sends one GET and reads the whole answer; the status code.
+    fn get(&mut self, path: &str, token: Option<&str>) -> std::io::Result<u16> {
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        write!(self.stream, "GET {path} HTTP/1.1\r\nHost: bench\r\n{auth}\r\n")?;
+        self.buf.clear();
+        let mut chunk = [0u8; 16 * 1024];
+        let header_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed before the headers"));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&self.buf[..header_end]).to_ascii_lowercase();
+        let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| std::io::Error::other("an answer without Content-Length"))?;
+        while self.buf.len() < header_end + length {
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed inside the body"));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        Ok(status)
+    }
+}
+
+/// Figures of one phase.
+fn figures(name: &str, mut lat_ms: Vec<f64>, errors: usize, sent: usize, secs: f64) -> Value {
+    lat_ms.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| {
+        if lat_ms.is_empty() {
+            return 0.0;
+        }
+        let i = ((lat_ms.len() as f64 - 1.0) * p).round() as usize;
+        (lat_ms[i] * 1000.0).round() / 1000.0
+    };
+    json!({
+        "endpoint": name, "requests": sent, "errors": errors, "achieved_rps": ((sent as f64 / secs) * 10.0).round() / 10.0,
+        "p50_ms": q(0.5), "p99_ms": q(0.99), "max_ms": q(1.0),
+    })
+}
+
+/// Sends `rate` requests per second for `secs` seconds from a pool of connections; each
+/// request's latency counts from its scheduled time.
+fn drive(
+    addr: &str,
+    rate: u32,
+    secs: f64,
+    make: &(dyn Fn(&mut rand::rngs::StdRng) -> (String, Option<&'static str>) + Sync),
+) -> (Vec<f64>, usize, usize) {
+    let total = (rate as f64 * secs) as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let threads = 32usize;
+    let start = Instant::now() + Duration::from_millis(100);
+    let next = Arc::new(Mutex::new(0usize));
+    let results = Arc::new(Mutex::new((Vec::with_capacity(total), 0usize)));
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let (next, results) = (Arc::clone(&next), Arc::clone(&results));
+            scope.spawn(move || {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(t as u64);
+                let mut conn = Conn::open(addr).ok();
+                loop {
+                    let i = {
+                        let mut n = next.lock().unwrap_or_else(|e| e.into_inner());
+                        if *n >= total {
+                            break;
+                        }
+                        *n += 1;
+                        *n - 1
+                    };
+                    let due = start + interval * i as u32;
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    let (path, token) = make(&mut rng);
+                    let ok = match conn.as_mut().map(|c| c.get(&path, token)) {
+                        Some(Ok(status)) => (200..300).contains(&status),
+                        _ => {
+                            conn = Conn::open(addr).ok();
+                            false
+                        }
+                    };
+                    let ms = due.elapsed().as_secs_f64() * 1000.0;
+                    let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
+                    r.0.push(ms);
+                    if !ok {
+                        r.1 += 1;
+                    }
+                }
+            });
+        }
+    });
+    let (lat, errors) =
+        Arc::try_unwrap(results).map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner())).unwrap_or_default();
+    let sent = lat.len();
+    (lat, errors, sent)
+}
+
+/// Loads the generated county and the reviewer with open reviews into a fresh database.
+async fn prepare(url: &str, cases: usize) -> anyhow::Result<i64> {
+    let store = Store::open(url).await?;
+    let reg = Registry::default();
+    let now = chrono::Utc::now().timestamp_millis();
+    let generated = store.load_monitoring_run(&reg, cases, now).await?;
+    let reviewer = NewUser {
+        username: "reviewer1".into(),
+        display_name: "评审专家".into(),
+        role: Role::Expert,
+        department_code: None,
+        email: String::new(),
+        language: "zh".into(),
+        expert: Some(
+            serde_json::from_value(json!({"sectors": ["health"], "title": "教授", "organisation": "医学院"}))
+                .map_err(|e| anyhow::anyhow!("the reviewer's profile: {e}"))?,
+        ),
+        digest: false,
+        department_head: false,
+    };
+    let user = store.create_user(&reviewer, now, None).await?;
+    store.ensure_token(user.id, REVIEWER_TOKEN, "bench", now).await?;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases").fetch_one(&store.pool).await?;
+    for i in 0..REVIEWS {
+        let case_id = 1 + (i * 7919) % total.max(1);
+        sqlx::query(
+            "INSERT INTO tasks (case_id, stage, round, kind, form, role, assignee_id, panel_role, status, due_ms, created_ms) \
+             VALUES ($1, 'target_review', 1, 'review', 'target_review', 'expert', $2, 'member', 'open', $3, $4)",
+        )
+        .bind(case_id)
+        .bind(user.id)
+        .bind(now + (i - 5) * 86_400_000)
+        .bind(now)
+        .execute(&store.pool)
+        .await?;
+    }
+    store.pool.close().await;
+    Ok(generated.projects)
+}
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub async fn run(cases: usize, rate: u32, seconds: f64) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("jixiao.db").display());
+    let t0 = Instant::now();
+    let projects = prepare(&url, cases).await?;
+    let load_s = t0.elapsed().as_secs_f64();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.arg("serve")
+        .env("JIXIAO_LISTEN", &addr)
+        .env("JIXIAO_DATA_DIR", dir.path())
+        .env("JIXIAO_DATABASE_URL", &url)
+        .env("JIXIAO_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let _server = Server(cmd.spawn()?);
+    let ready = Instant::now();
+    loop {
+        if Conn::open(&addr).and_then(|mut c| c.get("/readyz", None)).is_ok_and(|s| s == 200) {
+            break;
+        }
+        anyhow::ensure!(ready.elapsed() < Duration::from_secs(120), "the server did not become ready");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let total = projects.max(1) as u64;
+    let phases: [(&str, Box<dyn Fn(&mut rand::rngs::StdRng) -> (String, Option<&'static str>) + Sync>); 3] = [
+        ("healthz", Box::new(|_| ("/healthz".to_string(), None))),
+        ("reviewer_inbox", Box::new(|_| ("/api/v1/inbox".to_string(), Some(REVIEWER_TOKEN)))),
+        (
+            "case_view",
+            Box::new(move |rng| (format!("/api/v1/cases/{}", rng.random_range(1..=total)), Some(ADMIN_TOKEN))),
+        ),
+    ];
+    let mut results = Vec::new();
+    for (name, make) in &phases {
+        // A short warm-up at the same rate, then the measured run.
+        let addr2 = addr.clone();
+        let warm = tokio::task::block_in_place(|| drive(&addr2, rate, 1.0, make.as_ref()));
+        drop(warm);
+        let (lat, errors, sent) = tokio::task::block_in_place(|| drive(&addr, rate, seconds, make.as_ref()));
+        let f = figures(name, lat, errors, sent, seconds);
+        eprintln!("{f}");
+        results.push(f);
+    }
+    let out = json!({
+        "bench": "load", "backend": "sqlite", "cases": projects, "rate_rps": rate, "seconds": seconds,
+        "load_s": (load_s * 10.0).round() / 10.0, "goal": "p99 <= 20 ms, 0 errors at 500 requests/s",
+        "phases": results,
+    });
+    println!("{out}");
+    Ok(())
+}
