@@ -186,6 +186,9 @@ async fn prepare(url: &str, cases: usize) -> anyhow::Result<i64> {
     Ok(generated.projects)
 }
 
+/// What a phase asks for: a path and the token to send, given a random source.
+type Request = dyn Fn(&mut rand::rngs::StdRng) -> (String, Option<&'static str>) + Sync;
+
 struct Server(std::process::Child);
 
 impl Drop for Server {
@@ -222,7 +225,7 @@ pub async fn run(cases: usize, rate: u32, seconds: f64) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     }
     let total = projects.max(1) as u64;
-    let phases: [(&str, Box<dyn Fn(&mut rand::rngs::StdRng) -> (String, Option<&'static str>) + Sync>); 3] = [
+    let phases: [(&str, Box<Request>); 3] = [
         ("healthz", Box::new(|_| ("/healthz".to_string(), None))),
         ("reviewer_inbox", Box::new(|_| ("/api/v1/inbox".to_string(), Some(REVIEWER_TOKEN)))),
         (
