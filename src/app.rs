@@ -273,6 +273,63 @@ impl Roles {
 
 /// Runs until `shutdown` turns true: the API stops accepting, running jobs finish (their
 /// transactions commit or roll back; unapplied inputs stay pending), then the loops end.
+/// Returns once the shutdown flag is set (or its sender is gone).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on the listener until shutdown: a client that has not sent its request
+/// headers within `header_timeout` is disconnected (slow clients hold no connection for
+/// long; the request timeout bounds the rest). Open connections finish their request on
+/// shutdown, for at most 30 seconds.
+async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+    header_timeout: Duration,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait a little, keep serving.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = hyper_util::service::TowerToHyperService::new(app.clone());
+                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "a connection ended with an error");
+                    }
+                });
+            }
+            _ = stopped(&mut shutdown) => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections were still open 30 s after shutdown began");
+    }
+    Ok(())
+}
+
 pub async fn serve(
     rt: Arc<Runtime>,
     listener: Option<TcpListener>,
@@ -295,14 +352,8 @@ pub async fn serve(
     }
     let api = if let (true, Some(listener)) = (roles.api, listener) {
         let app = crate::api::router(Arc::clone(&rt));
-        let mut sd = shutdown.clone();
-        Some(tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = sd.wait_for(|s| *s).await;
-                })
-                .await
-        }))
+        let header_timeout = Duration::from_secs(rt.settings.header_timeout_secs);
+        Some(tokio::spawn(serve_http(listener, app, shutdown.clone(), header_timeout)))
     } else {
         None
     };

@@ -66,6 +66,8 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     /// Seconds a request may take before it is answered 503.
     pub request_timeout_secs: u64,
+    /// Longest a client may take to send a request's headers before its connection is closed.
+    pub header_timeout_secs: u64,
     /// `tracing` filter, e.g. `info` or `jixiao=debug`.
     pub log: String,
     /// The SMTP server in lettre's URL form (`smtp://`, `smtp://…?tls=required` for
@@ -115,6 +117,7 @@ struct FileSettings {
     job_retention_secs: Option<toml::Value>,
     body_limit_bytes: Option<toml::Value>,
     request_timeout_secs: Option<toml::Value>,
+    header_timeout_secs: Option<toml::Value>,
     log: Option<String>,
     smtp_url: Option<String>,
     smtp_ca_file: Option<String>,
@@ -125,7 +128,7 @@ struct FileSettings {
 }
 
 /// The settings' names, in the file and (upper-cased, with `JIXIAO_`) in the environment.
-pub const NAMES: [&str; 25] = [
+pub const NAMES: [&str; 26] = [
     "plugins_dir",
     "plugin_cache_dir",
     "plugin_time_ms",
@@ -144,6 +147,7 @@ pub const NAMES: [&str; 25] = [
     "redispatch_after_secs",
     "body_limit_bytes",
     "request_timeout_secs",
+    "header_timeout_secs",
     "log",
     "smtp_url",
     "smtp_ca_file",
@@ -218,6 +222,7 @@ impl Settings {
             put("job_retention_secs", num(fs.job_retention_secs));
             put("body_limit_bytes", num(fs.body_limit_bytes));
             put("request_timeout_secs", num(fs.request_timeout_secs));
+            put("header_timeout_secs", num(fs.header_timeout_secs));
             put("log", fs.log);
             put("smtp_url", fs.smtp_url);
             put("smtp_ca_file", fs.smtp_ca_file);
@@ -405,6 +410,7 @@ impl Settings {
                 job_retention_secs: number("job_retention_secs", 600, 0, 30 * 86_400)?,
                 body_limit_bytes: number("body_limit_bytes", 2 * 1024 * 1024, 1024, 64 * 1024 * 1024)? as usize,
                 request_timeout_secs: number("request_timeout_secs", 30, 1, 3600)?,
+                header_timeout_secs: number("header_timeout_secs", 15, 1, 600)?,
                 log,
                 smtp_url,
                 smtp_ca_file,

@@ -178,3 +178,21 @@ async fn errors_are_stable_json_and_inputs_are_bounded() {
         assert!(m.contains(name), "metrics lack {name}");
     }
 }
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(&[("JIXIAO_HEADER_TIMEOUT_SECS", "1".to_string())]).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    // Half a request, then silence: the server hangs up (or answers 408) after the timeout.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: jixiao\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), slow.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(read.is_ok(), "the connection was still open after 20 s");
+    assert!(answer.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+    // A client that sends its request in time is served as usual.
+    let (s, _) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+}
