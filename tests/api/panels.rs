@@ -360,3 +360,38 @@ async fn with_a_quorum_in_at_the_deadline_the_panel_decides_without_the_rest() {
     assert_eq!(decided["data"]["score"], "75", "the mean of the two reviews in: {decided}");
     assert!(open_reviews(&app, id).await.is_empty(), "the third review was closed");
 }
+
+#[tokio::test]
+async fn a_department_member_of_another_units_panel_reads_the_project_under_review() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    let case_id = case_at_panel(&app, &c, "PM2023-1").await;
+    let view = app.wait_case(case_id, "panel drawn", |_| true).await;
+    let project_id = view["project_id"].as_i64().unwrap();
+    let member = view["open_tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "review" && t["role"] == "department")
+        .unwrap_or_else(|| panic!("a department member on the panel: {view}"));
+    let token = reviewer_token(&app, &c, member["assignee_id"].as_i64().unwrap()).await;
+    let (s, v) = app.get(&format!("/api/v1/projects/{project_id}"), &token).await;
+    assert_eq!(s, StatusCode::OK, "the reviewer reads the project: {v}");
+    assert_eq!(v["code"], "PM2023-1");
+    let (s, _) = app.get(&format!("/api/v1/tasks/{}", member["id"]), &token).await;
+    assert_eq!(s, StatusCode::OK);
+    // A department user with no seat on the panel still sees nothing of it.
+    let member_user = member["assignee_id"].as_i64().unwrap();
+    let users = app.ok_get("/api/v1/admin/users?limit=100", ADMIN_TOKEN).await;
+    let outsider = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["role"] == "department" && u["id"] != member_user && u["username"] != "d001")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let token = reviewer_token(&app, &c, outsider).await;
+    let (s, _) = app.get(&format!("/api/v1/projects/{project_id}"), &token).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
