@@ -188,6 +188,11 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Audit { command: AuditCommand::Verify { data_dir, database_url } } => {
+            // Run inside the data folder itself, it checks the database there.
+            let data_dir = match (&data_dir, &database_url) {
+                (None, None) if std::path::Path::new("jixiao.db").is_file() => Some(".".to_string()),
+                _ => data_dir,
+            };
             let s = settings(cli.config.as_ref(), Overrides { listen: None, data_dir, database_url, redis_url: None })?;
             let store = jixiao::store::Store::open(&s.database_url).await?;
             let v = store.verify_chains().await?;
