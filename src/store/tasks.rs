@@ -131,9 +131,19 @@ impl Store {
             TaskScope::Department { department_id, user_id } => (Some(*department_id), Some(*user_id)),
             TaskScope::Assignee(u) => (None, Some(*u)),
         };
-        let where_sql = "(($1 IS NULL AND $2 IS NULL) OR (t.department_id = $1 AND t.kind = 'submission') OR t.assignee_id = $2) \
-             AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.case_id = $4) AND ($5 IS NULL OR t.kind = $5) \
-             AND ($6 IS NULL OR t.due_ms >= $6) AND ($7 IS NULL OR t.due_ms < $7)";
+        // The scope is written out for each kind of caller, so that the assignee's and the
+        // department's indexes are used (one condition with NULL-able parameters for all three
+        // made every inbox scan the whole table). Every parameter is still referenced, as
+        // PostgreSQL needs to type each one.
+        let scope_sql = match scope {
+            TaskScope::All => "($1 IS NULL AND $2 IS NULL)",
+            TaskScope::Department { .. } => "((t.department_id = $1 AND t.kind = 'submission') OR t.assignee_id = $2)",
+            TaskScope::Assignee(_) => "($1 IS NULL AND t.assignee_id = $2)",
+        };
+        let where_sql = format!(
+            "{scope_sql} AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.case_id = $4) AND ($5 IS NULL OR t.kind = $5) \
+             AND ($6 IS NULL OR t.due_ms >= $6) AND ($7 IS NULL OR t.due_ms < $7)"
+        );
         let rows = sqlx::query(super::sql(format!(
             "SELECT {TASK_COLUMNS} FROM tasks t WHERE {where_sql} ORDER BY t.due_ms, t.id LIMIT $8 OFFSET $9"
         )))
