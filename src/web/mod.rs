@@ -431,6 +431,23 @@ impl FromRequestParts<Arc<Runtime>> for Visitor {
     }
 }
 
+/// The signed-in visitor with their language, or the redirect to log in and come back to `next`.
+fn signed_in(session: Option<Session>, lang: Lang, next: &str) -> Result<(Session, Lang), Redirect> {
+    match session {
+        Some(s) => {
+            let lang = lang.for_user(&s.user);
+            Ok((s, lang))
+        }
+        None => Err(Redirect::to(&format!("/login?next={next}"))),
+    }
+}
+
+/// The refusal of a form whose CSRF token is not the session's; `None` when it is.
+fn csrf_refusal(session: &Session, lang: &Lang, token: Option<&str>) -> Option<Response> {
+    (token != Some(session.csrf.as_str()))
+        .then(|| (StatusCode::FORBIDDEN, word(&lang.0, "csrf_refused")).into_response())
+}
+
 /// Remembers a language chosen with `?lang=` on any page, in a cookie for a year.
 async fn remember_language(
     State(rt): State<Arc<Runtime>>,
@@ -564,8 +581,10 @@ struct InboxRow {
 }
 
 async fn inbox(State(rt): State<Arc<Runtime>>, lang: Lang, Visitor(session): Visitor) -> Response {
-    let Some(session) = session else { return Redirect::to("/login?next=/").into_response() };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match signed_in(session, lang, "/") {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     let now = rt.clock.now_ms();
     let (tasks, total, overdue) = match rt.store.digest_tasks(&session.user, now, 200).await {
         Ok(x) => x,

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -29,16 +28,12 @@ fn is_bureau(s: &Session) -> bool {
     matches!(s.user.role, Role::Admin | Role::Finance)
 }
 
-/// Renders a page for a signed-in user, or sends the visitor to log in.
+/// Renders a page for a signed-in user.
 async fn show(rt: &Runtime, lang: &Lang, session: &Session, name: &str, ctx: Value) -> Response {
     match rt.pages.render(name, &lang.0, Some(&session.user), &session.csrf, ctx) {
         Ok(html) => super::page(html, Vec::new()),
         Err(e) => failure(e),
     }
-}
-
-fn login(next: &str) -> Response {
-    Redirect::to(&format!("/login?next={next}")).into_response()
 }
 
 fn bureau_only(rt: &Runtime, lang: &Lang, session: &Session) -> Option<Response> {
@@ -79,8 +74,10 @@ pub(super) async fn projects(
     Visitor(session): Visitor,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let Some(session) = session else { return login("/projects") };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, "/projects") {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     let department_id = match session.user.role {
         Role::Admin | Role::Finance => q.department_id,
         Role::Department => session.user.department_id,
@@ -113,8 +110,10 @@ pub(super) async fn dashboard(
     Visitor(session): Visitor,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let Some(session) = session else { return login("/dashboard") };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, "/dashboard") {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     if let Some(r) = bureau_only(&rt, &lang, &session) {
         return r;
     }
@@ -186,8 +185,10 @@ pub(super) async fn cases(
     Visitor(session): Visitor,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let Some(session) = session else { return login("/cases") };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, "/cases") {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     let department_id = match session.user.role {
         Role::Admin | Role::Finance => q.department_id,
         Role::Department => session.user.department_id,
@@ -231,8 +232,10 @@ pub(super) async fn case(
     Visitor(session): Visitor,
     Path(id): Path<i64>,
 ) -> Response {
-    let Some(session) = session else { return login(&format!("/cases/{id}")) };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, &format!("/cases/{id}")) {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     let view = match crate::api::get_case(State(rt.clone()), Caller(session.user.clone()), Path(id)).await {
         Ok(v) => v.0,
         Err(e) => return refused(&rt, &lang.0, &session, e),
@@ -265,8 +268,10 @@ pub(super) async fn case(
 }
 
 pub(super) async fn workflows(State(rt): State<Arc<Runtime>>, lang: Lang, Visitor(session): Visitor) -> Response {
-    let Some(session) = session else { return login("/workflows") };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, "/workflows") {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     if let Some(r) = bureau_only(&rt, &lang, &session) {
         return r;
     }
@@ -333,8 +338,10 @@ pub(super) async fn workflow(
     Visitor(session): Visitor,
     Path((id, version)): Path<(String, u32)>,
 ) -> Response {
-    let Some(session) = session else { return login("/workflows") };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, "/workflows") {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     if let Some(r) = bureau_only(&rt, &lang, &session) {
         return r;
     }
@@ -347,8 +354,10 @@ pub(super) async fn workflow(
 }
 
 pub(super) async fn panels(State(rt): State<Arc<Runtime>>, lang: Lang, Visitor(session): Visitor) -> Response {
-    let Some(session) = session else { return login("/panels") };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, "/panels") {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     if let Some(r) = bureau_only(&rt, &lang, &session) {
         return r;
     }
@@ -364,8 +373,10 @@ pub(super) async fn actions(
     Visitor(session): Visitor,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let Some(session) = session else { return login("/actions") };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, "/actions") {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     if let Some(r) = bureau_only(&rt, &lang, &session) {
         return r;
     }
@@ -407,10 +418,12 @@ pub(super) async fn decide_action(
     Path(id): Path<i64>,
     Form(f): Form<DecisionForm>,
 ) -> Response {
-    let Some(session) = session else { return login("/actions") };
-    let lang = lang.for_user(&session.user);
-    if f.csrf != session.csrf {
-        return (StatusCode::FORBIDDEN, word(&lang.0, "csrf_refused")).into_response();
+    let (session, lang) = match super::signed_in(session, lang, "/actions") {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
+    if let Some(r) = super::csrf_refusal(&session, &lang, Some(&f.csrf)) {
+        return r;
     }
     let body = crate::api::evaluation::ActionDecision { decision: f.decision, comment: f.comment };
     match crate::api::evaluation::decide_action(
@@ -427,8 +440,10 @@ pub(super) async fn decide_action(
 }
 
 pub(super) async fn disclosures(State(rt): State<Arc<Runtime>>, lang: Lang, Visitor(session): Visitor) -> Response {
-    let Some(session) = session else { return login("/disclosures") };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, "/disclosures") {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     if let Some(r) = bureau_only(&rt, &lang, &session) {
         return r;
     }
@@ -453,10 +468,12 @@ pub(super) async fn publish(
     Visitor(session): Visitor,
     Form(f): Form<PublishForm>,
 ) -> Response {
-    let Some(session) = session else { return login("/disclosures") };
-    let lang = lang.for_user(&session.user);
-    if f.csrf != session.csrf {
-        return (StatusCode::FORBIDDEN, word(&lang.0, "csrf_refused")).into_response();
+    let (session, lang) = match super::signed_in(session, lang, "/disclosures") {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
+    if let Some(r) = super::csrf_refusal(&session, &lang, Some(&f.csrf)) {
+        return r;
     }
     let Ok(fiscal_year) = f.fiscal_year.trim().parse::<i64>() else {
         let e = ApiError::bad_request(format!("'{}' is not a fiscal year", f.fiscal_year));

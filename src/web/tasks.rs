@@ -535,8 +535,10 @@ pub(super) async fn task_page(
     Path(id): Path<i64>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let Some(session) = session else { return Redirect::to(&format!("/login?next=/tasks/{id}")).into_response() };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, &format!("/tasks/{id}")) {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     match load(&rt, &session.user, id).await {
         Ok(data) => {
             let mut posted = Fields::new();
@@ -595,11 +597,13 @@ pub(super) async fn submit(
     Path(id): Path<i64>,
     Form(posted): Form<Vec<(String, String)>>,
 ) -> Response {
-    let Some(session) = session else { return Redirect::to(&format!("/login?next=/tasks/{id}")).into_response() };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, &format!("/tasks/{id}")) {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     let posted: Fields = posted.into_iter().collect();
-    if posted.get("csrf") != Some(&session.csrf) {
-        return (StatusCode::FORBIDDEN, word(&lang.0, "csrf_refused")).into_response();
+    if let Some(r) = super::csrf_refusal(&session, &lang, posted.get("csrf").map(String::as_str)) {
+        return r;
     }
     let mut data = match load(&rt, &session.user, id).await {
         Ok(d) => d,
@@ -646,11 +650,13 @@ pub(super) async fn decline(
     Path(id): Path<i64>,
     Form(posted): Form<Vec<(String, String)>>,
 ) -> Response {
-    let Some(session) = session else { return Redirect::to(&format!("/login?next=/tasks/{id}")).into_response() };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, &format!("/tasks/{id}")) {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     let posted: Fields = posted.into_iter().collect();
-    if posted.get("csrf") != Some(&session.csrf) {
-        return (StatusCode::FORBIDDEN, word(&lang.0, "csrf_refused")).into_response();
+    if let Some(r) = super::csrf_refusal(&session, &lang, posted.get("csrf").map(String::as_str)) {
+        return r;
     }
     let reason = posted.get("reason").map(|r| r.trim().to_string()).unwrap_or_default();
     let data = match load(&rt, &session.user, id).await {
@@ -681,8 +687,10 @@ pub(super) async fn upload(
     Path(id): Path<i64>,
     mut multipart: axum::extract::Multipart,
 ) -> Response {
-    let Some(session) = session else { return Redirect::to(&format!("/login?next=/tasks/{id}")).into_response() };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, &format!("/tasks/{id}")) {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     let (mut csrf, mut file) = (None, None);
     loop {
         match multipart.next_field().await {
@@ -700,8 +708,8 @@ pub(super) async fn upload(
             Err(e) => return (e.status(), e.body_text()).into_response(),
         }
     }
-    if csrf.as_deref() != Some(session.csrf.as_str()) {
-        return (StatusCode::FORBIDDEN, word(&lang.0, "csrf_refused")).into_response();
+    if let Some(r) = super::csrf_refusal(&session, &lang, csrf.as_deref()) {
+        return r;
     }
     let data = match load(&rt, &session.user, id).await {
         Ok(d) => d,
@@ -739,8 +747,10 @@ pub(super) async fn download(
     Visitor(session): Visitor,
     Path(id): Path<i64>,
 ) -> Response {
-    let Some(session) = session else { return Redirect::to(&format!("/login?next=/files/{id}")).into_response() };
-    let lang = lang.for_user(&session.user);
+    let (session, lang) = match super::signed_in(session, lang, &format!("/files/{id}")) {
+        Ok(x) => x,
+        Err(login) => return login.into_response(),
+    };
     let meta = match rt.store.case_file_meta(id).await {
         Ok(m) => m,
         Err(e) => return refused(&rt, &lang.0, &session, e.into()),
