@@ -61,6 +61,12 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
     if sealed > 0 {
         tracing::info!(sealed, "events written before the log was hash-chained are now chained");
     }
+    // The sector common libraries are the indicator plugins' data: a changed library becomes a
+    // new published version, and earlier versions stay readable.
+    let libraries = store.sync_sector_libraries(clock.now_ms()).await?;
+    if libraries > 0 {
+        tracing::info!(libraries, "sector indicator libraries published from the plugins' data");
+    }
     let limits = crate::plugin_host::Limits {
         time: Duration::from_millis(settings.plugin_time_ms),
         memory_bytes: (settings.plugin_memory_mb as usize) << 20,

@@ -68,6 +68,16 @@ pub struct Settings {
     pub request_timeout_secs: u64,
     /// Longest a client may take to send a request's headers before its connection is closed.
     pub header_timeout_secs: u64,
+    /// Fill-and-use flags a target more than this percent away from last year's actual value
+    /// (or, without one, last year's target).
+    pub flag_history_change_pct: u64,
+    /// ...or outside the sector's Tukey fences, Q1 − k·IQR to Q3 + k·IQR, with k in percent
+    /// (150 = 1.5)...
+    pub flag_sector_fence_pct: u64,
+    /// ...where the spread is the interquartile range but at least this percent of the median.
+    pub flag_sector_min_spread_pct: u64,
+    /// ...when at least this many other projects of the sector declare the indicator.
+    pub flag_sector_min_projects: u64,
     /// `tracing` filter, e.g. `info` or `jixiao=debug`.
     pub log: String,
     /// The SMTP server in lettre's URL form (`smtp://`, `smtp://…?tls=required` for
@@ -118,6 +128,10 @@ struct FileSettings {
     body_limit_bytes: Option<toml::Value>,
     request_timeout_secs: Option<toml::Value>,
     header_timeout_secs: Option<toml::Value>,
+    flag_history_change_pct: Option<toml::Value>,
+    flag_sector_fence_pct: Option<toml::Value>,
+    flag_sector_min_spread_pct: Option<toml::Value>,
+    flag_sector_min_projects: Option<toml::Value>,
     log: Option<String>,
     smtp_url: Option<String>,
     smtp_ca_file: Option<String>,
@@ -128,7 +142,7 @@ struct FileSettings {
 }
 
 /// The settings' names, in the file and (upper-cased, with `JIXIAO_`) in the environment.
-pub const NAMES: [&str; 26] = [
+pub const NAMES: [&str; 30] = [
     "plugins_dir",
     "plugin_cache_dir",
     "plugin_time_ms",
@@ -148,6 +162,10 @@ pub const NAMES: [&str; 26] = [
     "body_limit_bytes",
     "request_timeout_secs",
     "header_timeout_secs",
+    "flag_history_change_pct",
+    "flag_sector_fence_pct",
+    "flag_sector_min_spread_pct",
+    "flag_sector_min_projects",
     "log",
     "smtp_url",
     "smtp_ca_file",
@@ -167,6 +185,17 @@ pub struct Overrides {
 }
 
 impl Settings {
+    /// The thresholds of fill-and-use's flags.
+    pub fn flag_rules(&self) -> crate::domain::library::FlagRules {
+        use rust_decimal::Decimal;
+        crate::domain::library::FlagRules {
+            history_change_pct: Decimal::from(self.flag_history_change_pct),
+            sector_fence: Decimal::new(self.flag_sector_fence_pct as i64, 2),
+            sector_min_spread_pct: Decimal::from(self.flag_sector_min_spread_pct),
+            sector_min_projects: self.flag_sector_min_projects as usize,
+        }
+    }
+
     /// Loads settings from `file` (if given, or `jixiao.toml` in the working directory if
     /// present), the environment `env` (pairs of name and value), and `overrides`.
     pub fn load(
@@ -223,6 +252,10 @@ impl Settings {
             put("body_limit_bytes", num(fs.body_limit_bytes));
             put("request_timeout_secs", num(fs.request_timeout_secs));
             put("header_timeout_secs", num(fs.header_timeout_secs));
+            put("flag_history_change_pct", num(fs.flag_history_change_pct));
+            put("flag_sector_fence_pct", num(fs.flag_sector_fence_pct));
+            put("flag_sector_min_spread_pct", num(fs.flag_sector_min_spread_pct));
+            put("flag_sector_min_projects", num(fs.flag_sector_min_projects));
             put("log", fs.log);
             put("smtp_url", fs.smtp_url);
             put("smtp_ca_file", fs.smtp_ca_file);
@@ -411,6 +444,10 @@ impl Settings {
                 body_limit_bytes: number("body_limit_bytes", 2 * 1024 * 1024, 1024, 64 * 1024 * 1024)? as usize,
                 request_timeout_secs: number("request_timeout_secs", 30, 1, 3600)?,
                 header_timeout_secs: number("header_timeout_secs", 15, 1, 600)?,
+                flag_history_change_pct: number("flag_history_change_pct", 50, 1, 10_000)?,
+                flag_sector_fence_pct: number("flag_sector_fence_pct", 150, 0, 10_000)?,
+                flag_sector_min_spread_pct: number("flag_sector_min_spread_pct", 10, 0, 1000)?,
+                flag_sector_min_projects: number("flag_sector_min_projects", 5, 1, 100_000)?,
                 log,
                 smtp_url,
                 smtp_ca_file,

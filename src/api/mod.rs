@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod evaluation;
 pub mod exchange;
+pub mod library;
 pub mod monitoring;
 pub mod openapi;
 
@@ -100,6 +101,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .merge(monitoring::routes())
         .merge(evaluation::routes())
         .merge(exchange::routes())
+        .merge(library::routes())
         .route("/plugins", get(list_plugins).post(upload_plugin).layer(DefaultBodyLimit::max(PLUGIN_UPLOAD_LIMIT)));
     Router::new()
         .nest("/api/v1", v1)

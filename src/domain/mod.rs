@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod disclosure;
 pub mod indicator;
 pub mod key_eval;
+pub mod library;
 pub mod money;
 pub mod monitoring;
 pub mod panel;

@@ -106,5 +106,99 @@ pub struct Project {
     pub fiscal_year: i32,
     pub is_new: bool,
     pub funding_source: FundingSource,
+    /// `project` for a budget project, `department` for a department's overall spending for
+    /// the year (部门整体).
+    pub kind: String,
     pub indicators: Vec<Indicator>,
+}
+
+/// One piece of a department's key work for the year (重点工作) and the money planned for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyWork {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub amount: Fen,
+}
+
+/// A department's overall declaration for a year (部门整体绩效目标): its duties, its key work,
+/// its whole budget and, once declared, its overall indicators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverallInput {
+    /// 部门职能职责.
+    pub duties: String,
+    pub key_work: Vec<KeyWork>,
+    /// The department's whole budget for the year.
+    pub amount: Fen,
+    #[serde(default = "general_budget")]
+    pub funding_source: FundingSource,
+    /// The overall indicators; usually declared later through the workflow's targets task.
+    #[serde(default)]
+    pub indicators: Vec<Indicator>,
+}
+
+fn general_budget() -> FundingSource {
+    FundingSource::GeneralBudget
+}
+
+impl OverallInput {
+    /// Checks the declaration, with field paths and Chinese messages for the pages.
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        let n = self.duties.trim().chars().count();
+        if !(10..=20_000).contains(&n) {
+            errs.push(FieldError::bilingual(
+                "duties",
+                format!("describe the department's duties in 10–20000 characters (got {n})"),
+                format!("请用 10–20000 字说明部门职能职责（现为 {n} 字）"),
+            ));
+        }
+        if self.key_work.is_empty() || self.key_work.len() > 100 {
+            errs.push(FieldError::bilingual("key_work", "list 1–100 pieces of key work", "请列出 1–100 项重点工作"));
+        }
+        let mut total = Fen::ZERO;
+        for (i, k) in self.key_work.iter().enumerate().take(100) {
+            let n = k.name.trim().chars().count();
+            if !(1..=200).contains(&n) {
+                errs.push(FieldError::bilingual(
+                    format!("key_work[{i}].name"),
+                    "a name of 1–200 characters",
+                    "重点工作名称应为 1–200 字",
+                ));
+            }
+            if k.description.chars().count() > 5000 {
+                errs.push(FieldError::bilingual(
+                    format!("key_work[{i}].description"),
+                    "at most 5000 characters",
+                    "说明最多 5000 字",
+                ));
+            }
+            if k.amount < Fen::ZERO {
+                errs.push(FieldError::bilingual(
+                    format!("key_work[{i}].amount"),
+                    "an amount cannot be negative",
+                    "金额不能为负数",
+                ));
+            }
+            total = total.checked_add(k.amount).unwrap_or(Fen::from_fen(i64::MAX));
+        }
+        if self.amount < Fen::ZERO {
+            errs.push(FieldError::bilingual("amount", "a budget cannot be negative", "预算金额不能为负数"));
+        } else if total > self.amount {
+            errs.push(FieldError::bilingual(
+                "key_work",
+                format!("the key work's amounts add up to {total} yuan, more than the budget of {} yuan", self.amount),
+                format!("重点工作金额合计 {total} 元，超过部门预算 {} 元", self.amount),
+            ));
+        }
+        if self.indicators.len() > 200 {
+            errs.push(FieldError::bilingual("indicators", "at most 200 indicators", "最多 200 个指标"));
+        }
+        for (i, ind) in self.indicators.iter().enumerate().take(200) {
+            errs.extend(ind.validate(&format!("indicators[{i}]")));
+        }
+        errs
+    }
 }

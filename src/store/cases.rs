@@ -103,15 +103,23 @@ impl Store {
         now_ms: i64,
     ) -> Result<Cycle> {
         let mut tx = self.write().await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM workflow_versions WHERE workflow_id = $1 AND version = $2")
+        let source: Option<String> =
+            sqlx::query_scalar("SELECT source FROM workflow_versions WHERE workflow_id = $1 AND version = $2")
                 .bind(workflow_id)
                 .bind(i64::from(version))
                 .fetch_optional(&mut *tx)
                 .await?;
-        if exists.is_none() {
+        let Some(source) = source else {
             return Err(StoreError::NotFound(format!("workflow '{workflow_id}' has no version {version}")));
-        }
+        };
+        // A workflow takes up the records of its subject: budget projects, or departments'
+        // overall spending.
+        let kind = crate::workflow::parse(workflow_id, &source)
+            .map_err(|_| {
+                StoreError::Other(anyhow::anyhow!("stored workflow '{workflow_id}' v{version} does not parse"))
+            })?
+            .subject
+            .as_str();
         let cycle_id: i64 = sqlx::query_scalar("INSERT INTO cycles (fiscal_year, workflow_id, workflow_version, started_ms, started_by) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(fiscal_year)
             .bind(workflow_id)
@@ -129,8 +137,9 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            let unknown: Option<String> = sqlx::query_scalar("SELECT code FROM cycle_codes WHERE code NOT IN (SELECT code FROM projects WHERE fiscal_year = $1) LIMIT 1")
+            let unknown: Option<String> = sqlx::query_scalar("SELECT code FROM cycle_codes WHERE code NOT IN (SELECT code FROM projects WHERE fiscal_year = $1 AND kind = $2) LIMIT 1")
                 .bind(fiscal_year)
+                .bind(kind)
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(code) = unknown {
@@ -139,22 +148,23 @@ impl Store {
                     details: vec![crate::domain::FieldError {
                         zh: None,
                         path: "project_codes".into(),
-                        message: format!("no project '{code}' in fiscal year {fiscal_year}"),
+                        message: format!("no {kind} record '{code}' in fiscal year {fiscal_year}"),
                     }],
                 });
             }
         }
         let only_listed = project_codes.is_some();
-        let candidates: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE fiscal_year = $1 AND ($2 = 0 OR code IN (SELECT code FROM cycle_codes))")
+        let candidates: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE fiscal_year = $1 AND ($2 = 0 OR code IN (SELECT code FROM cycle_codes)) AND kind = $3")
             .bind(fiscal_year)
             .bind(i64::from(only_listed))
+            .bind(kind)
             .fetch_one(&mut *tx)
             .await?;
         let state = serde_json::to_string(&CaseState::default())?;
         let created = sqlx::query(
             "INSERT INTO cases (cycle_id, project_id, department_id, workflow_id, workflow_version, stage, phase, status, state, version, created_ms, updated_ms) \
              SELECT $1, p.id, p.department_id, $2, $3, NULL, 'not_started', 'active', $4, 0, $5, $5 FROM projects p \
-             WHERE p.fiscal_year = $6 AND ($7 = 0 OR p.code IN (SELECT code FROM cycle_codes)) \
+             WHERE p.fiscal_year = $6 AND ($7 = 0 OR p.code IN (SELECT code FROM cycle_codes)) AND p.kind = $8 \
              AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.project_id = p.id AND c.workflow_id = $2 AND c.status IN ('active', 'blocked')) \
              ORDER BY p.id",
         )
@@ -165,6 +175,7 @@ impl Store {
         .bind(now_ms)
         .bind(fiscal_year)
         .bind(i64::from(only_listed))
+        .bind(kind)
         .execute(&mut *tx)
         .await?
         .rows_affected() as i64;

@@ -211,7 +211,7 @@ impl Store {
     pub async fn export_projects(&self, fiscal_year: i32, department_id: Option<i64>) -> Result<Table> {
         let mut conn = self.pool.acquire().await?;
         let codes: Vec<String> = sqlx::query_scalar(
-            "SELECT code FROM projects WHERE fiscal_year = $1 AND ($2 IS NULL OR department_id = $2) ORDER BY code",
+            "SELECT code FROM projects WHERE fiscal_year = $1 AND ($2 IS NULL OR department_id = $2) AND kind = 'project' ORDER BY code",
         )
         .bind(fiscal_year)
         .bind(department_id)

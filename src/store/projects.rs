@@ -27,7 +27,7 @@ macro_rules! budget_sql {
 pub(crate) use budget_sql;
 
 const PROJECT_COLUMNS: &str = concat!(
-    "p.id, p.code, p.name, p.department_id, d.code AS department_code, p.sector, p.amount_fen, p.fiscal_year, p.is_new, p.funding_source, ",
+    "p.id, p.code, p.name, p.department_id, d.code AS department_code, p.sector, p.amount_fen, p.fiscal_year, p.is_new, p.funding_source, p.kind, ",
     budget_sql!(),
     " AS budget_fen"
 );
@@ -45,6 +45,7 @@ fn project_from_row(r: &sqlx::any::AnyRow) -> Result<Project> {
         fiscal_year: r.try_get("fiscal_year")?,
         is_new: r.try_get::<i64, _>("is_new")? != 0,
         funding_source: enum_from(&r.try_get::<String, _>("funding_source")?)?,
+        kind: r.try_get("kind")?,
         indicators: Vec::new(),
     })
 }
@@ -91,7 +92,7 @@ impl Store {
 
     /// Projects without their indicators, newest code order, paginated.
     pub async fn projects(&self, f: &ProjectFilter, limit: i64, offset: i64) -> Result<(Vec<Project>, i64)> {
-        let where_sql = "($1 IS NULL OR p.department_id = $1) AND ($2 IS NULL OR p.fiscal_year = $2) AND ($3 IS NULL OR p.sector = $3)";
+        let where_sql = "p.kind = 'project' AND ($1 IS NULL OR p.department_id = $1) AND ($2 IS NULL OR p.fiscal_year = $2) AND ($3 IS NULL OR p.sector = $3)";
         let rows = sqlx::query(super::sql(format!(
             "SELECT {PROJECT_COLUMNS} FROM projects p JOIN departments d ON d.id = p.department_id WHERE {where_sql} ORDER BY p.code LIMIT $4 OFFSET $5"
         )))

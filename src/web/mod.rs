@@ -142,6 +142,17 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("decline_confirm", "确认回避", "Decline"),
     ("task_closed", "该事项已办结。", "This task is closed."),
     ("submitted", "已提交，谢谢。", "Submitted. Thank you."),
+    (
+        "prefilled",
+        "已按 {year} 年申报的指标预填，请逐项核实目标值后提交。",
+        "Filled in from the indicators declared for {year}; check each target before submitting.",
+    ),
+    (
+        "flags_confirm",
+        "有指标的目标值远离本项目历史或行业取值范围（见各指标旁的提示）。请核实；确认无误后勾选“已核实”再提交。",
+        "Some targets are far from the project's history or the sector's range (see the notes beside them). Check them; to submit them as they are, tick “checked” and submit again.",
+    ),
+    ("confirm_flags", "已核实上述提示的取值，按此提交", "I have checked the flagged values; submit them as they are"),
     ("declined", "已回避，系统将另行抽取评审人员。", "Declined; another reviewer will be drawn."),
     ("csrf_refused", "表单已失效，请刷新页面后重试。", "The form is no longer valid; reload the page and try again."),
     ("refused", "无法打开", "Cannot open this"),

@@ -502,6 +502,26 @@ async fn render(
     let me = session.user.id;
     let open = data.task["status"] == "open";
     let may_act = open && crate::store::tasks::TaskScope::may_act(&session.user, &data.typed);
+    // Fill-and-use: each indicator's basis and flags, and the library entries to add.
+    let mut offered = json!([]);
+    let mut flagged = false;
+    if may_act
+        && form == "targets"
+        && let Some(help) = super::library::help(rt, &data.project).await
+    {
+        let rows = data.project["indicators"].as_array().cloned().unwrap_or_default();
+        let (notes, flags) = super::library::basis(rt, &lang.0, &help, &rows).await;
+        for (s, note) in sections.iter_mut().zip(notes) {
+            s.note = note;
+        }
+        for f in &flags {
+            if let Some(s) = sections.get_mut(f.index) {
+                s.findings.push(super::library::flag_finding(f));
+            }
+        }
+        flagged = !flags.is_empty();
+        offered = super::library::offer(&lang.0, &help, &rows);
+    }
     let mut project = data.project.clone();
     project["sector_label"] =
         json!(crate::domain::project::sector_label(project["sector"].as_str().unwrap_or_default()));
@@ -514,7 +534,7 @@ async fn render(
         "alert": alert || !by_path.is_empty(),
         "may_act": may_act, "may_decline": may_act && data.task["kind"] == "review" && data.task["assignee_id"] == me,
         "upload": may_act && form == "ex_ante_report",
-        "library": if may_act && form == "targets" { super::library::offer(&lang.0, &data.project) } else { json!([]) },
+        "library": offered, "flagged": flagged,
     });
     match rt.pages.render("task.html", &lang.0, Some(&session.user), &session.csrf, ctx) {
         Ok(html) => {
@@ -540,17 +560,29 @@ pub(super) async fn task_page(
         Err(login) => return login.into_response(),
     };
     match load(&rt, &session.user, id).await {
-        Ok(data) => {
+        Ok(mut data) => {
             let mut posted = Fields::new();
             if let Some(result) = data.task["result"].as_object() {
                 // A completed task shows what was submitted.
                 flatten("", &Value::Object(result.clone()), &mut posted);
             }
-            let message = if q.contains_key("done") {
+            let mut message = if q.contains_key("done") {
                 Some(word(&lang.0, "submitted").to_string())
             } else {
                 (data.task["status"] != "open").then(|| word(&lang.0, "task_closed").to_string())
             };
+            // A recurring project's first declaration starts from last year's indicators.
+            let empty = data.project["indicators"].as_array().is_none_or(|a| a.is_empty());
+            if data.task["form"] == "targets"
+                && data.task["status"] == "open"
+                && empty
+                && let Some(help) = super::library::help(&rt, &data.project).await
+                && let Some(prev) =
+                    help.proposal.previous.as_ref().filter(|_| help.proposal.prefill_from == "previous_year")
+            {
+                data.project["indicators"] = json!(help.proposal.prefill);
+                message = Some(word(&lang.0, "prefilled").replace("{year}", &prev.fiscal_year.to_string()));
+            }
             render(&rt, &lang, &session, &data, &posted, Vec::new(), message.map(|m| (m, false))).await
         }
         Err(e) => refused(&rt, &lang.0, &session, e),
@@ -613,7 +645,9 @@ pub(super) async fn submit(
     // Targets: adding indicators from the library re-draws the form without submitting.
     if form == "targets" && posted.contains_key("add") {
         let mut indicators = body(&form, &data.project, &posted)["indicators"].as_array().cloned().unwrap_or_default();
-        indicators.extend(super::library::picked(&data.project, &posted));
+        if let Some(help) = super::library::help(&rt, &data.project).await {
+            indicators.extend(super::library::picked(&help, &posted));
+        }
         data.project["indicators"] = json!(indicators);
         let mut fields = Fields::new();
         flatten("", &json!({"indicators": indicators}), &mut fields);
@@ -623,6 +657,20 @@ pub(super) async fn submit(
     if form == "targets" {
         // The rows as posted (some may have been removed) are the ones to redraw on error.
         data.project["indicators"] = body["indicators"].clone();
+        // Values far from their basis are shown before anything is submitted; the department
+        // submits them by confirming it has checked them.
+        if !posted.contains_key("confirm_flags")
+            && let Some(help) = super::library::help(&rt, &data.project).await
+        {
+            let rows = body["indicators"].as_array().cloned().unwrap_or_default();
+            let (_, flags) = super::library::basis(&rt, &lang.0, &help, &rows).await;
+            if !flags.is_empty() {
+                let mut shown = Fields::new();
+                flatten("", &body, &mut shown);
+                let message = word(&lang.0, "flags_confirm").to_string();
+                return render(&rt, &lang, &session, &data, &shown, Vec::new(), Some((message, true))).await;
+            }
+        }
     }
     let done =
         crate::api::complete_task(State(rt.clone()), Caller(session.user.clone()), Path(id), ApiJson(body.clone()))

@@ -54,6 +54,28 @@ impl fmt::Display for Role {
     }
 }
 
+/// What a workflow's cases are about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// A budget project (项目支出).
+    Project,
+    /// A department's overall spending for the year (部门整体).
+    Department,
+}
+
+impl Subject {
+    pub const ALL: [Subject; 2] = [Subject::Project, Subject::Department];
+
+    /// Also the value of `projects.kind` for the records such a workflow takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Project => "project",
+            Subject::Department => "department",
+        }
+    }
+}
+
 /// What a stage is for; decides which forms it uses and what the bureau sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -517,6 +539,9 @@ pub struct Workflow {
     pub version: u32,
     pub title: String,
     pub timezone: Tz,
+    /// What a cycle of this workflow takes up: budget projects, or departments' overall
+    /// spending (部门整体).
+    pub subject: Subject,
     pub stages: Vec<Stage>,
     /// The definition as written; stored so the exact text of every version is kept.
     pub source: String,

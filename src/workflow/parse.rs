@@ -39,6 +39,8 @@ struct RawWorkflow {
     title: Spanned<String>,
     timezone: Spanned<String>,
     #[serde(default)]
+    subject: Option<Spanned<String>>,
+    #[serde(default)]
     description: Option<String>,
     stages: Spanned<Vec<RawStage>>,
 }
@@ -432,6 +434,11 @@ fn check(ctx: &mut Ctx<'_>, raw: RawWorkflow, text: &str) -> Option<Workflow> {
         ctx.at(raw.version.span(), "version must be 1 or more");
     }
     let _ = &raw.description;
+    let subjects: Vec<(&str, Subject)> = Subject::ALL.iter().map(|k| (k.as_str(), *k)).collect();
+    let subject = match &raw.subject {
+        Some(s) => ctx.one_of(s, "subject", &subjects),
+        None => Some(Subject::Project),
+    };
     let timezone = match chrono_tz::Tz::from_str(&raw.timezone) {
         Ok(tz) => Some(tz),
         Err(_) => {
@@ -478,6 +485,7 @@ fn check(ctx: &mut Ctx<'_>, raw: RawWorkflow, text: &str) -> Option<Workflow> {
         version: *raw.version,
         title: raw.title.to_string(),
         timezone: timezone?,
+        subject: subject?,
         stages,
         source: text.to_string(),
     })

@@ -388,6 +388,20 @@ pub async fn reviewer_token(app: &TestApp, county: &County, user_id: i64) -> Str
     v["token"].as_str().unwrap().to_string()
 }
 
+/// Publishes a workflow definition as the admin.
+pub async fn publish_workflow(app: &TestApp, source: &str) {
+    let r = app
+        .client
+        .post(format!("{}/api/v1/workflows", app.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/yaml")
+        .body(source.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "publish: {}", r.text().await.unwrap());
+}
+
 /// A workflow of one stage: the department's self-evaluation, scored under mof_2020_10.
 pub const ONE_STAGE: &str = r#"
 id: self-only

@@ -12,6 +12,7 @@ mod flow;
 mod fuzz;
 mod helpers;
 mod jobs;
+mod library;
 mod matrix;
 mod monitoring;
 mod notify;

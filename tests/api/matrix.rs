@@ -150,6 +150,20 @@ const MATRIX: &[(&str, &str, Body, [u16; 8])] = &[
     ("GET",    "/api/v1/exports/disclosures/{year}/{disclosure}",  Nothing, [200, 200, 200, 200, 200, 200, 200, 401]),
     ("GET",    "/api/v1/plugins",                                  Nothing, [200, 200, 200, 200, 200, 200, 200, 401]),
     ("POST",   "/api/v1/plugins",                                  Nothing, [400, 403, 403, 403, 403, 403, 403, 401]),
+    // Indicator libraries, fill-and-use and departments' overall declarations.
+    ("GET",    "/api/v1/libraries",                                Nothing, [200, 200, 200, 200, 200, 200, 200, 401]),
+    ("GET",    "/api/v1/libraries/{sector_library}",               Nothing, [200, 200, 200, 200, 200, 200, 200, 401]),
+    ("GET",    "/api/v1/libraries/{sector_library}/versions",      Nothing, [200, 200, 200, 200, 200, 200, 200, 401]),
+    ("POST",   "/api/v1/libraries/{dept_library}/versions",        Json(r#"{"entries": []}"#),
+                                                                            [422, 422, 422, 403, 403, 403, 403, 401]),
+    ("POST",   "/api/v1/libraries/{dept_library}/versions/{first}/decision", Json(r#"{"approve": true}"#),
+                                                                            [404, 404, 403, 403, 403, 403, 403, 401]),
+    ("GET",    "/api/v1/projects/{project}/targets/proposal",      Nothing, [200, 200, 200, 404, 200, 404, 404, 401]),
+    ("POST",   "/api/v1/projects/{project}/targets/check",         Json(r#"{"indicators": []}"#),
+                                                                            [200, 200, 200, 404, 200, 404, 404, 401]),
+    ("GET",    "/api/v1/departments/{dept}/overall/{year}",        Nothing, [404, 404, 404, 404, 403, 403, 403, 401]),
+    ("PUT",    "/api/v1/departments/{dept}/overall/{year}",        Json(r#"{"duties": "", "key_work": [], "amount": "1"}"#),
+                                                                            [422, 422, 422, 404, 403, 403, 403, 401]),
     // Pages: a visitor without a session is sent to log in (303).
     ("GET",    "/login",                                           Nothing, [303, 303, 303, 303, 303, 303, 303, 200]),
     ("POST",   "/login",                                           Form("username=admin&password=matrix-wrong-0001&csrf=forged"),
@@ -190,8 +204,9 @@ const REFUSED_FOR_THE_OBJECT: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// The router sources, compiled in so that the matrix follows the code it is built with.
-const SOURCES: [(&str, &str); 5] = [
+const SOURCES: [(&str, &str); 6] = [
     ("src/api/mod.rs", include_str!("../../src/api/mod.rs")),
+    ("src/api/library.rs", include_str!("../../src/api/library.rs")),
     ("src/api/evaluation.rs", include_str!("../../src/api/evaluation.rs")),
     ("src/api/monitoring.rs", include_str!("../../src/api/monitoring.rs")),
     ("src/api/exchange.rs", include_str!("../../src/api/exchange.rs")),
@@ -909,6 +924,10 @@ async fn fixture(app: &TestApp) -> Fixture {
         ("export", "projects.csv".to_string()),
         ("year", "2023".to_string()),
         ("disclosure", "targets.csv".to_string()),
+        ("sector_library", "sector:health".to_string()),
+        ("dept_library", "department:D001".to_string()),
+        ("dept", "D001".to_string()),
+        ("first", "1".to_string()),
     ]);
     Fixture { values, callers }
 }

@@ -30,19 +30,6 @@ fn at(y: i32, m: u32, d: u32, h: u32) -> i64 {
     Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().timestamp_millis()
 }
 
-async fn publish(app: &TestApp, source: &str) {
-    let r = app
-        .client
-        .post(format!("{}/api/v1/workflows", app.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .header("content-type", "application/yaml")
-        .body(source.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "publish: {}", r.text().await.unwrap());
-}
-
 /// A monitoring form: `executed` yuan, every quantitative indicator at `share` of its target by
 /// now and on track for the year, the qualitative one at `level`.
 fn report(executed: &str, share: &str, level: &str, cause: Option<&str>) -> Value {
@@ -106,7 +93,7 @@ async fn closed_run(app: &TestApp, token: &str, run_id: i64) -> Value {
 async fn a_monitoring_run_lights_projects_on_their_adjusted_budgets() {
     let app = TestApp::spawn().await;
     let c = county(&app).await;
-    publish(&app, MONITORING_WF).await;
+    publish_workflow(&app, MONITORING_WF).await;
     let dept = &c.dept_tokens[0];
     for code in ["M1", "M2"] {
         app.ok("/api/v1/projects", dept, project(code, "D001", "1000000", false)).await;
@@ -333,7 +320,7 @@ async fn a_monitoring_run_lights_projects_on_their_adjusted_budgets() {
 async fn two_engines_fire_one_run_and_skipped_fires_are_recorded() {
     let app = TestApp::spawn().await;
     let c = county(&app).await;
-    publish(&app, MONITORING_WF).await;
+    publish_workflow(&app, MONITORING_WF).await;
     for code in ["S1", "S2", "S3"] {
         app.ok("/api/v1/projects", &c.dept_tokens[0], project(code, "D001", "500000", false)).await;
     }

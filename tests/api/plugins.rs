@@ -159,6 +159,7 @@ fn stored_projects_convert_for_plugins() {
             fiscal_year: p.fiscal_year,
             is_new: p.is_new,
             funding_source: p.funding_source,
+            kind: "project".into(),
             indicators: p.indicators.clone(),
         };
         let q = project_for_plugins(&stored);
