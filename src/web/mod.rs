@@ -152,6 +152,8 @@ const WORDS: &[(&str, &str, &str)] = &[
         "有指标的目标值远离本项目历史或行业取值范围（见各指标旁的提示）。请核实；确认无误后勾选“已核实”再提交。",
         "Some targets are far from the project's history or the sector's range (see the notes beside them). Check them; to submit them as they are, tick “checked” and submit again.",
     ),
+    ("duties", "部门职能职责", "The department's duties"),
+    ("key_work", "年度重点工作", "Key work of the year"),
     ("confirm_flags", "已核实上述提示的取值，按此提交", "I have checked the flagged values; submit them as they are"),
     ("declined", "已回避，系统将另行抽取评审人员。", "Declined; another reviewer will be drawn."),
     ("csrf_refused", "表单已失效，请刷新页面后重试。", "The form is no longer valid; reload the page and try again."),

@@ -522,6 +522,11 @@ async fn render(
         flagged = !flags.is_empty();
         offered = super::library::offer(&lang.0, &help, &rows);
     }
+    // A department's overall record shows its duties and key work to the panel.
+    let overall = match (data.project["kind"].as_str(), data.project["id"].as_i64()) {
+        (Some("department"), Some(id)) => rt.store.overall_of_project(id).await.ok().flatten(),
+        _ => None,
+    };
     let mut project = data.project.clone();
     project["sector_label"] =
         json!(crate::domain::project::sector_label(project["sector"].as_str().unwrap_or_default()));
@@ -535,6 +540,7 @@ async fn render(
         "may_act": may_act, "may_decline": may_act && data.task["kind"] == "review" && data.task["assignee_id"] == me,
         "upload": may_act && form == "ex_ante_report",
         "library": offered, "flagged": flagged,
+        "overall": overall.map(|(duties, work)| json!({"duties": duties, "key_work": work})),
     });
     match rt.pages.render("task.html", &lang.0, Some(&session.user), &session.csrf, ctx) {
         Ok(html) => {

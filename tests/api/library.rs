@@ -142,12 +142,12 @@ fn with_year(mut p: Value, year: i32, name: &str) -> Value {
     p
 }
 
-#[tokio::test]
-async fn a_recurring_project_starts_from_last_year_and_far_values_are_flagged() {
-    let app = TestApp::spawn().await;
-    let c = county(&app).await;
+/// Last year (2022): D001's project H2022-1 (immunisation ≥ 90%) self-evaluated at 96%
+/// vaccinated and 88% of children managed, and six other health projects declaring 95–99%.
+/// This year: H2023-1, the same project under this year's name, with no indicators yet.
+async fn recurring(app: &TestApp, c: &County) -> Value {
     let d1 = &c.dept_tokens[0];
-    publish_workflow(&app, ONE_STAGE).await;
+    publish_workflow(app, ONE_STAGE).await;
 
     // Last year: the project (immunisation target ≥ 90%) and six other health projects of the
     // county declaring 95–99%.
@@ -188,11 +188,19 @@ async fn a_recurring_project_starts_from_last_year_and_far_values_are_flagged() 
     .await;
     app.settle().await;
 
-    // This year's project has the same name but this year's: it starts from last year's five
-    // indicators, each with its basis.
     let mut this = with_year(project("H2023-1", "D001", "1000000", false), 2023, "2023年基本公共卫生服务");
     this["indicators"] = json!([]);
-    let p = app.ok("/api/v1/projects", d1, this).await;
+    app.ok("/api/v1/projects", d1, this).await
+}
+
+#[tokio::test]
+async fn a_recurring_project_starts_from_last_year_and_far_values_are_flagged() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    let d1 = &c.dept_tokens[0];
+    let p = recurring(&app, &c).await;
+    // This year's project has the same name but this year's: it starts from last year's five
+    // indicators, each with its basis.
     let proposal = app.ok_get(&format!("/api/v1/projects/{}/targets/proposal", p["id"]), d1).await;
     assert_eq!(proposal["prefill_from"], "previous_year", "{proposal}");
     assert_eq!(
@@ -343,6 +351,10 @@ async fn a_department_overall_declaration_is_reviewed_monitored_and_self_evaluat
         })
         .await;
     let task = open_task(&v, "submission")["id"].clone();
+    // The task page shows the declaration's duties and key work beside the form.
+    let page = crate::web::get(&app, &format!("/tasks/{task}"), &crate::web::session_of(&app, "d001").await).await;
+    assert!(page.body.contains("部门职能职责") && page.body.contains("负责全县卫生健康事业发展规划"), "{}", page.body);
+    assert!(page.body.contains("疾病预防控制") && page.body.contains("2000000.00"), "{}", page.body);
     let indicators = project("x", "D001", "1", false)["indicators"].clone();
     app.ok(&format!("/api/v1/tasks/{task}/complete"), d1, json!({"indicators": indicators})).await;
     app.wait_case(case_id, "panel", |v| v["phase"] == "awaiting_reviews").await;
@@ -409,4 +421,133 @@ async fn a_department_overall_declaration_is_reviewed_monitored_and_self_evaluat
         .await;
     assert_eq!(s, StatusCode::CREATED, "{ke}");
     assert_eq!(ke["subject"], "department", "{ke}");
+}
+
+#[tokio::test]
+async fn the_targets_page_starts_from_last_year_and_asks_before_submitting_flagged_values() {
+    use crate::web::{get, post, session_of, shown_fields};
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    let p = recurring(&app, &c).await;
+    let cycle = app
+        .ok(
+            "/api/v1/cycles",
+            ADMIN_TOKEN,
+            json!({"workflow_id": "county-annual-cycle", "fiscal_year": 2023, "project_codes": ["H2023-1"]}),
+        )
+        .await;
+    app.settle().await;
+    let cases = app.ok_get(&format!("/api/v1/cases?cycle_id={}", cycle["id"]), ADMIN_TOKEN).await;
+    let case_id = cases["items"][0]["id"].as_i64().unwrap();
+    let v = app.wait_case(case_id, "targets requested", |v| v["phase"] == "awaiting_submission").await;
+    let task = open_task(&v, "submission")["id"].as_i64().unwrap();
+    let dept = session_of(&app, "d001").await;
+
+    // The page starts from last year's indicators, with each one's basis and flags beside it.
+    let page = get(&app, &format!("/tasks/{task}"), &dept).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("已按 2022 年申报的指标预填"), "{}", page.body);
+    assert!(
+        page.body.contains("name=\"indicators[0].name\" value=\"适龄儿童国家免疫规划疫苗接种率\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("2022 年目标 ≥ 90%，实际完成 96"), "{}", page.body);
+    assert!(page.body.contains("行业：中位数 97，范围 90–99（7 个项目）"), "{}", page.body);
+    assert!(page.body.contains("低于本项目 2022 年自评的实际完成值 96%"), "{}", page.body);
+
+    // Submitted as pre-filled: nothing is stored; the page asks to check the flagged values.
+    let csrf = page.csrf();
+    let fields = shown_fields(&page.body);
+    let mut form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    form.push(("csrf", &csrf));
+    let asked = post(&app, &format!("/tasks/{task}"), &dept, &form).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    assert!(
+        asked.body.contains("请核实；确认无误后勾选") && asked.body.contains("name=\"confirm_flags\""),
+        "{}",
+        asked.body
+    );
+    assert_eq!(app.ok_get(&format!("/api/v1/tasks/{task}"), ADMIN_TOKEN).await["status"], "open");
+
+    // Vaccination raised to last year's 96% (its flag goes); the rest kept as they are once
+    // the department confirms it has checked them.
+    let mut checked = shown_fields(&asked.body);
+    for (k, v) in checked.iter_mut() {
+        if k == "indicators[0].value" {
+            *v = "96".into();
+        }
+    }
+    let again = {
+        let mut form: Vec<(&str, &str)> = checked.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        form.push(("csrf", &csrf));
+        post(&app, &format!("/tasks/{task}"), &dept, &form).await
+    };
+    assert!(again.body.contains("name=\"confirm_flags\""), "still three flagged: {}", again.body);
+    assert!(!again.body.contains("低于本项目 2022 年自评的实际完成值 96%"), "{}", again.body);
+    let mut form: Vec<(&str, &str)> = checked.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    form.push(("csrf", &csrf));
+    form.push(("confirm_flags", "1"));
+    let done = post(&app, &format!("/tasks/{task}"), &dept, &form).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let stored = app.ok_get(&format!("/api/v1/projects/{}", p["id"]), ADMIN_TOKEN).await;
+    let values: Vec<&str> =
+        stored["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
+    assert_eq!(values, ["96", "85", "95", "有效提升", "90"], "{stored}");
+}
+
+/// The sector libraries and the sector plugins are one source: every entry of each library, as
+/// served by the API and declared at its suggested value, passes its real compiled plugin
+/// without a mismatch or limit finding, and names a programme the plugin recognises.
+#[tokio::test]
+async fn every_sector_library_entry_passes_its_compiled_plugin() {
+    use jixiao::domain::library::LibraryIndicator;
+    let app = TestApp::spawn().await;
+    let host = crate::plugins::host();
+    for (sector, plugin) in [
+        ("education", "education"),
+        ("health", "health"),
+        ("agriculture", "agriculture"),
+        ("transport", "transport"),
+        ("social_security", "social-security"),
+    ] {
+        host.load(&crate::plugins::wasm(plugin)).unwrap();
+        let lib = app.ok_get(&format!("/api/v1/libraries/sector:{sector}"), ADMIN_TOKEN).await;
+        let entries: Vec<LibraryIndicator> = serde_json::from_value(lib["entries"].clone()).unwrap();
+        assert!(entries.len() >= 10, "{sector}: {}", entries.len());
+        let project = jixiao::domain::project::Project {
+            id: 1,
+            code: format!("LIB-{sector}"),
+            name: "指标库核对".into(),
+            department_id: 1,
+            department_code: "D001".into(),
+            sector: sector.into(),
+            amount: jixiao::domain::Fen::from_yuan(100_000_000),
+            budget: jixiao::domain::Fen::from_yuan(100_000_000),
+            fiscal_year: 2023,
+            is_new: false,
+            funding_source: jixiao::domain::FundingSource::GeneralBudget,
+            kind: "project".into(),
+            indicators: entries.iter().map(|e| e.as_indicator()).collect(),
+        };
+        let findings = host.check(plugin, None, &jixiao::plugin_host::project_for_plugins(&project)).unwrap();
+        let wrong: Vec<(&str, Option<u32>)> = findings
+            .iter()
+            .filter(|f| {
+                [
+                    "operator_mismatch",
+                    "unit_mismatch",
+                    "target_too_low",
+                    "target_too_high",
+                    "no_programme_match",
+                    "not_marked_core",
+                    "missing_core",
+                ]
+                .iter()
+                .any(|rule| f.code.ends_with(rule))
+            })
+            .map(|f| (f.code.as_str(), f.indicator))
+            .collect();
+        assert!(wrong.is_empty(), "{sector}: {wrong:?}");
+    }
 }

@@ -34,7 +34,7 @@ pub fn wasm(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn host() -> PluginHost {
+pub(crate) fn host() -> PluginHost {
     let cache = tempfile::tempdir().unwrap().keep();
     PluginHost::new(Some(&cache), Limits::default()).unwrap()
 }

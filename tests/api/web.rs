@@ -7,11 +7,11 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-struct Page {
-    status: StatusCode,
-    cookies: Vec<String>,
-    location: Option<String>,
-    body: String,
+pub(crate) struct Page {
+    pub status: StatusCode,
+    pub cookies: Vec<String>,
+    pub location: Option<String>,
+    pub body: String,
 }
 
 impl Page {
@@ -26,7 +26,7 @@ impl Page {
     }
 
     /// The value of the hidden `csrf` field.
-    fn csrf(&self) -> String {
+    pub fn csrf(&self) -> String {
         let at = self.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
         self.body[at..].split('"').next().unwrap().to_string()
     }
@@ -64,11 +64,11 @@ fn form(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-async fn get(app: &TestApp, path: &str, cookies: &str) -> Page {
+pub(crate) async fn get(app: &TestApp, path: &str, cookies: &str) -> Page {
     send(client().get(format!("{}{path}", app.base)).header(COOKIE, cookies)).await
 }
 
-async fn post(app: &TestApp, path: &str, cookies: &str, fields: &[(&str, &str)]) -> Page {
+pub(crate) async fn post(app: &TestApp, path: &str, cookies: &str, fields: &[(&str, &str)]) -> Page {
     let req = client()
         .post(format!("{}{path}", app.base))
         .header(COOKIE, cookies)
@@ -200,7 +200,7 @@ async fn log_in_with_a_password_and_see_the_inbox_with_csrf_and_limits_enforced(
 }
 
 /// Signs in `username` (whose password the admin sets) and returns the session cookie.
-async fn session_of(app: &TestApp, username: &str) -> String {
+pub(crate) async fn session_of(app: &TestApp, username: &str) -> String {
     let id = user_id(app, username).await;
     let (s, v) = app
         .post(&format!("/api/v1/admin/users/{id}/password"), ADMIN_TOKEN, json!({"password": "县财政局-2023-绩效"}))
@@ -212,7 +212,7 @@ async fn session_of(app: &TestApp, username: &str) -> String {
 }
 
 /// The form fields a page's task form shows, as posted back unchanged.
-fn shown_fields(body: &str) -> Vec<(String, String)> {
+pub(crate) fn shown_fields(body: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for part in body.split("<input type=\"text\" name=\"").skip(1) {
         let name = part.split('"').next().unwrap().to_string();
