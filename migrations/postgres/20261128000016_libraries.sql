@@ -56,4 +56,9 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER library_versions_entries_kept BEFORE UPDATE ON library_versions
     FOR EACH ROW EXECUTE FUNCTION library_versions_entries_kept();
 
-CREATE INDEX indicators_name ON indicators (name);
+-- Each indicator carries its project's sector and year, so fill-and-use reads the latest
+-- declarations of one indicator in one sector from an index, without visiting every project.
+ALTER TABLE indicators ADD COLUMN sector TEXT NOT NULL DEFAULT '';
+ALTER TABLE indicators ADD COLUMN fiscal_year BIGINT NOT NULL DEFAULT 0;
+UPDATE indicators i SET sector = p.sector, fiscal_year = p.fiscal_year FROM projects p WHERE p.id = i.project_id;
+CREATE INDEX indicators_sector_name ON indicators (sector, name, project_id);

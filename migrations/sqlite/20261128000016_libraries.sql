@@ -54,5 +54,10 @@ BEGIN
     SELECT RAISE(ABORT, 'a library version''s entries never change; propose a new version');
 END;
 
--- The sector distribution of an indicator is read by name.
-CREATE INDEX indicators_name ON indicators (name);
+-- Each indicator carries its project's sector and year, so fill-and-use reads the latest
+-- declarations of one indicator in one sector from an index, without visiting every project.
+ALTER TABLE indicators ADD COLUMN sector TEXT NOT NULL DEFAULT '';
+ALTER TABLE indicators ADD COLUMN fiscal_year INTEGER NOT NULL DEFAULT 0;
+UPDATE indicators SET sector = (SELECT p.sector FROM projects p WHERE p.id = indicators.project_id),
+                      fiscal_year = (SELECT p.fiscal_year FROM projects p WHERE p.id = indicators.project_id);
+CREATE INDEX indicators_sector_name ON indicators (sector, name, project_id);

@@ -2,9 +2,10 @@
 //! (the generated county of the monitoring benchmark, every case in its monitoring stage) is
 //! driven from this process over loopback at a fixed request rate (open loop: each request is
 //! sent at its scheduled time, and its latency counts from that time, so a slow answer cannot
-//! hide the requests queued behind it). Three endpoints, one after the other, at the same rate:
-//! `/healthz` (the baseline: the HTTP stack and nothing else), a reviewer's `/api/v1/inbox`, and
-//! `/api/v1/cases/{id}` for random cases. Prints p50, p99, max, errors and the rate achieved.
+//! hide the requests queued behind it). Four endpoints, one after the other, at the same rate:
+//! `/healthz` (the baseline: the HTTP stack and nothing else), a reviewer's `/api/v1/inbox`,
+//! `/api/v1/cases/{id}` for random cases, and fill-and-use's
+//! `/api/v1/projects/{id}/targets/proposal` for random projects. Prints p50, p99, max, errors and the rate achieved.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -225,12 +226,20 @@ pub async fn run(cases: usize, rate: u32, seconds: f64) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     }
     let total = projects.max(1) as u64;
-    let phases: [(&str, Box<Request>); 3] = [
+    let phases: [(&str, Box<Request>); 4] = [
         ("healthz", Box::new(|_| ("/healthz".to_string(), None))),
         ("reviewer_inbox", Box::new(|_| ("/api/v1/inbox".to_string(), Some(REVIEWER_TOKEN)))),
         (
             "case_view",
             Box::new(move |rng| (format!("/api/v1/cases/{}", rng.random_range(1..=total)), Some(ADMIN_TOKEN))),
+        ),
+        (
+            // Fill-and-use: the library offer, each indicator's basis and the sector's
+            // distribution of the same 8 indicators, declared by every project of the sector.
+            "targets_proposal",
+            Box::new(move |rng| {
+                (format!("/api/v1/projects/{}/targets/proposal", rng.random_range(1..=total)), Some(ADMIN_TOKEN))
+            }),
         ),
     ];
     let mut results = Vec::new();

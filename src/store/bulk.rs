@@ -358,6 +358,8 @@ impl Store {
                         Val::T("行业标准".into()),
                         Val::T(String::new()),
                         Val::I(0),
+                        Val::T(sector.into()),
+                        Val::I(2023),
                     ]);
                     if numeric {
                         let t: i64 = target.parse().unwrap_or(1);
@@ -455,7 +457,7 @@ impl Store {
             }
             let mut tx = self.write().await?;
             insert_many(&mut tx, self.backend, "INSERT INTO projects (id, code, name, department_id, sector, amount_fen, fiscal_year, is_new, funding_source, created_ms, updated_ms)", 11, &ps).await?;
-            insert_many(&mut tx, self.backend, "INSERT INTO indicators (project_id, position, level1, level2, name, operator, value, value_kind, unit, weight, basis, explanation, core)", 13, &is).await?;
+            insert_many(&mut tx, self.backend, "INSERT INTO indicators (project_id, position, level1, level2, name, operator, value, value_kind, unit, weight, basis, explanation, core, sector, fiscal_year)", 15, &is).await?;
             insert_many(
                 &mut tx,
                 self.backend,

@@ -99,6 +99,9 @@ fn version_from_row(r: &sqlx::any::AnyRow) -> Result<LibraryVersionRow> {
     })
 }
 
+/// The most declarations of one indicator a sector distribution is computed from (the latest).
+pub const SECTOR_SAMPLE: i64 = 500;
+
 const VERSION_COLUMNS: &str = "l.code, v.version, v.status, v.origin, v.sha256, v.note, v.proposed_by, v.proposed_ms, v.decided_by, v.decided_ms, v.decision_note, v.entries";
 
 /// The code of a department's library.
@@ -453,7 +456,9 @@ impl Store {
     }
 
     /// The numeric targets the sector's other projects of this year and last year declare for
-    /// these indicator names, by (squeezed name, unit).
+    /// these indicator names, by (squeezed name, unit): the latest [`SECTOR_SAMPLE`]
+    /// declarations of each name, read from the (sector, name, project) index, so the cost of a
+    /// proposal does not grow with the number of projects in a province.
     pub async fn sector_values(
         &self,
         p: &Project,
@@ -463,22 +468,22 @@ impl Store {
         let mut names: Vec<&String> = names.iter().collect();
         names.sort();
         names.dedup();
-        for chunk in names.chunks(200) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 5)).collect();
-            let mut q = sqlx::query(super::sql(format!(
+        let mut conn = self.pool.acquire().await?;
+        for name in names.into_iter().take(400) {
+            let rows = sqlx::query(
                 "SELECT i.name, i.unit, i.value FROM indicators i JOIN projects p ON p.id = i.project_id \
-                 WHERE p.sector = $1 AND p.fiscal_year BETWEEN $2 AND $3 AND p.id <> $4 AND p.kind = 'project' \
-                 AND i.value_kind = 'number' AND i.name IN ({})",
-                list.join(", ")
-            )))
+                 WHERE i.sector = $1 AND i.name = $2 AND i.fiscal_year BETWEEN $3 AND $4 AND i.project_id <> $5 \
+                 AND i.value_kind = 'number' AND p.kind = 'project' ORDER BY i.project_id DESC LIMIT $6",
+            )
             .bind(&p.sector)
+            .bind(name.as_str())
             .bind(p.fiscal_year - 1)
             .bind(p.fiscal_year)
-            .bind(p.id);
-            for n in chunk {
-                q = q.bind(n.as_str());
-            }
-            for r in q.fetch_all(&self.pool).await? {
+            .bind(p.id)
+            .bind(SECTOR_SAMPLE)
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in rows {
                 let value: String = r.try_get("value")?;
                 if let Ok(v) = value.parse::<Decimal>() {
                     let key = (library::squeeze(&r.try_get::<String, _>("name")?), r.try_get::<String, _>("unit")?);

@@ -298,6 +298,14 @@ async fn insert_indicators(conn: &mut AnyConnection, project_id: i64, indicators
         }
         q.execute(&mut *conn).await?;
     }
+    // The project's sector and year, copied for the sector distribution's index.
+    sqlx::query(
+        "UPDATE indicators SET sector = (SELECT p.sector FROM projects p WHERE p.id = $1), \
+         fiscal_year = (SELECT p.fiscal_year FROM projects p WHERE p.id = $1) WHERE project_id = $1",
+    )
+    .bind(project_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
