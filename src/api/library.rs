@@ -18,6 +18,7 @@ use crate::app::Runtime;
 use crate::domain::Indicator;
 use crate::domain::library::{self, LibraryIndicator};
 use crate::domain::project::OverallInput;
+use crate::store::libraries::LibraryVersionRow;
 use crate::store::people::Department;
 use crate::store::projects::Project;
 use crate::workflow::Role;
@@ -66,9 +67,14 @@ async fn get_library(
     Ok(Json(json!(rt.store.library_version(&code, q.version).await?)))
 }
 
+/// Every version of a library the caller may read, newest first.
+pub(crate) async fn list_all_versions(rt: &Runtime, c: &Caller, code: &str) -> ApiResult<Vec<LibraryVersionRow>> {
+    readable(rt, c, code).await?;
+    Ok(rt.store.library_versions(code).await?)
+}
+
 async fn list_versions(State(rt): State<Arc<Runtime>>, c: Caller, Path(code): Path<String>) -> ApiResult<Json<Value>> {
-    readable(&rt, &c, &code).await?;
-    let versions = rt.store.library_versions(&code).await?;
+    let versions = list_all_versions(&rt, &c, &code).await?;
     let items: Vec<Value> = versions
         .into_iter()
         .map(|v| {
@@ -134,13 +140,13 @@ async fn write_version(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Decision {
-    approve: bool,
+pub(crate) struct Decision {
+    pub approve: bool,
     #[serde(default)]
-    note: String,
+    pub note: String,
 }
 
-async fn decide(
+pub(crate) async fn decide(
     State(rt): State<Arc<Runtime>>,
     c: Caller,
     Path((code, version)): Path<(String, i64)>,

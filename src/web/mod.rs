@@ -7,6 +7,7 @@
 //! CSRF token: the session's, or before log-in a random one doubled in a cookie. Failed log-ins
 //! are counted per username and lock it for a while. API tokens keep working for machines.
 
+mod libraries;
 mod library;
 mod overview;
 mod tasks;
@@ -45,6 +46,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("panels.html", include_str!("panels.html")),
     ("actions.html", include_str!("actions.html")),
     ("disclosures.html", include_str!("disclosures.html")),
+    ("libraries.html", include_str!("libraries.html")),
+    ("library.html", include_str!("library.html")),
     ("task.html", include_str!("task.html")),
     ("error.html", include_str!("error.html")),
     ("paging.html", include_str!("paging.html")),
@@ -153,6 +156,27 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Some targets are far from the project's history or the sector's range (see the notes beside them). Check them; to submit them as they are, tick “checked” and submit again.",
     ),
     ("duties", "部门职能职责", "The department's duties"),
+    ("libraries", "指标库", "Indicator libraries"),
+    (
+        "libraries_note",
+        "行业共性指标库来自指标核查插件的规则数据，随插件更新；部门（单位）指标库由财政局维护，或由部门提出、财政局审核后启用。",
+        "The sector common libraries are the indicator-check plugins' own data and change with them; a department's library is written by the bureau, or proposed by the department and used once the bureau approves it.",
+    ),
+    ("library_name", "指标库", "Library"),
+    ("library_code", "代码", "Code"),
+    ("version_in_use", "在用版本", "Version in use"),
+    ("proposed_versions", "待审核版本", "Proposed versions"),
+    ("versions", "历次版本", "Versions"),
+    ("applies_to", "适用范围", "Applies to"),
+    ("library_published", "已启用", "published"),
+    ("library_proposed", "待审核", "proposed"),
+    ("library_rejected", "已退回", "rejected"),
+    ("mark_new", "新增", "new"),
+    ("mark_changed", "修改", "changed"),
+    ("mark_same", "未变", "unchanged"),
+    ("decision_note", "审核意见", "Decision note"),
+    ("approve_version", "审核通过并启用", "Approve and publish"),
+    ("reject_version", "退回", "Reject"),
     ("key_work", "年度重点工作", "Key work of the year"),
     ("confirm_flags", "已核实上述提示的取值，按此提交", "I have checked the flagged values; submit them as they are"),
     ("declined", "已回避，系统将另行抽取评审人员。", "Declined; another reviewer will be drawn."),
@@ -360,6 +384,9 @@ pub fn routes(rt: Arc<Runtime>) -> Router<Arc<Runtime>> {
         .route("/actions", get(overview::actions))
         .route("/actions/{id}", post(overview::decide_action))
         .route("/disclosures", get(overview::disclosures).post(overview::publish))
+        .route("/libraries", get(libraries::libraries))
+        .route("/libraries/{code}", get(libraries::library))
+        .route("/libraries/{code}/versions/{version}", post(libraries::decide))
         .layer(axum::middleware::from_fn_with_state(rt, remember_language))
 }
 

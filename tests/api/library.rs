@@ -109,9 +109,24 @@ async fn department_libraries_come_first_and_change_only_by_approved_versions() 
     v2["entries"][0]["value"] = json!("99");
     app.ok("/api/v1/libraries/department:D001/versions", d1, v2.clone()).await;
     assert_eq!(app.ok_get(&proposal_path, d1).await["offer"][0]["value"], "98", "a proposal is not in use");
-    let rejected = app
-        .ok("/api/v1/libraries/department:D001/versions/2/decision", fin, json!({"approve": false, "note": "依据不足"}))
-        .await;
+    // The bureau reads the proposal on the library's page, each entry marked against the
+    // version in use, and rejects it there; the department sees it but cannot decide.
+    let bureau = crate::web::session_of(&app, "finance1").await;
+    let page = crate::web::get(&app, "/libraries/department:D001", &bureau).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("待审核") && page.body.contains("审核通过并启用"), "{}", page.body);
+    assert!(page.body.contains("<td>修改</td><td>适龄儿童国家免疫规划疫苗接种率</td>"), "{}", page.body);
+    let own = crate::web::get(&app, "/libraries/department:D001", &crate::web::session_of(&app, "d001").await).await;
+    assert!(own.body.contains("待审核") && !own.body.contains("审核通过并启用"), "{}", own.body);
+    let done = crate::web::post(
+        &app,
+        "/libraries/department:D001/versions/2",
+        &bureau,
+        &[("csrf", &page.csrf()), ("decision", "reject"), ("note", "依据不足")],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let rejected = app.ok_get("/api/v1/libraries/department:D001?version=2", fin).await;
     assert_eq!((rejected["status"].as_str(), rejected["decision_note"].as_str()), (Some("rejected"), Some("依据不足")));
     let (s, v) = app.post("/api/v1/libraries/department:D001/versions/2/decision", fin, json!({"approve": true})).await;
     assert_eq!(s, StatusCode::CONFLICT, "decided once: {v}");

@@ -190,6 +190,10 @@ const MATRIX: &[(&str, &str, Body, [u16; 8])] = &[
                                                                             [400, 400, 403, 403, 403, 403, 403, 303]),
     ("POST",   "/disclosures",                                     Form("csrf={csrf}&fiscal_year=1999&kind=targets"),
                                                                             [422, 422, 403, 403, 403, 403, 403, 303]),
+    ("GET",    "/libraries",                                       Nothing, [200, 200, 200, 200, 200, 200, 200, 303]),
+    ("GET",    "/libraries/{sector_library}",                      Nothing, [200, 200, 200, 200, 200, 200, 200, 303]),
+    ("POST",   "/libraries/{sector_library}/versions/{first}",     Form("csrf={csrf}&decision=approve"),
+                                                                            [409, 409, 403, 403, 403, 403, 403, 303]),
     ("POST",   "/logout",                                          Form("csrf=forged"),
                                                                             [403, 403, 403, 403, 403, 403, 403, 303]),
 ];
