@@ -69,6 +69,7 @@ pub async fn fill(rt: &Arc<Runtime>, projects: usize, print: bool) -> anyhow::Re
         return Ok(());
     }
     let tokens = load(rt, projects).await?;
+    let overall = declare_overall(rt).await?;
     let version = rt
         .store
         .latest_workflow_version(DEMO_WORKFLOW)
@@ -80,6 +81,14 @@ pub async fn fill(rt: &Arc<Runtime>, projects: usize, print: bool) -> anyhow::Re
         "demo county loaded: 74 departments, {projects} projects; cycle {} started with {} cases",
         cycle.id, cycle.cases_created
     )];
+    if let Some(v) = rt.store.latest_workflow_version(OVERALL_WORKFLOW).await? {
+        let c = rt.store.start_cycle(OVERALL_WORKFLOW, v, DEMO_YEAR, None, None, rt.clock.now_ms()).await?;
+        rt.wake.notify_one();
+        lines.push(format!(
+            "{overall} departments declared their overall duties and budget; cycle {} ({OVERALL_WORKFLOW}) started with {} cases",
+            c.id, c.cases_created
+        ));
+    }
     if let Some((u, t)) = &tokens.finance {
         lines.push(format!("finance token ({u}): {t}"));
     }
@@ -101,6 +110,75 @@ pub async fn fill(rt: &Arc<Runtime>, projects: usize, print: bool) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+/// The workflow of departments' overall performance, started with the demo.
+pub const OVERALL_WORKFLOW: &str = "department-overall";
+
+/// Every demo department declares its overall duties and budget for the year (部门整体): the
+/// budget is the sum of its projects, its key work its three largest projects, and its overall
+/// indicators the usual four. Returns how many declared.
+async fn declare_overall(rt: &Runtime) -> anyhow::Result<usize> {
+    use crate::domain::project::{FundingSource, KeyWork, OverallInput};
+    use crate::domain::{Basis, Indicator, Level1, Operator, TargetValue};
+    let ind = |level1, level2: &str, name: &str, operator, value: &str, unit: &str, weight: i64| Indicator {
+        level1,
+        level2: level2.into(),
+        name: name.into(),
+        operator,
+        value: TargetValue::parse(value),
+        unit: unit.into(),
+        weight: weight.into(),
+        basis: Basis::Plan,
+        explanation: String::new(),
+        core: false,
+    };
+    let now = rt.clock.now_ms();
+    let mut declared = 0;
+    for dept in rt.store.departments().await? {
+        let filter = crate::store::projects::ProjectFilter {
+            department_id: Some(dept.id),
+            fiscal_year: Some(DEMO_YEAR),
+            sector: None,
+        };
+        let (mut projects, _) = rt.store.projects(&filter, 500, 0).await?;
+        if projects.is_empty() {
+            continue;
+        }
+        let amount = projects.iter().fold(crate::domain::Fen::ZERO, |a, p| a.checked_add(p.amount).unwrap_or(a));
+        projects.sort_by_key(|p| std::cmp::Reverse(p.amount));
+        let key_work: Vec<KeyWork> = projects
+            .iter()
+            .take(3)
+            .map(|p| KeyWork { name: p.name.clone(), description: String::new(), amount: p.amount })
+            .collect();
+        let input = OverallInput {
+            duties: format!(
+                "{}依据“三定”方案履行本部门职能职责，组织实施年度重点工作，管好用好部门预算资金。",
+                dept.name
+            ),
+            indicators: vec![
+                ind(
+                    Level1::Output,
+                    "数量指标",
+                    "年度重点工作任务完成数",
+                    Operator::Ge,
+                    &key_work.len().to_string(),
+                    "项",
+                    30,
+                ),
+                ind(Level1::Output, "时效指标", "预算资金支付进度", Operator::Ge, "90", "%", 30),
+                ind(Level1::Benefit, "社会效益指标", "部门履职目标实现程度", Operator::Qualitative, "有效实现", "", 30),
+                ind(Level1::Satisfaction, "服务对象满意度指标", "服务对象满意度", Operator::Ge, "90", "%", 10),
+            ],
+            key_work,
+            amount,
+            funding_source: FundingSource::GeneralBudget,
+        };
+        rt.store.put_department_overall(&dept, DEMO_YEAR, &input, None, now).await?;
+        declared += 1;
+    }
+    Ok(declared)
 }
 
 /// A valid form for a task, filled as a diligent user would: the declared indicators for a

@@ -73,6 +73,8 @@ fn first_start_prints_the_token_and_sigterm_stops_cleanly() {
     assert!(out.status.success(), "{text}");
     assert!(!text.contains("admin token"), "{text}");
     assert!(text.contains("3244 projects"), "{text}");
+    assert!(text.contains("74 departments declared their overall duties and budget"), "{text}");
+    assert!(text.contains("(department-overall) started with 74 cases"), "{text}");
 }
 
 #[test]
