@@ -10,6 +10,7 @@ pub mod exchange;
 pub mod library;
 pub mod monitoring;
 pub mod openapi;
+pub mod report;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -102,6 +103,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .merge(evaluation::routes())
         .merge(exchange::routes())
         .merge(library::routes())
+        .merge(report::routes())
         .route("/plugins", get(list_plugins).post(upload_plugin).layer(DefaultBodyLimit::max(PLUGIN_UPLOAD_LIMIT)));
     Router::new()
         .nest("/api/v1", v1)

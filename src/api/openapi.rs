@@ -491,6 +491,27 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "get",
+        path: "/api/v1/reports/annual/{year}",
+        summary: "The annual report: each figure's count and amount, ?compare=N earlier years (default 2), and its list's URL",
+        roles: BUREAU,
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/reports/annual/{year}/figures/{key}",
+        summary: "The rows a figure of the annual report counts (?limit, ?offset)",
+        roles: BUREAU,
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/reports/annual/{year}/report.xlsx",
+        summary: "The annual report as a workbook: the figures with earlier years, and a sheet per figure's list",
+        roles: BUREAU,
+        body: None,
+    },
+    RouteDoc {
+        method: "get",
         path: "/public/disclosures/{year}/{file}",
         summary: "A published disclosure to anyone: targets|results .json|.csv|.html, ?version=N",
         roles: &[],

@@ -30,6 +30,7 @@ pub mod panels;
 pub mod people;
 pub mod plugins;
 pub mod projects;
+pub mod report;
 pub mod schedules;
 pub mod sessions;
 pub mod tasks;

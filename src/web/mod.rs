@@ -10,6 +10,7 @@
 mod libraries;
 mod library;
 mod overview;
+mod report;
 mod tasks;
 
 use std::collections::BTreeMap;
@@ -47,6 +48,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("actions.html", include_str!("actions.html")),
     ("disclosures.html", include_str!("disclosures.html")),
     ("libraries.html", include_str!("libraries.html")),
+    ("report.html", include_str!("report.html")),
+    ("report_list.html", include_str!("report_list.html")),
     ("library.html", include_str!("library.html")),
     ("task.html", include_str!("task.html")),
     ("error.html", include_str!("error.html")),
@@ -157,6 +160,13 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("duties", "部门职能职责", "The department's duties"),
     ("libraries", "指标库", "Indicator libraries"),
+    ("annual_report", "年度预算绩效管理工作情况", "annual performance management report"),
+    ("figure", "指标", "Figure"),
+    ("show", "查看", "Show"),
+    ("download_xlsx", "下载 Excel", "Download XLSX"),
+    ("total", "共计", "Total"),
+    ("code", "编码", "Code"),
+    ("name", "名称", "Name"),
     (
         "libraries_note",
         "行业共性指标库来自指标核查插件的规则数据，随插件更新；部门（单位）指标库由财政局维护，或由部门提出、财政局审核后启用。",
@@ -384,6 +394,9 @@ pub fn routes(rt: Arc<Runtime>) -> Router<Arc<Runtime>> {
         .route("/actions", get(overview::actions))
         .route("/actions/{id}", post(overview::decide_action))
         .route("/disclosures", get(overview::disclosures).post(overview::publish))
+        .route("/report", get(report::report))
+        .route("/report/{year}/report.xlsx", get(report::workbook))
+        .route("/report/{year}/{key}", get(report::figure))
         .route("/libraries", get(libraries::libraries))
         .route("/libraries/{code}", get(libraries::library))
         .route("/libraries/{code}/versions/{version}", post(libraries::decide))

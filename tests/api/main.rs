@@ -20,4 +20,5 @@ mod pages;
 mod panels;
 mod plugins;
 mod process;
+mod report;
 mod web;

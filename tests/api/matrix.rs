@@ -164,6 +164,10 @@ const MATRIX: &[(&str, &str, Body, [u16; 8])] = &[
     ("GET",    "/api/v1/departments/{dept}/overall/{year}",        Nothing, [404, 404, 404, 404, 403, 403, 403, 401]),
     ("PUT",    "/api/v1/departments/{dept}/overall/{year}",        Json(r#"{"duties": "", "key_work": [], "amount": "1"}"#),
                                                                             [422, 422, 422, 404, 403, 403, 403, 401]),
+    // The annual report: the bureau's.
+    ("GET",    "/api/v1/reports/annual/{year}",                    Nothing, [200, 200, 403, 403, 403, 403, 403, 401]),
+    ("GET",    "/api/v1/reports/annual/{year}/figures/{figure}",   Nothing, [200, 200, 403, 403, 403, 403, 403, 401]),
+    ("GET",    "/api/v1/reports/annual/{year}/report.xlsx",        Nothing, [200, 200, 403, 403, 403, 403, 403, 401]),
     // Pages: a visitor without a session is sent to log in (303).
     ("GET",    "/login",                                           Nothing, [303, 303, 303, 303, 303, 303, 303, 200]),
     ("POST",   "/login",                                           Form("username=admin&password=matrix-wrong-0001&csrf=forged"),
@@ -190,6 +194,9 @@ const MATRIX: &[(&str, &str, Body, [u16; 8])] = &[
                                                                             [400, 400, 403, 403, 403, 403, 403, 303]),
     ("POST",   "/disclosures",                                     Form("csrf={csrf}&fiscal_year=1999&kind=targets"),
                                                                             [422, 422, 403, 403, 403, 403, 403, 303]),
+    ("GET",    "/report",                                          Nothing, [200, 200, 403, 403, 403, 403, 403, 303]),
+    ("GET",    "/report/{year}/{figure}",                          Nothing, [200, 200, 403, 403, 403, 403, 403, 303]),
+    ("GET",    "/report/{year}/report.xlsx",                       Nothing, [200, 200, 403, 403, 403, 403, 403, 303]),
     ("GET",    "/libraries",                                       Nothing, [200, 200, 200, 200, 200, 200, 200, 303]),
     ("GET",    "/libraries/{sector_library}",                      Nothing, [200, 200, 200, 200, 200, 200, 200, 303]),
     ("POST",   "/libraries/{sector_library}/versions/{first}",     Form("csrf={csrf}&decision=approve"),
@@ -208,8 +215,9 @@ const REFUSED_FOR_THE_OBJECT: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// The router sources, compiled in so that the matrix follows the code it is built with.
-const SOURCES: [(&str, &str); 6] = [
+const SOURCES: [(&str, &str); 7] = [
     ("src/api/mod.rs", include_str!("../../src/api/mod.rs")),
+    ("src/api/report.rs", include_str!("../../src/api/report.rs")),
     ("src/api/library.rs", include_str!("../../src/api/library.rs")),
     ("src/api/evaluation.rs", include_str!("../../src/api/evaluation.rs")),
     ("src/api/monitoring.rs", include_str!("../../src/api/monitoring.rs")),
@@ -932,6 +940,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         ("dept_library", "department:D001".to_string()),
         ("dept", "D001".to_string()),
         ("first", "1".to_string()),
+        ("figure", "projects_with_targets".to_string()),
     ]);
     Fixture { values, callers }
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// Monitoring only: runs on 1 August and 1 November (each once), reports due in 10 workdays.
-const MONITORING_WF: &str = r#"
+pub(crate) const MONITORING_WF: &str = r#"
 id: monitoring-only
 version: 1
 title: 运行监控
@@ -32,7 +32,7 @@ fn at(y: i32, m: u32, d: u32, h: u32) -> i64 {
 
 /// A monitoring form: `executed` yuan, every quantitative indicator at `share` of its target by
 /// now and on track for the year, the qualitative one at `level`.
-fn report(executed: &str, share: &str, level: &str, cause: Option<&str>) -> Value {
+pub(crate) fn report(executed: &str, share: &str, level: &str, cause: Option<&str>) -> Value {
     let share: f64 = share.parse().unwrap();
     let targets = [90.0, 85.0, 95.0, 0.0, 90.0];
     let progress: Vec<Value> = targets
@@ -54,7 +54,7 @@ fn report(executed: &str, share: &str, level: &str, cause: Option<&str>) -> Valu
     f
 }
 
-async fn case_of(app: &TestApp, code: &str) -> i64 {
+pub(crate) async fn case_of(app: &TestApp, code: &str) -> i64 {
     let (_, cases) = app.get("/api/v1/cases?limit=100", ADMIN_TOKEN).await;
     cases["items"]
         .as_array()
@@ -71,7 +71,7 @@ async fn project_id(app: &TestApp, code: &str) -> i64 {
     ps["items"].as_array().unwrap().iter().find(|p| p["code"] == code).unwrap()["id"].as_i64().unwrap()
 }
 
-async fn submit_report(app: &TestApp, token: &str, case_id: i64, form: Value) -> (StatusCode, Value) {
+pub(crate) async fn submit_report(app: &TestApp, token: &str, case_id: i64, form: Value) -> (StatusCode, Value) {
     let v = app.wait_case(case_id, "monitoring task", |v| v["phase"] == "awaiting_submission").await;
     app.post(&format!("/api/v1/tasks/{}/complete", open_task(&v, "submission")["id"]), token, form).await
 }
