@@ -92,7 +92,10 @@ fn misbehaving_plugins_fail_cleanly_and_the_host_goes_on() {
     let h = host();
     let table: Vec<(&str, Expect)> = vec![
         ("loop-forever", |e| matches!(e, PluginFailure::Timeout(50))),
-        ("memory-bomb", |e| matches!(e, PluginFailure::OutOfMemory(32) | PluginFailure::Trap(_))),
+        // On a busy machine the time limit can stop the bomb before it reaches the memory limit.
+        ("memory-bomb", |e| {
+            matches!(e, PluginFailure::OutOfMemory(32) | PluginFailure::Trap(_) | PluginFailure::Timeout(_))
+        }),
         ("panics", |e| matches!(e, PluginFailure::Trap(_))),
         ("huge-output", |e| {
             matches!(
