@@ -199,6 +199,10 @@ async fn library_id(conn: &mut AnyConnection, code: &str, owner: Owner<'_>, name
     .await?)
 }
 
+fn names_has(indicators: &[Indicator], name: &str) -> bool {
+    indicators.iter().any(|i| i.name == name)
+}
+
 fn view(v: &LibraryVersionRow) -> LibraryVersion<'_> {
     LibraryVersion { code: &v.library, version: v.version, entries: &v.entries }
 }
@@ -506,20 +510,31 @@ impl Store {
     /// the sector's values, and the library entry of the same name.
     pub async fn value_basis(&self, p: &Project, indicators: &[Indicator]) -> Result<Vec<ValueBasis>> {
         let previous = self.previous_project(p).await?;
-        let actuals = match &previous {
+        let offer = self.offer_for(p).await?.0;
+        self.basis_with(p, indicators, previous.as_ref(), &offer).await
+    }
+
+    /// [`Store::value_basis`] with last year's project and the offer already read.
+    async fn basis_with(
+        &self,
+        p: &Project,
+        indicators: &[Indicator],
+        previous: Option<&Project>,
+        offer: &[Offered],
+    ) -> Result<Vec<ValueBasis>> {
+        let actuals = match previous {
             Some(prev) => self.self_evaluated_actuals(prev.id).await?,
             None => HashMap::new(),
         };
-        let names: Vec<String> = indicators.iter().map(|i| i.name.clone()).collect();
-        let mut variants = names.clone();
-        variants.extend(names.iter().map(|n| library::squeeze(n)));
-        let sector = self.sector_values(p, &variants).await?;
-        let offer = self.offer_for(p).await?.0;
+        // Names as declared, and without their spaces where that differs.
+        let mut names: Vec<String> = indicators.iter().map(|i| i.name.clone()).collect();
+        names.extend(indicators.iter().map(|i| library::squeeze(&i.name)).filter(|n| !names_has(indicators, n)));
+        let sector = self.sector_values(p, &names).await?;
         Ok(indicators
             .iter()
             .map(|ind| {
                 let key = library::squeeze(&ind.name);
-                let history = previous.as_ref().and_then(|prev| {
+                let history = previous.and_then(|prev| {
                     prev.indicators.iter().find(|i| library::squeeze(&i.name) == key).map(|i| History {
                         fiscal_year: prev.fiscal_year,
                         project_code: prev.code.clone(),
@@ -570,7 +585,7 @@ impl Store {
             typed.indicators = prefill.clone();
         }
         let (offer, project_type) = self.offer_for(&typed).await?;
-        let basis = self.value_basis(p, &prefill).await?;
+        let basis = self.basis_with(p, &prefill, previous.as_ref(), &offer).await?;
         Ok(Proposal {
             project: p.code.clone(),
             previous: previous.map(|prev| PreviousProject {

@@ -1,7 +1,8 @@
 //! The bureau's annual report (年度预算绩效管理工作情况): the figures the county reports upward,
 //! each computed from the data of one fiscal year. Each figure is defined once, as the rows it
 //! counts; its count and amount and its list are read from the same rows, so a figure and the
-//! list behind it cannot disagree.
+//! list behind it cannot disagree. Figures about projects count budget projects only; the
+//! departments' overall records have figures of their own.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -76,7 +77,7 @@ pub const FIGURES: &[Figure] = &[
         money: true,
         rows: concat!(
             project_row!("''"),
-            " WHERE p.fiscal_year = $1 AND EXISTS (SELECT 1 FROM tasks t JOIN cases c ON c.id = t.case_id ",
+            " WHERE p.fiscal_year = $1 AND p.kind = 'project' AND EXISTS (SELECT 1 FROM tasks t JOIN cases c ON c.id = t.case_id ",
             "WHERE c.project_id = p.id AND t.form = 'ex_ante_report' AND t.status = 'completed')"
         ),
     },
@@ -87,7 +88,7 @@ pub const FIGURES: &[Figure] = &[
         money: false,
         rows: "SELECT p.code AS code, p.name AS name, d.name AS department, CAST(p.amount_fen AS BIGINT) AS amount_fen, r.status AS detail \
                FROM monitoring_reports r JOIN projects p ON p.id = r.project_id JOIN departments d ON d.id = r.department_id \
-               WHERE r.fiscal_year = $1",
+               WHERE r.fiscal_year = $1 AND p.kind = 'project'",
     },
     Figure {
         key: "monitoring_filled",
@@ -96,7 +97,7 @@ pub const FIGURES: &[Figure] = &[
         money: false,
         rows: "SELECT p.code AS code, p.name AS name, d.name AS department, CAST(p.amount_fen AS BIGINT) AS amount_fen, r.status AS detail \
                FROM monitoring_reports r JOIN projects p ON p.id = r.project_id JOIN departments d ON d.id = r.department_id \
-               WHERE r.fiscal_year = $1 AND r.status = 'filled'",
+               WHERE r.fiscal_year = $1 AND r.status = 'filled' AND p.kind = 'project'",
     },
     Figure {
         key: "monitoring_red",
@@ -105,7 +106,7 @@ pub const FIGURES: &[Figure] = &[
         money: false,
         rows: concat!(
             project_row!("'red'"),
-            " WHERE p.fiscal_year = $1 AND EXISTS (SELECT 1 FROM monitoring_lights l JOIN cases c ON c.id = l.case_id ",
+            " WHERE p.fiscal_year = $1 AND p.kind = 'project' AND EXISTS (SELECT 1 FROM monitoring_lights l JOIN cases c ON c.id = l.case_id ",
             "WHERE c.project_id = p.id AND l.light = 'red')"
         ),
     },
@@ -116,7 +117,7 @@ pub const FIGURES: &[Figure] = &[
         money: false,
         rows: concat!(
             project_row!("'yellow'"),
-            " WHERE p.fiscal_year = $1 AND EXISTS (SELECT 1 FROM monitoring_lights l JOIN cases c ON c.id = l.case_id ",
+            " WHERE p.fiscal_year = $1 AND p.kind = 'project' AND EXISTS (SELECT 1 FROM monitoring_lights l JOIN cases c ON c.id = l.case_id ",
             "WHERE c.project_id = p.id AND l.light = 'yellow') AND NOT EXISTS (SELECT 1 FROM monitoring_lights l JOIN cases c ",
             "ON c.id = l.case_id WHERE c.project_id = p.id AND l.light = 'red')"
         ),
@@ -129,7 +130,7 @@ pub const FIGURES: &[Figure] = &[
         rows: "SELECT p.code AS code, p.name AS name, d.name AS department, \
                CAST((SELECT SUM(b.amount_fen) FROM budget_entries b WHERE b.project_id = p.id AND b.disposition_id IS NOT NULL) AS BIGINT) AS amount_fen, \
                '' AS detail FROM projects p JOIN departments d ON d.id = p.department_id \
-               WHERE p.fiscal_year = $1 AND EXISTS (SELECT 1 FROM budget_entries b WHERE b.project_id = p.id AND b.disposition_id IS NOT NULL)",
+               WHERE p.fiscal_year = $1 AND p.kind = 'project' AND EXISTS (SELECT 1 FROM budget_entries b WHERE b.project_id = p.id AND b.disposition_id IS NOT NULL)",
     },
     Figure {
         key: "self_evaluations",
@@ -149,7 +150,7 @@ pub const FIGURES: &[Figure] = &[
         rows: "SELECT p.code AS code, p.name AS name, d.name AS department, CAST(s.budget_fen AS BIGINT) AS amount_fen, \
                COALESCE(s.reviewed_score, '') AS detail \
                FROM self_evaluations s JOIN projects p ON p.id = s.project_id JOIN departments d ON d.id = s.department_id \
-               WHERE s.fiscal_year = $1 AND s.spot_check_id IS NOT NULL",
+               WHERE s.fiscal_year = $1 AND s.spot_check_id IS NOT NULL AND p.kind = 'project'",
     },
     Figure {
         key: "spot_check_flagged",
@@ -159,7 +160,7 @@ pub const FIGURES: &[Figure] = &[
         rows: "SELECT p.code AS code, p.name AS name, d.name AS department, CAST(s.budget_fen AS BIGINT) AS amount_fen, \
                s.flagged AS detail \
                FROM self_evaluations s JOIN projects p ON p.id = s.project_id JOIN departments d ON d.id = s.department_id \
-               WHERE s.fiscal_year = $1 AND s.spot_check_id IS NOT NULL AND s.flagged IS NOT NULL",
+               WHERE s.fiscal_year = $1 AND s.spot_check_id IS NOT NULL AND s.flagged IS NOT NULL AND p.kind = 'project'",
     },
     Figure {
         key: "key_evaluations_project",
