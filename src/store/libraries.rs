@@ -100,7 +100,7 @@ fn version_from_row(r: &sqlx::any::AnyRow) -> Result<LibraryVersionRow> {
 }
 
 /// The most declarations of one indicator a sector distribution is computed from (the latest).
-pub const SECTOR_SAMPLE: i64 = 500;
+pub const SECTOR_SAMPLE: i64 = 300;
 
 const VERSION_COLUMNS: &str = "l.code, v.version, v.status, v.origin, v.sha256, v.note, v.proposed_by, v.proposed_ms, v.decided_by, v.decided_ms, v.decision_note, v.entries";
 
@@ -197,10 +197,6 @@ async fn library_id(conn: &mut AnyConnection, code: &str, owner: Owner<'_>, name
     .bind(now_ms)
     .fetch_one(&mut *conn)
     .await?)
-}
-
-fn names_has(indicators: &[Indicator], name: &str) -> bool {
-    indicators.iter().any(|i| i.name == name)
 }
 
 fn view(v: &LibraryVersionRow) -> LibraryVersion<'_> {
@@ -460,40 +456,36 @@ impl Store {
     }
 
     /// The numeric targets the sector's other projects of this year and last year declare for
-    /// these indicator names, by (squeezed name, unit): the latest [`SECTOR_SAMPLE`]
-    /// declarations of each name, read from the (sector, name, project) index, so the cost of a
-    /// proposal does not grow with the number of projects in a province.
+    /// each (name, unit): the latest [`SECTOR_SAMPLE`] declarations, read from the (sector,
+    /// name, project) index, so the cost of a proposal does not grow with the number of
+    /// projects in a province.
     pub async fn sector_values(
         &self,
         p: &Project,
-        names: &[String],
+        wanted: &[(String, String)],
     ) -> Result<HashMap<(String, String), Vec<Decimal>>> {
         let mut out: HashMap<(String, String), Vec<Decimal>> = HashMap::new();
-        let mut names: Vec<&String> = names.iter().collect();
-        names.sort();
-        names.dedup();
+        let mut wanted: Vec<&(String, String)> = wanted.iter().collect();
+        wanted.sort();
+        wanted.dedup();
         let mut conn = self.pool.acquire().await?;
-        for name in names.into_iter().take(400) {
-            let rows = sqlx::query(
-                "SELECT i.name, i.unit, i.value FROM indicators i JOIN projects p ON p.id = i.project_id \
-                 WHERE i.sector = $1 AND i.name = $2 AND i.fiscal_year BETWEEN $3 AND $4 AND i.project_id <> $5 \
-                 AND i.value_kind = 'number' AND p.kind = 'project' ORDER BY i.project_id DESC LIMIT $6",
+        for (name, unit) in wanted.into_iter().take(400) {
+            let values: Vec<String> = sqlx::query_scalar(
+                "SELECT i.value FROM indicators i JOIN projects p ON p.id = i.project_id \
+                 WHERE i.sector = $1 AND i.name = $2 AND i.unit = $3 AND i.fiscal_year BETWEEN $4 AND $5 AND i.project_id <> $6 \
+                 AND i.value_kind = 'number' AND p.kind = 'project' ORDER BY i.project_id DESC LIMIT $7",
             )
             .bind(&p.sector)
             .bind(name.as_str())
+            .bind(unit.as_str())
             .bind(p.fiscal_year - 1)
             .bind(p.fiscal_year)
             .bind(p.id)
             .bind(SECTOR_SAMPLE)
             .fetch_all(&mut *conn)
             .await?;
-            for r in rows {
-                let value: String = r.try_get("value")?;
-                if let Ok(v) = value.parse::<Decimal>() {
-                    let key = (library::squeeze(&r.try_get::<String, _>("name")?), r.try_get::<String, _>("unit")?);
-                    out.entry(key).or_default().push(v);
-                }
-            }
+            let entry = out.entry((library::squeeze(name), unit.clone())).or_default();
+            entry.extend(values.iter().filter_map(|v| v.parse::<Decimal>().ok()));
         }
         Ok(out)
     }
@@ -526,10 +518,16 @@ impl Store {
             Some(prev) => self.self_evaluated_actuals(prev.id).await?,
             None => HashMap::new(),
         };
-        // Names as declared, and without their spaces where that differs.
-        let mut names: Vec<String> = indicators.iter().map(|i| i.name.clone()).collect();
-        names.extend(indicators.iter().map(|i| library::squeeze(&i.name)).filter(|n| !names_has(indicators, n)));
-        let sector = self.sector_values(p, &names).await?;
+        // Each (name, unit) as declared, and without the name's spaces where that differs.
+        let mut wanted: Vec<(String, String)> = Vec::new();
+        for i in indicators.iter().filter(|i| i.operator.is_quantitative()) {
+            wanted.push((i.name.clone(), i.unit.clone()));
+            let squeezed = library::squeeze(&i.name);
+            if squeezed != i.name {
+                wanted.push((squeezed, i.unit.clone()));
+            }
+        }
+        let sector = self.sector_values(p, &wanted).await?;
         Ok(indicators
             .iter()
             .map(|ind| {
