@@ -33,6 +33,48 @@ macro_rules! project_row {
     };
 }
 
+/// The rows of a per-project table (its alias `t`, with `project_id`, `department_id` and
+/// `fiscal_year`) for budget projects, with the amount and detail columns given and more
+/// conditions.
+macro_rules! table_rows {
+    ($table:literal, $amount:literal, $detail:literal, $filter:literal) => {
+        concat!(
+            "SELECT p.code AS code, p.name AS name, d.name AS department, CAST(",
+            $amount,
+            " AS BIGINT) AS amount_fen, ",
+            $detail,
+            " AS detail FROM ",
+            $table,
+            " t JOIN projects p ON p.id = t.project_id JOIN departments d ON d.id = t.department_id ",
+            "WHERE t.fiscal_year = $1 AND p.kind = 'project'",
+            $filter
+        )
+    };
+}
+
+/// The records of a kind (`project` or `department`) that declare indicators, with how many.
+macro_rules! with_targets {
+    ($kind:literal) => {
+        concat!(
+            project_row!("CAST((SELECT COUNT(*) FROM indicators i WHERE i.project_id = p.id) AS TEXT)"),
+            " WHERE p.fiscal_year = $1 AND p.kind = '",
+            $kind,
+            "' AND EXISTS (SELECT 1 FROM indicators i WHERE i.project_id = p.id)"
+        )
+    };
+}
+
+/// Whether a monitoring run gave project `p` a light of this colour.
+macro_rules! lit {
+    ($light:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM monitoring_lights l JOIN cases c ON c.id = l.case_id WHERE c.project_id = p.id AND l.light = '",
+            $light,
+            "')"
+        )
+    };
+}
+
 /// A result action of a kind that has been decided and stands (approved, in progress, done or
 /// escalated; not proposed, rejected or superseded).
 macro_rules! action_rows {
@@ -55,20 +97,14 @@ pub const FIGURES: &[Figure] = &[
         label_zh: "编报绩效目标项目",
         label_en: "projects with performance targets",
         money: true,
-        rows: concat!(
-            project_row!("CAST((SELECT COUNT(*) FROM indicators i WHERE i.project_id = p.id) AS TEXT)"),
-            " WHERE p.fiscal_year = $1 AND p.kind = 'project' AND EXISTS (SELECT 1 FROM indicators i WHERE i.project_id = p.id)"
-        ),
+        rows: with_targets!("project"),
     },
     Figure {
         key: "departments_with_overall_targets",
         label_zh: "编报整体绩效目标部门",
         label_en: "departments with overall targets",
         money: true,
-        rows: concat!(
-            project_row!("CAST((SELECT COUNT(*) FROM indicators i WHERE i.project_id = p.id) AS TEXT)"),
-            " WHERE p.fiscal_year = $1 AND p.kind = 'department' AND EXISTS (SELECT 1 FROM indicators i WHERE i.project_id = p.id)"
-        ),
+        rows: with_targets!("department"),
     },
     Figure {
         key: "ex_ante_assessments",
@@ -86,29 +122,21 @@ pub const FIGURES: &[Figure] = &[
         label_zh: "下达监控任务",
         label_en: "monitoring tasks issued",
         money: false,
-        rows: "SELECT p.code AS code, p.name AS name, d.name AS department, CAST(p.amount_fen AS BIGINT) AS amount_fen, r.status AS detail \
-               FROM monitoring_reports r JOIN projects p ON p.id = r.project_id JOIN departments d ON d.id = r.department_id \
-               WHERE r.fiscal_year = $1 AND p.kind = 'project'",
+        rows: table_rows!("monitoring_reports", "p.amount_fen", "t.status", ""),
     },
     Figure {
         key: "monitoring_filled",
         label_zh: "完成监控填报",
         label_en: "monitoring reports filled in",
         money: false,
-        rows: "SELECT p.code AS code, p.name AS name, d.name AS department, CAST(p.amount_fen AS BIGINT) AS amount_fen, r.status AS detail \
-               FROM monitoring_reports r JOIN projects p ON p.id = r.project_id JOIN departments d ON d.id = r.department_id \
-               WHERE r.fiscal_year = $1 AND r.status = 'filled' AND p.kind = 'project'",
+        rows: table_rows!("monitoring_reports", "p.amount_fen", "t.status", " AND t.status = 'filled'"),
     },
     Figure {
         key: "monitoring_red",
         label_zh: "红灯预警项目",
         label_en: "projects with a red light",
         money: false,
-        rows: concat!(
-            project_row!("'red'"),
-            " WHERE p.fiscal_year = $1 AND p.kind = 'project' AND EXISTS (SELECT 1 FROM monitoring_lights l JOIN cases c ON c.id = l.case_id ",
-            "WHERE c.project_id = p.id AND l.light = 'red')"
-        ),
+        rows: concat!(project_row!("'red'"), " WHERE p.fiscal_year = $1 AND p.kind = 'project' AND ", lit!("red")),
     },
     Figure {
         key: "monitoring_yellow",
@@ -117,9 +145,10 @@ pub const FIGURES: &[Figure] = &[
         money: false,
         rows: concat!(
             project_row!("'yellow'"),
-            " WHERE p.fiscal_year = $1 AND p.kind = 'project' AND EXISTS (SELECT 1 FROM monitoring_lights l JOIN cases c ON c.id = l.case_id ",
-            "WHERE c.project_id = p.id AND l.light = 'yellow') AND NOT EXISTS (SELECT 1 FROM monitoring_lights l JOIN cases c ",
-            "ON c.id = l.case_id WHERE c.project_id = p.id AND l.light = 'red')"
+            " WHERE p.fiscal_year = $1 AND p.kind = 'project' AND ",
+            lit!("yellow"),
+            " AND NOT ",
+            lit!("red")
         ),
     },
     Figure {
@@ -137,40 +166,43 @@ pub const FIGURES: &[Figure] = &[
         label_zh: "完成绩效自评项目",
         label_en: "projects self-evaluated",
         money: true,
-        rows: "SELECT p.code AS code, p.name AS name, d.name AS department, CAST(s.budget_fen AS BIGINT) AS amount_fen, \
-               COALESCE(s.reviewed_grade, s.self_grade, '') AS detail \
-               FROM self_evaluations s JOIN projects p ON p.id = s.project_id JOIN departments d ON d.id = s.department_id \
-               WHERE s.fiscal_year = $1 AND p.kind = 'project'",
+        rows: table_rows!("self_evaluations", "t.budget_fen", "COALESCE(t.reviewed_grade, t.self_grade, '')", ""),
     },
     Figure {
         key: "spot_checked",
         label_zh: "抽查复核自评",
         label_en: "self-evaluations spot-checked",
         money: true,
-        rows: "SELECT p.code AS code, p.name AS name, d.name AS department, CAST(s.budget_fen AS BIGINT) AS amount_fen, \
-               COALESCE(s.reviewed_score, '') AS detail \
-               FROM self_evaluations s JOIN projects p ON p.id = s.project_id JOIN departments d ON d.id = s.department_id \
-               WHERE s.fiscal_year = $1 AND s.spot_check_id IS NOT NULL AND p.kind = 'project'",
+        rows: table_rows!(
+            "self_evaluations",
+            "t.budget_fen",
+            "COALESCE(t.reviewed_score, '')",
+            " AND t.spot_check_id IS NOT NULL"
+        ),
     },
     Figure {
         key: "spot_check_flagged",
         label_zh: "抽查发现自评偏差",
         label_en: "spot checks that found the self-evaluation off",
         money: true,
-        rows: "SELECT p.code AS code, p.name AS name, d.name AS department, CAST(s.budget_fen AS BIGINT) AS amount_fen, \
-               s.flagged AS detail \
-               FROM self_evaluations s JOIN projects p ON p.id = s.project_id JOIN departments d ON d.id = s.department_id \
-               WHERE s.fiscal_year = $1 AND s.spot_check_id IS NOT NULL AND s.flagged IS NOT NULL AND p.kind = 'project'",
+        rows: table_rows!(
+            "self_evaluations",
+            "t.budget_fen",
+            "t.flagged",
+            " AND t.spot_check_id IS NOT NULL AND t.flagged IS NOT NULL"
+        ),
     },
     Figure {
         key: "key_evaluations_project",
         label_zh: "财政重点评价（项目）",
         label_en: "key evaluations of projects",
         money: true,
-        rows: "SELECT p.code AS code, p.name AS name, d.name AS department, CAST(p.amount_fen AS BIGINT) AS amount_fen, \
-               COALESCE(k.grade, k.status) AS detail \
-               FROM key_evaluations k JOIN projects p ON p.id = k.project_id JOIN departments d ON d.id = k.department_id \
-               WHERE k.fiscal_year = $1 AND k.subject = 'project'",
+        rows: table_rows!(
+            "key_evaluations",
+            "p.amount_fen",
+            "COALESCE(t.grade, t.status)",
+            " AND t.subject = 'project'"
+        ),
     },
     Figure {
         key: "key_evaluations_department",

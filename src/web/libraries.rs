@@ -13,21 +13,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::tasks::refused;
-use super::{Lang, Visitor, failure};
+use super::{Lang, Visitor};
 use crate::api::ApiJson;
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::app::Runtime;
 use crate::domain::library::{LibraryIndicator, squeeze};
-use crate::store::sessions::Session;
 use crate::workflow::Role;
-
-fn render(rt: &Runtime, lang: &Lang, session: &Session, name: &str, ctx: Value) -> Response {
-    match rt.pages.render(name, &lang.0, Some(&session.user), &session.csrf, ctx) {
-        Ok(html) => super::page(html, Vec::new()),
-        Err(e) => failure(e),
-    }
-}
 
 pub(super) async fn libraries(State(rt): State<Arc<Runtime>>, lang: Lang, Visitor(session): Visitor) -> Response {
     let (session, lang) = match super::signed_in(session, lang, "/libraries") {
@@ -36,7 +28,7 @@ pub(super) async fn libraries(State(rt): State<Arc<Runtime>>, lang: Lang, Visito
     };
     let only = (session.user.role == Role::Department).then(|| session.user.department_id.unwrap_or(-1));
     match rt.store.libraries(only).await {
-        Ok(items) => render(&rt, &lang, &session, "libraries.html", json!({"libraries": items})),
+        Ok(items) => super::show(&rt, &lang, &session, "libraries.html", json!({"libraries": items})),
         Err(e) => refused(&rt, &lang.0, &session, e.into()),
     }
 }
@@ -80,7 +72,7 @@ pub(super) async fn library(
     };
     let current = versions.iter().find(|v| v.status == "published");
     let current_entries = current.map(|v| v.entries.clone()).unwrap_or_default();
-    let bureau = matches!(session.user.role, Role::Admin | Role::Finance);
+    let bureau = super::is_bureau(&session);
     let shown: Vec<Value> = versions
         .iter()
         .map(|v| {
@@ -98,7 +90,7 @@ pub(super) async fn library(
         "lib_entries": rows(&current_entries, &current_entries),
         "lib_versions": shown,
     });
-    render(&rt, &lang, &session, "library.html", ctx)
+    super::show(&rt, &lang, &session, "library.html", ctx)
 }
 
 #[derive(Deserialize)]

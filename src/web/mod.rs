@@ -495,6 +495,37 @@ fn signed_in(session: Option<Session>, lang: Lang, next: &str) -> Result<(Sessio
     }
 }
 
+/// Whether the visitor is of the bureau (admin or finance).
+fn is_bureau(session: &Session) -> bool {
+    matches!(session.user.role, crate::workflow::Role::Admin | crate::workflow::Role::Finance)
+}
+
+/// A bureau page's visitor (admin or finance) with the page's language; anyone else is
+/// answered instead: the signed-out with the login page (then back to `next`), other roles
+/// with a refusal saying they may not `what`.
+fn bureau_visitor(
+    rt: &Runtime,
+    session: Option<Session>,
+    lang: Lang,
+    next: &str,
+    what: &str,
+) -> Result<(Session, Lang), Response> {
+    let (session, lang) = signed_in(session, lang, next).map_err(IntoResponse::into_response)?;
+    if !is_bureau(&session) {
+        let e = crate::api::error::ApiError::forbidden(what);
+        return Err(tasks::refused(rt, &lang.0, &session, e));
+    }
+    Ok((session, lang))
+}
+
+/// Renders a page for a signed-in user.
+fn show(rt: &Runtime, lang: &Lang, session: &Session, name: &str, ctx: serde_json::Value) -> Response {
+    match rt.pages.render(name, &lang.0, Some(&session.user), &session.csrf, ctx) {
+        Ok(html) => page(html, Vec::new()),
+        Err(e) => failure(e),
+    }
+}
+
 /// The refusal of a form whose CSRF token is not the session's; `None` when it is.
 fn csrf_refusal(session: &Session, lang: &Lang, token: Option<&str>) -> Option<Response> {
     (token != Some(session.csrf.as_str()))

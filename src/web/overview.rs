@@ -13,32 +13,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::tasks::refused;
-use super::{Lang, Visitor, failure, word};
+use super::{Lang, Visitor, word};
 use crate::api::ApiJson;
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::app::Runtime;
 use crate::store::cases::CaseFilter;
-use crate::store::sessions::Session;
 use crate::workflow::{Outcome, Role, Workflow};
 
 const PAGE: i64 = 50;
-
-fn is_bureau(s: &Session) -> bool {
-    matches!(s.user.role, Role::Admin | Role::Finance)
-}
-
-/// Renders a page for a signed-in user.
-async fn show(rt: &Runtime, lang: &Lang, session: &Session, name: &str, ctx: Value) -> Response {
-    match rt.pages.render(name, &lang.0, Some(&session.user), &session.csrf, ctx) {
-        Ok(html) => super::page(html, Vec::new()),
-        Err(e) => failure(e),
-    }
-}
-
-fn bureau_only(rt: &Runtime, lang: &Lang, session: &Session) -> Option<Response> {
-    (!is_bureau(session)).then(|| refused(rt, &lang.0, session, ApiError::forbidden("open the bureau's pages")))
-}
 
 fn local_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -88,7 +71,7 @@ pub(super) async fn projects(
         Err(e) => return refused(&rt, &lang.0, &session, e.into()),
     };
     let ctx = json!({"projects": items, "paging": pages(total, &q), "fiscal_year": q.fiscal_year});
-    show(&rt, &lang, &session, "projects.html", ctx).await
+    super::show(&rt, &lang, &session, "projects.html", ctx)
 }
 
 /// An SVG bar chart's bars: label, value, colour class, and the bar's width in percent of
@@ -110,13 +93,10 @@ pub(super) async fn dashboard(
     Visitor(session): Visitor,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, "/dashboard") {
+    let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/dashboard", "open the bureau's pages") {
         Ok(x) => x,
-        Err(login) => return login.into_response(),
+        Err(r) => return r,
     };
-    if let Some(r) = bureau_only(&rt, &lang, &session) {
-        return r;
-    }
     let now = rt.clock.now_ms();
     let w = |k| word(&lang.0, k);
     let result: Result<Value, crate::store::StoreError> = async {
@@ -174,7 +154,7 @@ pub(super) async fn dashboard(
     }
     .await;
     match result {
-        Ok(ctx) => show(&rt, &lang, &session, "dashboard.html", ctx).await,
+        Ok(ctx) => super::show(&rt, &lang, &session, "dashboard.html", ctx),
         Err(e) => refused(&rt, &lang.0, &session, e.into()),
     }
 }
@@ -218,11 +198,11 @@ pub(super) async fn cases(
     let stages: Vec<Value> =
         super::STAGES.iter().map(|s| json!({"id": s, "label": super::stage_label(&lang.0, s)})).collect();
     let ctx = json!({
-        "cases": items, "paging": pages(total, &q), "departments": if is_bureau(&session) { json!(departments) } else { json!([]) },
+        "cases": items, "paging": pages(total, &q), "departments": if super::is_bureau(&session) { json!(departments) } else { json!([]) },
         "filter": {"department_id": q.department_id, "stage": q.stage.clone().unwrap_or_default(), "status": q.status.clone().unwrap_or_default()},
         "stage_options": stages, "statuses": ["active", "waiting", "blocked", "finished", "rejected"],
     });
-    show(&rt, &lang, &session, "cases.html", ctx).await
+    super::show(&rt, &lang, &session, "cases.html", ctx)
 }
 
 /// A case with its whole history: the audit trail.
@@ -264,17 +244,14 @@ pub(super) async fn case(
         "case": view, "history": history, "files": files,
         "stage_label": super::stage_label(&lang.0, view["stage"].as_str().unwrap_or("-")),
     });
-    show(&rt, &lang, &session, "case.html", ctx).await
+    super::show(&rt, &lang, &session, "case.html", ctx)
 }
 
 pub(super) async fn workflows(State(rt): State<Arc<Runtime>>, lang: Lang, Visitor(session): Visitor) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, "/workflows") {
+    let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/workflows", "open the bureau's pages") {
         Ok(x) => x,
-        Err(login) => return login.into_response(),
+        Err(r) => return r,
     };
-    if let Some(r) = bureau_only(&rt, &lang, &session) {
-        return r;
-    }
     match rt.store.workflow_versions().await {
         Ok(list) => {
             let items: Vec<Value> = list
@@ -286,7 +263,7 @@ pub(super) async fn workflows(State(rt): State<Arc<Runtime>>, lang: Lang, Visito
                     j
                 })
                 .collect();
-            show(&rt, &lang, &session, "workflows.html", json!({"versions": items})).await
+            super::show(&rt, &lang, &session, "workflows.html", json!({"versions": items}))
         }
         Err(e) => refused(&rt, &lang.0, &session, e.into()),
     }
@@ -338,31 +315,25 @@ pub(super) async fn workflow(
     Visitor(session): Visitor,
     Path((id, version)): Path<(String, u32)>,
 ) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, "/workflows") {
+    let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/workflows", "open the bureau's pages") {
         Ok(x) => x,
-        Err(login) => return login.into_response(),
+        Err(r) => return r,
     };
-    if let Some(r) = bureau_only(&rt, &lang, &session) {
-        return r;
-    }
     let wf = match rt.store.workflow(&rt.registry, &id, version).await {
         Ok(wf) => wf,
         Err(e) => return refused(&rt, &lang.0, &session, e.into()),
     };
     let ctx = json!({"id": wf.id, "version": wf.version, "title": wf.title, "source": wf.source, "diagram": diagram(&lang.0, &wf)});
-    show(&rt, &lang, &session, "workflow.html", ctx).await
+    super::show(&rt, &lang, &session, "workflow.html", ctx)
 }
 
 pub(super) async fn panels(State(rt): State<Arc<Runtime>>, lang: Lang, Visitor(session): Visitor) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, "/panels") {
+    let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/panels", "open the bureau's pages") {
         Ok(x) => x,
-        Err(login) => return login.into_response(),
+        Err(r) => return r,
     };
-    if let Some(r) = bureau_only(&rt, &lang, &session) {
-        return r;
-    }
     match rt.store.panel_load(rt.clock.now_ms()).await {
-        Ok(members) => show(&rt, &lang, &session, "panels.html", json!({"members": members})).await,
+        Ok(members) => super::show(&rt, &lang, &session, "panels.html", json!({"members": members})),
         Err(e) => refused(&rt, &lang.0, &session, e.into()),
     }
 }
@@ -373,13 +344,10 @@ pub(super) async fn actions(
     Visitor(session): Visitor,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, "/actions") {
+    let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/actions", "open the bureau's pages") {
         Ok(x) => x,
-        Err(login) => return login.into_response(),
+        Err(r) => return r,
     };
-    if let Some(r) = bureau_only(&rt, &lang, &session) {
-        return r;
-    }
     let status = q.status.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "proposed".into());
     let f = crate::store::evaluation::ActionFilter {
         fiscal_year: q.fiscal_year,
@@ -397,7 +365,7 @@ pub(super) async fn actions(
                 })
                 .collect();
             let ctx = json!({"actions": items, "selected": status, "statuses": ["proposed", "approved", "in_progress", "escalated", "done", "rejected", "all"]});
-            show(&rt, &lang, &session, "actions.html", ctx).await
+            super::show(&rt, &lang, &session, "actions.html", ctx)
         }
         Err(e) => refused(&rt, &lang.0, &session, e.into()),
     }
@@ -440,15 +408,12 @@ pub(super) async fn decide_action(
 }
 
 pub(super) async fn disclosures(State(rt): State<Arc<Runtime>>, lang: Lang, Visitor(session): Visitor) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, "/disclosures") {
+    let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/disclosures", "open the bureau's pages") {
         Ok(x) => x,
-        Err(login) => return login.into_response(),
+        Err(r) => return r,
     };
-    if let Some(r) = bureau_only(&rt, &lang, &session) {
-        return r;
-    }
     match rt.store.disclosures().await {
-        Ok(items) => show(&rt, &lang, &session, "disclosures.html", json!({"disclosures": items})).await,
+        Ok(items) => super::show(&rt, &lang, &session, "disclosures.html", json!({"disclosures": items})),
         Err(e) => refused(&rt, &lang.0, &session, e.into()),
     }
 }

@@ -11,23 +11,9 @@ use chrono::Datelike;
 use serde_json::json;
 
 use super::tasks::refused;
-use super::{Lang, Visitor, failure};
+use super::{Lang, Visitor};
 use crate::api::error::ApiError;
 use crate::app::Runtime;
-use crate::store::sessions::Session;
-use crate::workflow::Role;
-
-fn bureau(rt: &Runtime, lang: &Lang, session: &Session) -> Option<Response> {
-    (!matches!(session.user.role, Role::Admin | Role::Finance))
-        .then(|| refused(rt, &lang.0, session, ApiError::forbidden("open the annual report")))
-}
-
-fn render(rt: &Runtime, lang: &Lang, session: &Session, name: &str, ctx: serde_json::Value) -> Response {
-    match rt.pages.render(name, &lang.0, Some(&session.user), &session.csrf, ctx) {
-        Ok(html) => super::page(html, Vec::new()),
-        Err(e) => failure(e),
-    }
-}
 
 pub(super) async fn report(
     State(rt): State<Arc<Runtime>>,
@@ -35,13 +21,10 @@ pub(super) async fn report(
     Visitor(session): Visitor,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, "/report") {
+    let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/report", "open the annual report") {
         Ok(x) => x,
-        Err(login) => return login.into_response(),
+        Err(r) => return r,
     };
-    if let Some(r) = bureau(&rt, &lang, &session) {
-        return r;
-    }
     let this_year = chrono::DateTime::from_timestamp_millis(rt.clock.now_ms()).map_or(2023, |t| t.year());
     let year = match q.get("year").map(|y| y.trim().parse::<i32>()) {
         None => this_year,
@@ -49,7 +32,7 @@ pub(super) async fn report(
         Some(Err(_)) => return refused(&rt, &lang.0, &session, ApiError::bad_request("the year is not a number")),
     };
     match crate::api::report::build(&rt, year, Some(2)).await {
-        Ok(r) => render(&rt, &lang, &session, "report.html", json!({"report": r, "year": year})),
+        Ok(r) => super::show(&rt, &lang, &session, "report.html", json!({"report": r, "year": year})),
         Err(e) => refused(&rt, &lang.0, &session, e),
     }
 }
@@ -60,18 +43,16 @@ pub(super) async fn figure(
     Visitor(session): Visitor,
     Path((year, key)): Path<(i32, String)>,
 ) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, &format!("/report/{year}/{key}")) {
-        Ok(x) => x,
-        Err(login) => return login.into_response(),
-    };
-    if let Some(r) = bureau(&rt, &lang, &session) {
-        return r;
-    }
+    let (session, lang) =
+        match super::bureau_visitor(&rt, session, lang, &format!("/report/{year}/{key}"), "open the annual report") {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let Some(f) = crate::store::report::figure(&key) else {
         return refused(&rt, &lang.0, &session, ApiError::not_found(format!("no figure '{key}'")));
     };
     match rt.store.figure_items(&key, year, 1000, 0).await {
-        Ok((items, total)) => render(
+        Ok((items, total)) => super::show(
             &rt,
             &lang,
             &session,
@@ -88,13 +69,10 @@ pub(super) async fn workbook(
     Visitor(session): Visitor,
     Path(year): Path<i32>,
 ) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, "/report") {
+    let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/report", "open the annual report") {
         Ok(x) => x,
-        Err(login) => return login.into_response(),
+        Err(r) => return r,
     };
-    if let Some(r) = bureau(&rt, &lang, &session) {
-        return r;
-    }
     match crate::api::report::xlsx(&rt, year, Some(2)).await {
         Ok(bytes) => (
             [

@@ -33,28 +33,8 @@ stages:
     rectify: { within: 2 workdays, unrectified: cut, percent: 10 }
 "#;
 
-/// A self-evaluation of the helper project (budget 1,000,000, all spent) for a grade:
-/// 优 10 + 50 + 27 + 10 = 97; 中 10 + 50 + 9 + 10 = 79; 差 10 + 15 + 3 + 10 = 38.
-fn self_eval(grade: &str) -> Value {
-    let (a, b, level, share) = match grade {
-        "优" => ("95", "90", "达成", "0.9"),
-        "中" => ("95", "90", "未达成", "0.3"),
-        _ => ("0", "0", "未达成", "0.1"),
-    };
-    json!({"executed": "1000000", "items": [
-        {"index": 0, "value": a}, {"index": 1, "value": b}, {"index": 2, "value": "100"},
-        {"index": 3, "value": {"level": level, "share": share}}, {"index": 4, "value": "93"}],
-        "explanation": "按计划完成", "evidence": ["自评报告.pdf"]})
-}
-
 fn stage_is(stage: &'static str, phase: &'static str) -> impl Fn(&Value) -> bool {
     move |v: &Value| v["stage"] == stage && v["phase"] == phase
-}
-
-async fn complete(app: &TestApp, token: &str, task: &Value, body: Value) -> Value {
-    let (s, v) = app.post(&format!("/api/v1/tasks/{}/complete", task["id"]), token, body).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    v
 }
 
 fn yuan(v: &Value) -> f64 {
@@ -88,7 +68,7 @@ async fn spot_checks_rescore_a_stratified_sample_and_results_move_money() {
     let ids: Vec<i64> = codes.iter().map(|c| id_of(c)).collect();
     for (i, id) in ids.iter().enumerate() {
         let v = app.wait_case(*id, "self-evaluation", stage_is("self_evaluation", "awaiting_submission")).await;
-        complete(&app, &c.dept_tokens[i / 3], open_task(&v, "submission"), self_eval(grades[i])).await;
+        complete(&app, &c.dept_tokens[i / 3], open_task(&v, "submission"), self_eval(grades[i], "1000000")).await;
     }
     for id in &ids {
         app.wait_case(*id, "waiting for the draw", stage_is("self_evaluation", "awaiting_spot_check")).await;
@@ -131,7 +111,7 @@ async fn spot_checks_rescore_a_stratified_sample_and_results_move_money() {
             let (s, _) =
                 app.post(&format!("/api/v1/tasks/{}/decline", task["id"]), &token, json!({"reason": "忙"})).await;
             assert_eq!(s, StatusCode::CONFLICT, "a re-score cannot be declined");
-            complete(&app, &token, &task, self_eval(grades[i])).await;
+            complete(&app, &token, &task, self_eval(grades[i], "1000000")).await;
         }
     }
     let mut approval = BTreeMap::new();

@@ -415,3 +415,49 @@ stages:
     submit: { by: department, form: self_evaluation, within: 20 workdays }
     scoring: mof_2020_10
 "#;
+
+/// A time of day in UTC, as the manual clock counts it.
+pub fn at(y: i32, m: u32, d: u32, h: u32) -> i64 {
+    Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().timestamp_millis()
+}
+
+/// A project body of another fiscal year.
+pub fn with_year(mut p: Value, year: i32) -> Value {
+    p["fiscal_year"] = json!(year);
+    p
+}
+
+/// Completes a task as `token`, expecting 200, and returns the answer.
+pub async fn complete(app: &TestApp, token: &str, task: &Value, body: Value) -> Value {
+    let (s, v) = app.post(&format!("/api/v1/tasks/{}/complete", task["id"]), token, body).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v
+}
+
+/// A self-evaluation of a [`project`] body with `executed` yuan spent, for a grade under
+/// mof_2020_10 when all of its 1,000,000 is spent: 优 10 + 50 + 27 + 10 = 97;
+/// 中 10 + 50 + 9 + 10 = 79; 差 10 + 15 + 3 + 10 = 38.
+pub fn self_eval(grade: &str, executed: &str) -> Value {
+    let (a, b, level, share) = match grade {
+        "优" => ("95", "90", "达成", "0.9"),
+        "中" => ("95", "90", "未达成", "0.3"),
+        _ => ("0", "0", "未达成", "0.1"),
+    };
+    json!({"executed": executed, "items": [
+        {"index": 0, "value": a}, {"index": 1, "value": b}, {"index": 2, "value": "100"},
+        {"index": 3, "value": {"level": level, "share": share}}, {"index": 4, "value": "93"}],
+        "explanation": "按计划完成", "evidence": ["自评报告.pdf"]})
+}
+
+/// The id of the department with this code.
+pub async fn department_id(app: &TestApp, code: &str) -> i64 {
+    let depts = app.ok_get("/api/v1/departments", ADMIN_TOKEN).await;
+    let found = depts["items"].as_array().unwrap().iter().find(|d| d["code"] == code);
+    found.unwrap_or_else(|| panic!("no department {code}: {depts}"))["id"].as_i64().unwrap()
+}
+
+/// An independent evaluation firm (TP1, tied to no unit), registered by `finance`.
+pub async fn evaluation_firm(app: &TestApp, finance: &str) -> Value {
+    let body = json!({"code": "TP1", "name": "某会计师事务所", "affiliations": [], "members": []});
+    app.ok("/api/v1/third-parties", finance, body).await
+}

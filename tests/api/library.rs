@@ -4,15 +4,10 @@
 //! the history or the sector's range are flagged. Departments' overall declarations go through
 //! review, monitoring and self-evaluation on their own workflow.
 
-use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-
-fn at(y: i32, m: u32, d: u32, h: u32) -> i64 {
-    Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().timestamp_millis()
-}
 
 fn entry(name: &str, value: &str, basis: &str, types: &[&str]) -> Value {
     json!({"level1": "产出", "level2": "数量指标", "name": name, "operator": "≥", "value": value, "unit": "%",
@@ -151,10 +146,9 @@ async fn department_libraries_come_first_and_change_only_by_approved_versions() 
     assert_eq!((direct["version"].as_i64(), direct["status"].as_str()), (Some(4), Some("published")));
 }
 
-fn with_year(mut p: Value, year: i32, name: &str) -> Value {
-    p["fiscal_year"] = json!(year);
+fn named(mut p: Value, year: i32, name: &str) -> Value {
     p["name"] = json!(name);
-    p
+    with_year(p, year)
 }
 
 /// Last year (2022): D001's project H2022-1 (immunisation ≥ 90%) self-evaluated at 96%
@@ -166,11 +160,11 @@ async fn recurring(app: &TestApp, c: &County) -> Value {
 
     // Last year: the project (immunisation target ≥ 90%) and six other health projects of the
     // county declaring 95–99%.
-    let mut last = with_year(project("H2022-1", "D001", "1000000", false), 2022, "2022年基本公共卫生服务");
+    let mut last = named(project("H2022-1", "D001", "1000000", false), 2022, "2022年基本公共卫生服务");
     last["indicators"][0]["name"] = json!("适龄儿童国家免疫规划疫苗接种率");
     app.ok("/api/v1/projects", d1, last).await;
     for (i, v) in ["95", "96", "97", "98", "99", "97"].iter().enumerate() {
-        let mut other = with_year(
+        let mut other = named(
             project(&format!("H2022-O{i}"), "D001", "500000", false),
             2022,
             &format!("乡镇卫生院公共卫生服务{i}"),
@@ -203,7 +197,7 @@ async fn recurring(app: &TestApp, c: &County) -> Value {
     .await;
     app.settle().await;
 
-    let mut this = with_year(project("H2023-1", "D001", "1000000", false), 2023, "2023年基本公共卫生服务");
+    let mut this = named(project("H2023-1", "D001", "1000000", false), 2023, "2023年基本公共卫生服务");
     this["indicators"] = json!([]);
     app.ok("/api/v1/projects", d1, this).await
 }
@@ -418,15 +412,8 @@ async fn a_department_overall_declaration_is_reviewed_monitored_and_self_evaluat
     assert_eq!(se["self_grade"], "优", "{se}");
 
     // A key evaluation can take the department's overall spending as its subject.
-    let firm = app
-        .ok(
-            "/api/v1/third-parties",
-            fin,
-            json!({"code": "TP1", "name": "某会计师事务所", "affiliations": [], "members": []}),
-        )
-        .await;
-    let depts = app.ok_get("/api/v1/departments", fin).await;
-    let d001 = depts["items"].as_array().unwrap().iter().find(|d| d["code"] == "D001").unwrap()["id"].clone();
+    let firm = evaluation_firm(&app, fin).await;
+    let d001 = department_id(&app, "D001").await;
     let (s, ke) = app
         .post(
             "/api/v1/key-evaluations",
@@ -509,6 +496,7 @@ async fn the_targets_page_starts_from_last_year_and_asks_before_submitting_flagg
     let values: Vec<&str> =
         stored["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
     assert_eq!(values, ["96", "85", "95", "有效提升", "90"], "{stored}");
+
 }
 
 /// The sector libraries and the sector plugins are one source: every entry of each library, as

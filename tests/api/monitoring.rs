@@ -1,7 +1,6 @@
 //! Double monitoring: runs per fire, lights on the adjusted budget, summaries and CSV,
 //! dispositions feeding the ledger, mid-year cases, lapsed reports, missed fires.
 
-use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -25,10 +24,6 @@ stages:
       indicator: { red_below: 60, green_from: 80 }
       blue_from: 120
 "#;
-
-fn at(y: i32, m: u32, d: u32, h: u32) -> i64 {
-    Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().timestamp_millis()
-}
 
 /// A monitoring form: `executed` yuan, every quantitative indicator at `share` of its target by
 /// now and on track for the year, the qualitative one at `level`.

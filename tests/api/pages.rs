@@ -9,7 +9,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -214,10 +213,6 @@ stages:
     schedule: { cron: "0 0 9 1 Aug *", runs: 1, missed: run_once }
     submit: { by: department, form: monitoring, within: 10 workdays }
 "#;
-
-fn at(y: i32, m: u32, d: u32, h: u32) -> i64 {
-    Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().timestamp_millis()
-}
 
 async fn monitoring_task(app: &TestApp, code: &str) -> (i64, i64) {
     let (_, cases) = app.get("/api/v1/cases?limit=100", ADMIN_TOKEN).await;

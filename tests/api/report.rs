@@ -3,7 +3,6 @@
 //! re-budgeting, self-evaluations with spot checks, result actions, key evaluations and a
 //! disclosure — and a previous year; every figure, its comparison, its list and the workbook.
 
-use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -30,30 +29,6 @@ stages:
     approve: { by: finance, within: 10 workdays }
     rectify: { within: 30 workdays, unrectified: cut, percent: 10 }
 "#;
-
-fn at(y: i32, m: u32, d: u32, h: u32) -> i64 {
-    Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().timestamp_millis()
-}
-
-/// A self-evaluation of a helper project (all spent): 优 97 points, 差 38.
-fn self_eval(grade: &str, executed: &str) -> Value {
-    let (a, b, level, share) =
-        if grade == "优" { ("95", "90", "达成", "0.9") } else { ("0", "0", "未达成", "0.1") };
-    json!({"executed": executed, "items": [
-        {"index": 0, "value": a}, {"index": 1, "value": b}, {"index": 2, "value": "100"},
-        {"index": 3, "value": {"level": level, "share": share}}, {"index": 4, "value": "93"}],
-        "explanation": "按计划完成", "evidence": ["自评报告.pdf"]})
-}
-
-fn with_year(mut p: Value, year: i32) -> Value {
-    p["fiscal_year"] = json!(year);
-    p
-}
-
-async fn complete(app: &TestApp, token: &str, task: &Value, body: Value) {
-    let (s, v) = app.post(&format!("/api/v1/tasks/{}/complete", task["id"]), token, body).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-}
 
 async fn project_id(app: &TestApp, code: &str) -> i64 {
     let ps = app.ok_get("/api/v1/projects?limit=100", ADMIN_TOKEN).await;
@@ -181,15 +156,8 @@ async fn the_annual_report_counts_a_constructed_year_and_lists_each_figure() {
     app.ok(&format!("/api/v1/dispositions/{}/decision", d["id"]), ADMIN_TOKEN, json!({"approve": true})).await;
 
     // Key evaluations of P2 and of D001's overall spending; the targets disclosed.
-    let firm = app
-        .ok(
-            "/api/v1/third-parties",
-            fin,
-            json!({"code": "TP1", "name": "某会计师事务所", "affiliations": [], "members": []}),
-        )
-        .await;
-    let depts = app.ok_get("/api/v1/departments", fin).await;
-    let d001 = depts["items"].as_array().unwrap().iter().find(|d| d["code"] == "D001").unwrap()["id"].clone();
+    let firm = evaluation_firm(&app, fin).await;
+    let d001 = department_id(&app, "D001").await;
     let p2 = project_id(&app, "P2").await;
     for body in [json!({"project_id": p2}), json!({"department_id": d001})] {
         let mut body = body;
