@@ -161,6 +161,17 @@ impl Store {
             };
             let result = match stored.get(&r.code) {
                 None => insert_project(conn, r, department, now_ms).await.map(|_| Change::Created),
+                Some((old, _)) if old.kind != "project" => Err(StoreError::Invalid {
+                    message: "the code is a department's overall declaration".into(),
+                    details: vec![crate::domain::FieldError {
+                        zh: None,
+                        path: "code".into(),
+                        message: format!(
+                            "'{}' is the code of a department's overall declaration, not of a budget project; it changes through PUT /api/v1/departments/{{code}}/overall/{{year}}, not by import",
+                            old.code
+                        ),
+                    }],
+                }),
                 Some((old, _)) if same_project(old, r) => Ok(Change::Unchanged),
                 Some((old, true)) => Err(StoreError::Invalid {
                     message: "the project is in a cycle".into(),

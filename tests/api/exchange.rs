@@ -225,22 +225,43 @@ async fn a_project_file_imports_all_or_nothing_and_exports_import_back_unchanged
     let changed = county_file(false);
     let (s, report) = app.upload("/api/v1/imports?file=2024.xlsx", finance, changed.clone()).await;
     assert_eq!(s, StatusCode::OK, "an unchanged project in a cycle is fine: {report:#}");
+    let (s, report) = app.upload("/api/v1/imports?file=cut.xlsx", finance, one_project("XY2024-D001-001")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{report:#}");
+    let problem = &report["problems"][0];
+    assert_eq!((&problem["row"], &problem["column"]), (&json!(2), &json!("A")), "{report:#}");
+    assert!(problem["message"].as_str().unwrap().contains("already in a cycle"), "{report:#}");
+
+    // A department's overall declaration is not a budget project: a file naming its code is
+    // refused at that cell, and the declaration stays as it was.
+    let overall = json!({"duties": "负责全县卫生健康事业发展规划。", "key_work": [{"name": "基本公共卫生服务", "amount": "2000000"}],
+                         "amount": "5000000"});
+    let (s, v) = app
+        .call(reqwest::Method::PUT, "/api/v1/departments/D001/overall/2024", Some(&c.dept_tokens[0]), Some(overall))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, report) = app.upload("/api/v1/imports?file=overall.xlsx", finance, one_project("ZT-D001-2024")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{report:#}");
+    let problem = &report["problems"][0];
+    assert_eq!((&problem["row"], &problem["column"]), (&json!(2), &json!("A")), "{report:#}");
+    assert!(problem["message"].as_str().unwrap().contains("overall declaration"), "{report:#}");
+    let kept = app.ok_get("/api/v1/departments/D001/overall/2024", finance).await;
+    assert_eq!((&kept["project"]["amount"], &kept["project"]["name"]), (&json!("5000000.00"), &v["project"]["name"]));
+}
+
+/// A file of one health project of D001 for 2024, 999,999 yuan, without indicators.
+fn one_project(code: &str) -> Vec<u8> {
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     for (col, h) in HEADERS.iter().enumerate() {
         sheet.write_string(0, col as u16, *h).unwrap();
     }
-    for (col, v) in ["XY2024-D001-001", "基层医疗机构体检服务", "D001", "health"].iter().enumerate() {
+    for (col, v) in [code, "基层医疗机构体检服务", "D001", "health"].iter().enumerate() {
         sheet.write_string(1, col as u16, *v).unwrap();
     }
     sheet.write_number(1, 4, 999_999.0).unwrap();
     sheet.write_number(1, 5, 2024.0).unwrap();
     sheet.write_string(1, 7, "一般公共预算").unwrap();
-    let (s, report) = app.upload("/api/v1/imports?file=cut.xlsx", finance, book.save_to_buffer().unwrap()).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{report:#}");
-    let problem = &report["problems"][0];
-    assert_eq!((&problem["row"], &problem["column"]), (&json!(2), &json!("A")), "{report:#}");
-    assert!(problem["message"].as_str().unwrap().contains("already in a cycle"), "{report:#}");
+    book.save_to_buffer().unwrap()
 }
 
 #[tokio::test]
