@@ -522,6 +522,20 @@ async fn render(
         flagged = !flags.is_empty();
         offered = super::library::offer(&lang.0, &help, &rows);
     }
+    // The panel sees the flags the declared values raise against their basis (the project's
+    // history, the sector's range), as the department saw them before submitting.
+    let mut findings = findings;
+    if form == "target_review"
+        && let Some(help) = super::library::help(rt, &data.project).await
+    {
+        let rows = data.project["indicators"].as_array().cloned().unwrap_or_default();
+        let (_, flags) = super::library::basis(rt, &lang.0, &help, &rows).await;
+        for f in &flags {
+            let mut shown = super::library::flag_finding(f);
+            shown["indicator_name"] = rows.get(f.index).map(|r| r["name"].clone()).unwrap_or_default();
+            findings.push(shown);
+        }
+    }
     // A department's overall record shows its duties and key work to the panel.
     let overall = match (data.project["kind"].as_str(), data.project["id"].as_i64()) {
         (Some("department"), Some(id)) => rt.store.overall_of_project(id).await.ok().flatten(),

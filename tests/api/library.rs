@@ -497,6 +497,32 @@ async fn the_targets_page_starts_from_last_year_and_asks_before_submitting_flagg
         stored["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
     assert_eq!(values, ["96", "85", "95", "有效提升", "90"], "{stored}");
 
+    // The panel's review page shows the flags the stored values still raise, by indicator.
+    let v = app.wait_case(case_id, "with the panel", |v| v["phase"] == "awaiting_reviews").await;
+    let check = app
+        .ok(
+            &format!("/api/v1/projects/{}/targets/check", p["id"]),
+            ADMIN_TOKEN,
+            json!({"indicators": stored["indicators"]}),
+        )
+        .await;
+    let flags = check["flags"].as_array().unwrap();
+    assert_eq!(flags.len(), 3, "{check}");
+    let users = app.ok_get("/api/v1/admin/users?limit=500", ADMIN_TOKEN).await;
+    let expert_review = |t: &&Value| {
+        t["kind"] == "review"
+            && users["items"].as_array().unwrap().iter().any(|u| u["id"] == t["assignee_id"] && u["role"] == "expert")
+    };
+    let review = v["open_tasks"].as_array().unwrap().iter().find(expert_review).expect("an expert on the panel");
+    let expert = users["items"].as_array().unwrap().iter().find(|u| u["id"] == review["assignee_id"]).unwrap();
+    let session = session_of(&app, expert["username"].as_str().unwrap()).await;
+    let page = get(&app, &format!("/tasks/{}", review["id"]), &session).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for f in flags {
+        let name = &stored["indicators"][f["index"].as_u64().unwrap() as usize]["name"];
+        let shown = format!("<b>{}</b>：{}", name.as_str().unwrap(), f["message_zh"].as_str().unwrap());
+        assert!(page.body.contains(&shown), "{shown} not in {}", page.body);
+    }
 }
 
 /// The sector libraries and the sector plugins are one source: every entry of each library, as
