@@ -509,11 +509,11 @@ fn bureau_visitor(
     lang: Lang,
     next: &str,
     what: &str,
-) -> Result<(Session, Lang), Response> {
-    let (session, lang) = signed_in(session, lang, next).map_err(IntoResponse::into_response)?;
+) -> Result<(Session, Lang), Box<Response>> {
+    let (session, lang) = signed_in(session, lang, next).map_err(|login| Box::new(login.into_response()))?;
     if !is_bureau(&session) {
         let e = crate::api::error::ApiError::forbidden(what);
-        return Err(tasks::refused(rt, &lang.0, &session, e));
+        return Err(Box::new(tasks::refused(rt, &lang.0, &session, e)));
     }
     Ok((session, lang))
 }

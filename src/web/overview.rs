@@ -95,7 +95,7 @@ pub(super) async fn dashboard(
 ) -> Response {
     let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/dashboard", "open the bureau's pages") {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let now = rt.clock.now_ms();
     let w = |k| word(&lang.0, k);
@@ -250,7 +250,7 @@ pub(super) async fn case(
 pub(super) async fn workflows(State(rt): State<Arc<Runtime>>, lang: Lang, Visitor(session): Visitor) -> Response {
     let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/workflows", "open the bureau's pages") {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match rt.store.workflow_versions().await {
         Ok(list) => {
@@ -317,7 +317,7 @@ pub(super) async fn workflow(
 ) -> Response {
     let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/workflows", "open the bureau's pages") {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let wf = match rt.store.workflow(&rt.registry, &id, version).await {
         Ok(wf) => wf,
@@ -330,7 +330,7 @@ pub(super) async fn workflow(
 pub(super) async fn panels(State(rt): State<Arc<Runtime>>, lang: Lang, Visitor(session): Visitor) -> Response {
     let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/panels", "open the bureau's pages") {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match rt.store.panel_load(rt.clock.now_ms()).await {
         Ok(members) => super::show(&rt, &lang, &session, "panels.html", json!({"members": members})),
@@ -346,7 +346,7 @@ pub(super) async fn actions(
 ) -> Response {
     let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/actions", "open the bureau's pages") {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let status = q.status.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "proposed".into());
     let f = crate::store::evaluation::ActionFilter {
@@ -410,7 +410,7 @@ pub(super) async fn decide_action(
 pub(super) async fn disclosures(State(rt): State<Arc<Runtime>>, lang: Lang, Visitor(session): Visitor) -> Response {
     let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/disclosures", "open the bureau's pages") {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match rt.store.disclosures().await {
         Ok(items) => super::show(&rt, &lang, &session, "disclosures.html", json!({"disclosures": items})),

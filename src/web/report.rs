@@ -23,7 +23,7 @@ pub(super) async fn report(
 ) -> Response {
     let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/report", "open the annual report") {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let this_year = chrono::DateTime::from_timestamp_millis(rt.clock.now_ms()).map_or(2023, |t| t.year());
     let year = match q.get("year").map(|y| y.trim().parse::<i32>()) {
@@ -46,7 +46,7 @@ pub(super) async fn figure(
     let (session, lang) =
         match super::bureau_visitor(&rt, session, lang, &format!("/report/{year}/{key}"), "open the annual report") {
             Ok(x) => x,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
     let Some(f) = crate::store::report::figure(&key) else {
         return refused(&rt, &lang.0, &session, ApiError::not_found(format!("no figure '{key}'")));
@@ -71,7 +71,7 @@ pub(super) async fn workbook(
 ) -> Response {
     let (session, lang) = match super::bureau_visitor(&rt, session, lang, "/report", "open the annual report") {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match crate::api::report::xlsx(&rt, year, Some(2)).await {
         Ok(bytes) => (
