@@ -89,10 +89,10 @@ async fn list_versions(State(rt): State<Arc<Runtime>>, c: Caller, Path(code): Pa
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewVersion {
-    entries: Vec<LibraryIndicator>,
+pub(crate) struct NewVersion {
+    pub entries: Vec<LibraryIndicator>,
     #[serde(default)]
-    note: String,
+    pub note: String,
 }
 
 /// The department a library code names (`department:<code>`).
@@ -119,7 +119,7 @@ async fn library_owner(rt: &Runtime, code: &str) -> ApiResult<Department> {
 
 /// A new version of a department's library: the bureau's is published at once; the
 /// department's own is proposed and waits for the bureau.
-async fn write_version(
+pub(crate) async fn write_version(
     State(rt): State<Arc<Runtime>>,
     c: Caller,
     Path(code): Path<String>,

@@ -450,7 +450,7 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
         method: "post",
         path: "/api/v1/libraries/{code}/versions",
-        summary: "A new version of a department's library: published when the bureau writes it, proposed when the department does",
+        summary: "A new version of a department's library: published when the bureau writes it, proposed when the department does; 409 when the entries are those of the version in use",
         roles: &["admin", "finance", "department"],
         body: Some("LibraryVersion"),
     },

@@ -981,7 +981,7 @@ fn parse_year(c: &Cell) -> Result<i32, String> {
 const YES: &[&str] = &["是", "yes", "y", "true", "1", "√", "✓", "对"];
 const NO: &[&str] = &["否", "no", "n", "false", "0", "×", "✗", "不是"];
 
-fn parse_bool(c: &Cell, extra: &[(&str, bool)]) -> Result<bool, String> {
+pub(super) fn parse_bool(c: &Cell, extra: &[(&str, bool)]) -> Result<bool, String> {
     match c {
         Cell::Bool(b) => return Ok(*b),
         Cell::Number(n) if *n == 1.0 => return Ok(true),
@@ -1004,7 +1004,7 @@ fn parse_bool(c: &Cell, extra: &[(&str, bool)]) -> Result<bool, String> {
     Err(format!("'{t}' is not yes or no (expected 是/否, yes/no, true/false or 1/0{also})"))
 }
 
-fn parse_sector(t: &str) -> Result<&'static str, String> {
+pub(super) fn parse_sector(t: &str) -> Result<&'static str, String> {
     let w = word(t);
     let t = t.trim();
     SECTORS.iter().find(|(code, label)| word(code) == w || *label == t).map(|(code, _)| *code).ok_or_else(|| {
@@ -1046,7 +1046,7 @@ pub fn basis_label(b: Basis) -> &'static str {
     BASES.iter().find(|(x, _)| *x == b).map_or("", |(_, labels)| labels[0])
 }
 
-fn parse_basis(t: &str) -> Result<Basis, String> {
+pub(super) fn parse_basis(t: &str) -> Result<Basis, String> {
     let w = word(t);
     BASES
         .iter()
@@ -1081,13 +1081,13 @@ fn parse_language(t: &str) -> Result<&'static str, String> {
     }
 }
 
-fn parse_level1(t: &str) -> Result<Level1, String> {
+pub(super) fn parse_level1(t: &str) -> Result<Level1, String> {
     Level1::from_str(&t.trim().to_lowercase()).map_err(|_| {
         format!("'{}' is not a level-1 indicator (expected 产出指标, 效益指标, 满意度指标 or 成本指标)", t.trim())
     })
 }
 
-fn parse_operator(t: &str) -> Result<Operator, String> {
+pub(super) fn parse_operator(t: &str) -> Result<Operator, String> {
     let s: String = t
         .trim()
         .chars()
@@ -1114,7 +1114,7 @@ fn parse_target(c: &Cell) -> TargetValue {
     }
 }
 
-fn parse_weight(c: &Cell) -> Result<Decimal, String> {
+pub(super) fn parse_weight(c: &Cell) -> Result<Decimal, String> {
     match c {
         Cell::Text(t) => {
             let s = t.trim().trim_end_matches('分').trim();
@@ -1126,7 +1126,7 @@ fn parse_weight(c: &Cell) -> Result<Decimal, String> {
 }
 
 /// Splits a list cell on `、 , ; ， ；` and line breaks.
-fn split_list(t: &str) -> impl Iterator<Item = &str> {
+pub(super) fn split_list(t: &str) -> impl Iterator<Item = &str> {
     t.split(['、', ',', ';', '，', '；', '\n', '\r']).map(str::trim).filter(|s| !s.is_empty())
 }
 

@@ -8,6 +8,7 @@
 //! projects in the exact layout that `import` reads back.
 
 pub mod import;
+pub mod library;
 pub mod table;
 pub mod write;
 

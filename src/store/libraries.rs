@@ -349,6 +349,16 @@ impl Store {
             return Err(invalid(errs));
         }
         let code = department_library_code(&dept.code);
+        match self.library_version(&code, None).await {
+            Ok(current) if current.entries == entries => {
+                return Err(StoreError::Conflict(format!(
+                    "the entries are those of version {} of '{code}', in use: nothing to write",
+                    current.version
+                )));
+            }
+            Ok(_) | Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
         let json = serde_json::to_string(entries)?;
         let mut tx = self.write().await?;
         let owner = Owner::Department(dept.id);

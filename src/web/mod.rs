@@ -187,6 +187,18 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("decision_note", "审核意见", "Decision note"),
     ("approve_version", "审核通过并启用", "Approve and publish"),
     ("reject_version", "退回", "Reject"),
+    ("lib_write_propose", "提出新版本", "Propose a new version"),
+    ("lib_write_publish", "发布新版本", "Publish a new version"),
+    (
+        "lib_rows_help",
+        "每行一个指标，各栏以制表符分隔（从 Excel 复制的行即是），依次为：一级指标、二级指标、三级指标、指标性质、指标值、度量单位、分值、取值依据、依据来源、指标解释、核心指标、适用行业、适用单位、适用项目类别；前五栏必填。下面是在用版本，可复制到 Excel 修改后整体粘贴回来。",
+        "One indicator a line, its fields separated by tabs (rows copied from Excel are): level 1, level 2, level 3, operator, value, unit, weight, basis, source of the value, explanation, core, sectors, departments, project types; the first five are required. The version in use is below: copy it to Excel, edit it and paste all of it back.",
+    ),
+    ("lib_rows", "指标（每行一个）", "Indicators (one a line)"),
+    ("lib_version_note", "版本说明", "Note on this version"),
+    ("lib_propose", "提交财政局审核", "Submit to the bureau for approval"),
+    ("lib_publish", "发布并启用", "Publish and use"),
+    ("lib_start", "建立本单位指标库", "Start your unit's library"),
     ("key_work", "年度重点工作", "Key work of the year"),
     ("confirm_flags", "已核实上述提示的取值，按此提交", "I have checked the flagged values; submit them as they are"),
     ("declined", "已回避，系统将另行抽取评审人员。", "Declined; another reviewer will be drawn."),
@@ -398,7 +410,7 @@ pub fn routes(rt: Arc<Runtime>) -> Router<Arc<Runtime>> {
         .route("/report/{year}/report.xlsx", get(report::workbook))
         .route("/report/{year}/{key}", get(report::figure))
         .route("/libraries", get(libraries::libraries))
-        .route("/libraries/{code}", get(libraries::library))
+        .route("/libraries/{code}", get(libraries::library).post(libraries::write))
         .route("/libraries/{code}/versions/{version}", post(libraries::decide))
         .layer(axum::middleware::from_fn_with_state(rt, remember_language))
 }
@@ -523,6 +535,21 @@ fn show(rt: &Runtime, lang: &Lang, session: &Session, name: &str, ctx: serde_jso
     match rt.pages.render(name, &lang.0, Some(&session.user), &session.csrf, ctx) {
         Ok(html) => page(html, Vec::new()),
         Err(e) => failure(e),
+    }
+}
+
+/// A form's poster with the page's language: signed in (else the login page, then back to
+/// `next`) and sending the session's CSRF token (else refused).
+fn form_poster(
+    session: Option<Session>,
+    lang: Lang,
+    next: &str,
+    token: Option<&str>,
+) -> Result<(Session, Lang), Box<Response>> {
+    let (session, lang) = signed_in(session, lang, next).map_err(|login| Box::new(login.into_response()))?;
+    match csrf_refusal(&session, &lang, token) {
+        Some(refusal) => Err(Box::new(refusal)),
+        None => Ok((session, lang)),
     }
 }
 

@@ -386,13 +386,10 @@ pub(super) async fn decide_action(
     Path(id): Path<i64>,
     Form(f): Form<DecisionForm>,
 ) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, "/actions") {
+    let (session, lang) = match super::form_poster(session, lang, "/actions", Some(&f.csrf)) {
         Ok(x) => x,
-        Err(login) => return login.into_response(),
+        Err(r) => return *r,
     };
-    if let Some(r) = super::csrf_refusal(&session, &lang, Some(&f.csrf)) {
-        return r;
-    }
     let body = crate::api::evaluation::ActionDecision { decision: f.decision, comment: f.comment };
     match crate::api::evaluation::decide_action(
         State(rt.clone()),
@@ -433,13 +430,10 @@ pub(super) async fn publish(
     Visitor(session): Visitor,
     Form(f): Form<PublishForm>,
 ) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, "/disclosures") {
+    let (session, lang) = match super::form_poster(session, lang, "/disclosures", Some(&f.csrf)) {
         Ok(x) => x,
-        Err(login) => return login.into_response(),
+        Err(r) => return *r,
     };
-    if let Some(r) = super::csrf_refusal(&session, &lang, Some(&f.csrf)) {
-        return r;
-    }
     let Ok(fiscal_year) = f.fiscal_year.trim().parse::<i64>() else {
         let e = ApiError::bad_request(format!("'{}' is not a fiscal year", f.fiscal_year));
         return refused(&rt, &lang.0, &session, e);

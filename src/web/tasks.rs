@@ -649,14 +649,12 @@ pub(super) async fn submit(
     Path(id): Path<i64>,
     Form(posted): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, &format!("/tasks/{id}")) {
-        Ok(x) => x,
-        Err(login) => return login.into_response(),
-    };
     let posted: Fields = posted.into_iter().collect();
-    if let Some(r) = super::csrf_refusal(&session, &lang, posted.get("csrf").map(String::as_str)) {
-        return r;
-    }
+    let (session, lang) =
+        match super::form_poster(session, lang, &format!("/tasks/{id}"), posted.get("csrf").map(String::as_str)) {
+            Ok(x) => x,
+            Err(r) => return *r,
+        };
     let mut data = match load(&rt, &session.user, id).await {
         Ok(d) => d,
         Err(e) => return refused(&rt, &lang.0, &session, e),
@@ -718,14 +716,12 @@ pub(super) async fn decline(
     Path(id): Path<i64>,
     Form(posted): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (session, lang) = match super::signed_in(session, lang, &format!("/tasks/{id}")) {
-        Ok(x) => x,
-        Err(login) => return login.into_response(),
-    };
     let posted: Fields = posted.into_iter().collect();
-    if let Some(r) = super::csrf_refusal(&session, &lang, posted.get("csrf").map(String::as_str)) {
-        return r;
-    }
+    let (session, lang) =
+        match super::form_poster(session, lang, &format!("/tasks/{id}"), posted.get("csrf").map(String::as_str)) {
+            Ok(x) => x,
+            Err(r) => return *r,
+        };
     let reason = posted.get("reason").map(|r| r.trim().to_string()).unwrap_or_default();
     let data = match load(&rt, &session.user, id).await {
         Ok(d) => d,

@@ -580,3 +580,105 @@ async fn every_sector_library_entry_passes_its_compiled_plugin() {
         assert!(wrong.is_empty(), "{sector}: {wrong:?}");
     }
 }
+
+/// The text of a page's `rows` textarea, unescaped.
+fn textarea(body: &str) -> String {
+    let inner = body.split("<textarea name=\"rows\"").nth(1).expect("a rows textarea");
+    let text = inner.split_once('>').unwrap().1.split("</textarea>").next().unwrap();
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
+/// A department keeps its library in a spreadsheet: it starts the library on the page by
+/// pasting rows; each problem is named at its line and nothing is stored; the proposal waits
+/// for the bureau, whose own edit is published at once; the page gives the version in use back
+/// as rows that read as the same entries.
+#[tokio::test]
+async fn a_department_pastes_its_library_from_a_spreadsheet_and_the_bureau_publishes_an_edit() {
+    use crate::web::{get, post, session_of};
+    use jixiao::domain::library::LibraryIndicator;
+    let app = TestApp::spawn().await;
+    county(&app).await;
+    let dept = session_of(&app, "d001").await;
+    let list = get(&app, "/libraries", &dept).await;
+    assert!(
+        list.body.contains("href=\"/libraries/department:D001\"") && list.body.contains("建立本单位指标库"),
+        "{}",
+        list.body
+    );
+    let page = get(&app, "/libraries/department:D001", &dept).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("提交财政局审核"), "{}", page.body);
+    let csrf = page.csrf();
+    let paste = async |rows: &str, note: &str| {
+        post(&app, "/libraries/department:D001", &dept, &[("csrf", &csrf), ("rows", rows), ("note", note)]).await
+    };
+    let stored = async || app.get("/api/v1/libraries/department:D001/versions", ADMIN_TOKEN).await;
+
+    // Copied from Excel with its header row: an operator no one can read, and a level 2 that
+    // is not under its level 1.
+    let header = "一级指标\t二级指标\t三级指标\t指标性质\t指标值\t度量单位\n";
+    let bad_operator = format!(
+        "{header}产出\t数量指标\t家庭医生签约人数\t大约\t5000\t人\n产出\t社会效益指标\t居民健康素养水平\t≥\t30\t%\n"
+    );
+    let refused = paste(&bad_operator, "").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("第 2 行（指标性质）") && refused.body.contains("大约"), "{}", refused.body);
+    assert!(textarea(&refused.body).contains("家庭医生签约人数\t大约"), "the rows are kept: {}", refused.body);
+    let bad_level = bad_operator.replace("大约", "≥");
+    let refused = paste(&bad_level, "").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("第 3 行（二级指标）"), "{}", refused.body);
+    assert_eq!(stored().await.0, StatusCode::NOT_FOUND, "nothing stored");
+
+    let good = bad_level.replace("产出\t社会效益指标", "效益\t社会效益指标");
+    let done = paste(&good, "按2023年工作计划").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let (_, versions) = stored().await;
+    let v1 = &versions["items"][0];
+    assert_eq!(
+        (v1["version"].as_i64(), v1["status"].as_str(), v1["note"].as_str()),
+        (Some(1), Some("proposed"), Some("按2023年工作计划"))
+    );
+    let v1 = app.ok_get("/api/v1/libraries/department:D001?version=1", ADMIN_TOKEN).await;
+    let names: Vec<&str> = v1["entries"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["家庭医生签约人数", "居民健康素养水平"]);
+    assert_eq!(
+        (&v1["entries"][0]["value"], &v1["entries"][0]["unit"], &v1["entries"][0]["basis"]),
+        (&json!("5000"), &json!("人"), &json!("计划标准"))
+    );
+
+    // The bureau's edit (a value with its source, set from history) is published at once.
+    let bureau = session_of(&app, "finance1").await;
+    let page = get(&app, "/libraries/department:D001", &bureau).await;
+    assert!(page.body.contains("发布并启用"), "{}", page.body);
+    let edited =
+        good.replace("家庭医生签约人数\t≥\t5000\t人", "家庭医生签约人数\t≥\t6000\t人\t\t历史标准\t2022年签约5600人");
+    let published =
+        post(&app, "/libraries/department:D001", &bureau, &[("csrf", &page.csrf()), ("rows", &edited), ("note", "")])
+            .await;
+    assert_eq!(published.status, StatusCode::SEE_OTHER, "{}", published.body);
+    let current = app.ok_get("/api/v1/libraries/department:D001", ADMIN_TOKEN).await;
+    assert_eq!((current["version"].as_i64(), current["status"].as_str()), (Some(2), Some("published")));
+    assert_eq!(
+        (&current["entries"][0]["value"], &current["entries"][0]["basis"], &current["entries"][0]["source"]),
+        (&json!("6000"), &json!("历史标准"), &json!("2022年签约5600人"))
+    );
+
+    // The department's page now gives version 2 back as rows, which read as its entries; the
+    // same rows pasted back unchanged are not a new version.
+    let page = get(&app, "/libraries/department:D001", &dept).await;
+    let rows = textarea(&page.body);
+    let (entries, _) = jixiao::exchange::library::from_text(&rows).unwrap();
+    let expected: Vec<LibraryIndicator> = serde_json::from_value(current["entries"].clone()).unwrap();
+    assert_eq!(entries, expected);
+    let again =
+        post(&app, "/libraries/department:D001", &dept, &[("csrf", &page.csrf()), ("rows", &rows), ("note", "")]).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", again.body);
+    assert!(again.body.contains("in use: nothing to write"), "{}", again.body);
+    assert_eq!(stored().await.1["items"].as_array().unwrap().len(), 2);
+}

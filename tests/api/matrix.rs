@@ -199,6 +199,8 @@ const MATRIX: &[(&str, &str, Body, [u16; 8])] = &[
     ("GET",    "/report/{year}/report.xlsx",                       Nothing, [200, 200, 403, 403, 403, 403, 403, 303]),
     ("GET",    "/libraries",                                       Nothing, [200, 200, 200, 200, 200, 200, 200, 303]),
     ("GET",    "/libraries/{sector_library}",                      Nothing, [200, 200, 200, 200, 200, 200, 200, 303]),
+    ("POST",   "/libraries/{dept_library}",                        Form("csrf={csrf}&rows="),
+                                                                            [422, 422, 422, 403, 403, 403, 403, 303]),
     ("POST",   "/libraries/{sector_library}/versions/{first}",     Form("csrf={csrf}&decision=approve"),
                                                                             [409, 409, 403, 403, 403, 403, 403, 303]),
     ("POST",   "/logout",                                          Form("csrf=forged"),
