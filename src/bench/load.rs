@@ -5,7 +5,9 @@
 //! hide the requests queued behind it). Four endpoints, one after the other, at the same rate:
 //! `/healthz` (the baseline: the HTTP stack and nothing else), a reviewer's `/api/v1/inbox`,
 //! `/api/v1/cases/{id}` for random cases, and fill-and-use's
-//! `/api/v1/projects/{id}/targets/proposal` for random projects. Prints p50, p99, max, errors and the rate achieved.
+//! `/api/v1/projects/{id}/targets/proposal` for random projects (at a rate of its own: a
+//! department asks for it while declaring targets). Prints p50, p99, max, errors and the rate
+//! achieved.
 //!
 //! The generated monitoring run is open with every report filled, so the server's scheduler
 //! evaluates and closes it as soon as it starts (a light per case, inputs that move each case
@@ -223,7 +225,13 @@ impl Drop for Server {
     }
 }
 
-pub async fn run(cases: usize, rate: u32, seconds: f64) -> anyhow::Result<()> {
+/// Requests per second: the page reads, and fill-and-use's proposals.
+pub struct Rates {
+    pub reads: u32,
+    pub proposals: u32,
+}
+
+pub async fn run(cases: usize, rates: Rates, seconds: f64) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("jixiao.db").display());
     let t0 = Instant::now();
@@ -251,36 +259,41 @@ pub async fn run(cases: usize, rate: u32, seconds: f64) -> anyhow::Result<()> {
     }
     let settle_s = settled(&url, Duration::from_secs(3600)).await?;
     let total = projects.max(1) as u64;
-    let phases: [(&str, Box<Request>); 4] = [
-        ("healthz", Box::new(|_| ("/healthz".to_string(), None))),
-        ("reviewer_inbox", Box::new(|_| ("/api/v1/inbox".to_string(), Some(REVIEWER_TOKEN)))),
+    let rate = rates.reads;
+    let phases: [(&str, u32, Box<Request>); 4] = [
+        ("healthz", rate, Box::new(|_| ("/healthz".to_string(), None))),
+        ("reviewer_inbox", rate, Box::new(|_| ("/api/v1/inbox".to_string(), Some(REVIEWER_TOKEN)))),
         (
             "case_view",
+            rate,
             Box::new(move |rng| (format!("/api/v1/cases/{}", rng.random_range(1..=total)), Some(ADMIN_TOKEN))),
         ),
         (
             // Fill-and-use: the library offer, each indicator's basis and the sector's
             // distribution of the same 8 indicators, declared by every project of the sector.
             "targets_proposal",
+            rates.proposals,
             Box::new(move |rng| {
                 (format!("/api/v1/projects/{}/targets/proposal", rng.random_range(1..=total)), Some(ADMIN_TOKEN))
             }),
         ),
     ];
     let mut results = Vec::new();
-    for (name, make) in &phases {
+    for (name, rate, make) in &phases {
+        let rate = *rate;
         // A short warm-up at the same rate, then the measured run.
         let addr2 = addr.clone();
         let warm = tokio::task::block_in_place(|| drive(&addr2, rate, 1.0, make.as_ref()));
         drop(warm);
         let (lat, errors, sent) = tokio::task::block_in_place(|| drive(&addr, rate, seconds, make.as_ref()));
-        let f = figures(name, lat, errors, sent, seconds);
+        let mut f = figures(name, lat, errors, sent, seconds);
+        f["rate_rps"] = json!(rate);
         eprintln!("{f}");
         results.push(f);
     }
     let out = json!({
         "bench": "load", "backend": "sqlite", "cases": projects, "rate_rps": rate, "seconds": seconds,
-        "load_s": (load_s * 10.0).round() / 10.0, "settle_s": (settle_s * 10.0).round() / 10.0, "goal": "p99 <= 20 ms, 0 errors at 500 requests/s",
+        "load_s": (load_s * 10.0).round() / 10.0, "settle_s": (settle_s * 10.0).round() / 10.0, "proposal_rate_rps": rates.proposals, "goal": "p99 <= 20 ms, 0 errors at 500 requests/s",
         "phases": results,
     });
     println!("{out}");

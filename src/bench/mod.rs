@@ -95,6 +95,10 @@ pub enum BenchCommand {
         rate: u32,
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+        /// The rate of the fill-and-use proposal phase: a department's request while it
+        /// declares targets, heavier than a page read.
+        #[arg(long, default_value_t = 100)]
+        proposal_rate: u32,
     },
     Panels {
         #[arg(long, default_value_t = 3244)]
@@ -117,8 +121,9 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Scoring { evaluations, runs } => scoring::run(evaluations.max(1), runs.max(1)).await,
         BenchCommand::Import { projects, runs } => import::run(projects.max(1), runs.max(1)).await,
-        BenchCommand::Load { cases, rate, seconds } => {
-            load::run(cases.max(1), rate.clamp(1, 100_000), seconds.max(1.0)).await
+        BenchCommand::Load { cases, rate, seconds, proposal_rate } => {
+            let rates = load::Rates { reads: rate.clamp(1, 100_000), proposals: proposal_rate.clamp(1, 100_000) };
+            load::run(cases.max(1), rates, seconds.max(1.0)).await
         }
         BenchCommand::Panels { cases, experts, runs } => panels::run(cases, experts.max(6), runs.max(1)),
     }
