@@ -316,9 +316,49 @@ fn label_of(lang: &str, prefix: &str, key: &str) -> String {
         .to_string()
 }
 
-/// A stage's name (the shipped stage ids are their kinds).
-fn stage_label(lang: &str, stage: &str) -> String {
-    label_of(lang, "stage_", stage)
+/// The stages the published workflows name, by id: each one's title and kind, from the newest
+/// version of its workflow (where workflows share a stage id, the first by id names it).
+#[derive(Debug, Default)]
+struct StageNames(BTreeMap<String, (String, &'static str)>);
+
+impl StageNames {
+    async fn load(rt: &Runtime) -> StageNames {
+        let mut names = BTreeMap::new();
+        let versions = rt.store.workflow_versions().await.unwrap_or_default();
+        let mut newest: BTreeMap<&str, u32> = BTreeMap::new();
+        for v in &versions {
+            let n = newest.entry(v.workflow_id.as_str()).or_default();
+            *n = (*n).max(v.version);
+        }
+        for (id, version) in newest {
+            if let Ok(wf) = rt.store.workflow(&rt.registry, id, version).await {
+                for s in &wf.stages {
+                    names.entry(s.id.clone()).or_insert((s.title.clone(), s.kind.as_str()));
+                }
+            }
+        }
+        StageNames(names)
+    }
+
+    /// A stage's name: the pages' word for a shipped stage id; otherwise the workflow's title
+    /// for it (in English, the word for its kind); the id itself when no workflow names it.
+    fn label(&self, lang: &str, stage: &str) -> String {
+        let full = format!("stage_{stage}");
+        if WORDS.iter().any(|(k, ..)| *k == full) {
+            return label_of(lang, "stage_", stage);
+        }
+        match self.0.get(stage) {
+            Some((_, kind)) if lang == "en" => label_of(lang, "stage_", kind),
+            Some((title, _)) => title.clone(),
+            None => stage.to_string(),
+        }
+    }
+
+    /// The stages to filter by: the shipped ones, then the others the workflows name.
+    fn options(&self, lang: &str) -> Vec<Value> {
+        let others = self.0.keys().filter(|id| !STAGES.contains(&id.as_str())).map(String::as_str);
+        STAGES.iter().copied().chain(others).map(|id| json!({"id": id, "label": self.label(lang, id)})).collect()
+    }
 }
 
 /// What an event of a case's history records.

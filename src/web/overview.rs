@@ -99,6 +99,7 @@ pub(super) async fn dashboard(
     };
     let now = rt.clock.now_ms();
     let w = |k| word(&lang.0, k);
+    let names = super::StageNames::load(&rt).await;
     let result: Result<Value, crate::store::StoreError> = async {
         let mut stages: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
         for (stage, status, n) in rt.store.cases_per_stage().await? {
@@ -107,7 +108,7 @@ pub(super) async fn dashboard(
         let stage_rows: Vec<Value> = stages
             .iter()
             .map(|(stage, by)| {
-                let label = super::stage_label(&lang.0, stage);
+                let label = names.label(&lang.0, stage);
                 json!({"stage": stage, "label": label, "total": by.values().sum::<i64>(), "by_status": by})
             })
             .collect();
@@ -116,7 +117,7 @@ pub(super) async fn dashboard(
             .into_iter()
             .map(|mut t| {
                 t["due"] = json!(local_time(t["due_ms"].as_i64().unwrap_or_default()));
-                t["stage_label"] = json!(super::stage_label(&lang.0, t["stage"].as_str().unwrap_or_default()));
+                t["stage_label"] = json!(names.label(&lang.0, t["stage"].as_str().unwrap_or_default()));
                 t
             })
             .collect();
@@ -186,17 +187,17 @@ pub(super) async fn cases(
         Ok(x) => x,
         Err(e) => return refused(&rt, &lang.0, &session, e.into()),
     };
+    let names = super::StageNames::load(&rt).await;
     let items: Vec<Value> = items
         .into_iter()
         .map(|c| {
             let mut v = json!(c);
-            v["stage_label"] = json!(super::stage_label(&lang.0, c.stage.as_deref().unwrap_or("-")));
+            v["stage_label"] = json!(names.label(&lang.0, c.stage.as_deref().unwrap_or("-")));
             v["updated"] = json!(local_time(c.updated_ms));
             v
         })
         .collect();
-    let stages: Vec<Value> =
-        super::STAGES.iter().map(|s| json!({"id": s, "label": super::stage_label(&lang.0, s)})).collect();
+    let stages = names.options(&lang.0);
     let ctx = json!({
         "cases": items, "paging": pages(total, &q), "departments": if super::is_bureau(&session) { json!(departments) } else { json!([]) },
         "filter": {"department_id": q.department_id, "stage": q.stage.clone().unwrap_or_default(), "status": q.status.clone().unwrap_or_default()},
@@ -242,7 +243,7 @@ pub(super) async fn case(
     let files = rt.store.case_files(id).await.unwrap_or_default();
     let ctx = json!({
         "case": view, "history": history, "files": files,
-        "stage_label": super::stage_label(&lang.0, view["stage"].as_str().unwrap_or("-")),
+        "stage_label": super::StageNames::load(&rt).await.label(&lang.0, view["stage"].as_str().unwrap_or("-")),
     });
     super::show(&rt, &lang, &session, "case.html", ctx)
 }

@@ -364,6 +364,18 @@ async fn a_department_overall_declaration_is_reviewed_monitored_and_self_evaluat
     let page = crate::web::get(&app, &format!("/tasks/{task}"), &crate::web::session_of(&app, "d001").await).await;
     assert!(page.body.contains("部门职能职责") && page.body.contains("负责全县卫生健康事业发展规划"), "{}", page.body);
     assert!(page.body.contains("疾病预防控制") && page.body.contains("2000000.00"), "{}", page.body);
+    // The bureau's pages name the stage as the workflow does (in English, by its kind), and
+    // offer it as a filter.
+    let bureau = crate::web::session_of(&app, "finance1").await;
+    let list = crate::web::get(&app, "/cases?stage=overall_targets", &bureau).await;
+    assert!(list.body.contains("部门整体绩效目标申报与审核"), "{}", list.body);
+    assert!(
+        list.body.contains("<option value=\"overall_targets\" selected>部门整体绩效目标申报与审核"),
+        "{}",
+        list.body
+    );
+    let case_page = crate::web::get(&app, &format!("/cases/{case_id}?lang=en"), &bureau).await;
+    assert!(case_page.body.contains("· Target review ·"), "{}", case_page.body);
     let indicators = project("x", "D001", "1", false)["indicators"].clone();
     app.ok(&format!("/api/v1/tasks/{task}/complete"), d1, json!({"indicators": indicators})).await;
     app.wait_case(case_id, "panel", |v| v["phase"] == "awaiting_reviews").await;
