@@ -134,6 +134,7 @@ pub(crate) async fn xlsx(rt: &Runtime, year: i32, compare: Option<i32>) -> ApiRe
     }
     columns.push(Column::new("完成率", ColumnKind::Percent));
     columns.push(Column::text("清单"));
+    columns.push(Column::text("本工作簿中的清单"));
     let money = |v: &Value| match v["amount"].as_str().and_then(|a| a.parse().ok()) {
         Some(f) => Cell::Money(f),
         None => Cell::Empty,
@@ -155,10 +156,13 @@ pub(crate) async fn xlsx(rt: &Runtime, year: i32, compare: Option<i32>) -> ApiRe
             Some(r) => Cell::Decimal(r),
             None => Cell::Empty,
         });
-        row.push(Cell::Text(format!("{}{}", rt.settings.public_url, f["list"].as_str().unwrap_or_default())));
-        rows.push(row);
+        let url = format!("{}{}", rt.settings.public_url, f["list"].as_str().unwrap_or_default());
+        row.push(Cell::Link { text: url.clone(), url });
         let key = f["key"].as_str().unwrap_or_default();
         let (items, _) = rt.store.figure_items(key, year, i64::MAX / 2, 0).await?;
+        // The list's sheet, linked from the summary (to_xlsx names the sheets the same way).
+        row.push(Cell::Empty);
+        rows.push((row, (!items.is_empty()).then(|| sheets.len() + 1)));
         if !items.is_empty() {
             sheets.push(Table {
                 sheet: f["label"].as_str().unwrap_or(key).to_string(),
@@ -184,7 +188,21 @@ pub(crate) async fn xlsx(rt: &Runtime, year: i32, compare: Option<i32>) -> ApiRe
             });
         }
     }
-    let mut tables = vec![Table { sheet: format!("{year}年度绩效管理情况"), columns, rows }];
+    let summary = format!("{year}年度绩效管理情况");
+    let mut wanted = vec![summary.as_str()];
+    wanted.extend(sheets.iter().map(|t: &Table| t.sheet.as_str()));
+    let names = crate::exchange::sheet_names(&wanted);
+    let rows = rows
+        .into_iter()
+        .map(|(mut row, sheet)| {
+            if let (Some(i), Some(last)) = (sheet, row.last_mut()) {
+                let name = &names[i];
+                *last = Cell::Link { text: name.clone(), url: format!("internal:'{}'!A1", name.replace('\'', "''")) };
+            }
+            row
+        })
+        .collect();
+    let mut tables = vec![Table { sheet: summary.clone(), columns, rows }];
     tables.extend(sheets);
     crate::exchange::to_xlsx(&tables).map_err(ApiError::internal)
 }

@@ -14,4 +14,4 @@ pub mod write;
 
 pub use import::{Kind, Known, NewDepartment, Origin, Parsed, Problem, Sourced, import, import_file};
 pub use table::{Cell, ReadError, Row, Sheet, column_letter, read};
-pub use write::{Column, ColumnKind, Table, Value, WriteError, projects_table, to_csv, to_xlsx};
+pub use write::{Column, ColumnKind, Table, Value, WriteError, projects_table, sheet_names, to_csv, to_xlsx};

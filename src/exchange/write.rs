@@ -60,6 +60,12 @@ pub enum Value {
     Date(NaiveDate),
     DateTime(NaiveDateTime),
     Bool(bool),
+    /// A hyperlink: `url` is a web address, or `internal:'Sheet'!A1` for a place in the same
+    /// workbook. CSV gets the address.
+    Link {
+        text: String,
+        url: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -189,6 +195,7 @@ fn value_text(v: &Value, kind: ColumnKind) -> String {
         Value::DateTime(d) => d.format("%Y-%m-%d %H:%M:%S").to_string(),
         Value::Bool(true) => "TRUE".into(),
         Value::Bool(false) => "FALSE".into(),
+        Value::Link { url, .. } => url.clone(),
     }
 }
 
@@ -279,6 +286,11 @@ pub fn to_xlsx(tables: &[Table]) -> Result<Vec<u8>, WriteError> {
                     Value::Bool(b) => {
                         ws.write_boolean(xr, xc, *b).map_err(xlsx_err)?;
                         5
+                    }
+                    Value::Link { text, url } => {
+                        ws.write_url_with_text(xr, xc, url.as_str(), text.as_str())
+                            .map_err(|e| cell_err(format!("the link '{url}': {e}")))?;
+                        display_width(text)
                     }
                 };
                 widths[c] = widths[c].max(shown);
@@ -381,7 +393,7 @@ pub fn to_csv(table: &Table) -> String {
                 out.push(',');
             }
             let kind = table.columns.get(i).map_or(ColumnKind::Text, |c| c.kind);
-            push_csv_field(&mut out, &value_text(v, kind), matches!(v, Value::Text(_)));
+            push_csv_field(&mut out, &value_text(v, kind), matches!(v, Value::Text(_) | Value::Link { .. }));
         }
         out.push_str("\r\n");
     }
@@ -493,6 +505,27 @@ mod tests {
             assert!(name.encode_utf16().count() <= 31, "{name}");
             assert!(rust_xlsxwriter::utility::check_sheet_name(name).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn links_are_hyperlinks_in_xlsx_and_addresses_in_csv() {
+        let table = Table {
+            sheet: "t".into(),
+            columns: vec![Column::text("清单")],
+            rows: vec![
+                vec![Value::Link { text: "红灯项目".into(), url: "https://jx.example.cn/report/2023/red".into() }],
+                vec![Value::Link { text: "本表".into(), url: "internal:'t'!A1".into() }],
+                vec![Value::Link { text: "x".into(), url: "=cmd|' /C calc'!A0".into() }],
+            ],
+        };
+        let text = to_csv(&table);
+        assert!(text.contains("https://jx.example.cn/report/2023/red"), "{text}");
+        assert!(text.contains("'=cmd"), "a formula-like address is neutralised: {text}");
+        let ok = Table { rows: table.rows[..2].to_vec(), ..table.clone() };
+        let bytes = to_xlsx(&[ok]).unwrap();
+        let sheets = super::super::table::read("t.xlsx", &bytes).unwrap();
+        assert_eq!(sheets[0].rows[1].get(0).to_text(), "红灯项目");
+        assert_eq!(sheets[0].rows[2].get(0).to_text(), "本表");
     }
 
     #[test]

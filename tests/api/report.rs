@@ -3,6 +3,8 @@
 //! re-budgeting, self-evaluations with spot checks, result actions, key evaluations and a
 //! disclosure — and a previous year; every figure, its comparison, its list and the workbook.
 
+use std::io::Read;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -255,6 +257,21 @@ async fn the_annual_report_counts_a_constructed_year_and_lists_each_figure() {
     );
     let names: Vec<&str> = sheets.iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains(&"红灯预警项目") && !names.contains(&"暂缓拨付"), "{names:?}");
+    // Each figure links to its list: the web page's address, and the list's own sheet.
+    assert_eq!(row.get(8).to_text(), "编报绩效目标项目");
+    let empty = summary.rows.iter().find(|r| r.get(0).to_text() == "暂缓拨付").unwrap();
+    assert_eq!(empty.get(8).to_text(), "", "an empty list has no sheet to link to");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
+    let mut xml = String::new();
+    zip.by_name("xl/worksheets/sheet1.xml").unwrap().read_to_string(&mut xml).unwrap();
+    assert!(
+        xml.contains("location=\"&apos;编报绩效目标项目&apos;!A1\"")
+            || xml.contains("location=\"'编报绩效目标项目'!A1\""),
+        "{xml}"
+    );
+    let mut rels = String::new();
+    zip.by_name("xl/worksheets/_rels/sheet1.xml.rels").unwrap().read_to_string(&mut rels).unwrap();
+    assert!(rels.contains("/api/v1/reports/annual/2023/figures/projects_with_targets\""), "{rels}");
 
     // The page: the figures beside 2022's, each linking to its list.
     let bureau = crate::web::session_of(&app, "finance1").await;
