@@ -139,30 +139,15 @@ pub(crate) async fn xlsx(rt: &Runtime, year: i32, compare: Option<i32>) -> ApiRe
         Some(f) => Cell::Money(f),
         None => Cell::Empty,
     };
-    let mut rows = Vec::new();
+    let figures: Vec<&Value> = report["figures"].as_array().into_iter().flatten().collect();
+    // A sheet for each non-empty list; the summary links to it by the name to_xlsx gives it.
+    let summary = format!("{year}年度绩效管理情况");
     let mut sheets = Vec::new();
-    for f in report["figures"].as_array().into_iter().flatten() {
-        let mut row = vec![
-            Cell::Text(f["label"].as_str().unwrap_or_default().into()),
-            Cell::Text(f["label_en"].as_str().unwrap_or_default().into()),
-            Cell::Int(f["count"].as_i64().unwrap_or(0)),
-            money(f),
-        ];
-        for p in f["previous"].as_array().into_iter().flatten() {
-            row.push(Cell::Int(p["count"].as_i64().unwrap_or(0)));
-            row.push(money(p));
-        }
-        row.push(match f["rate"].as_str().and_then(|r| r.parse().ok()) {
-            Some(r) => Cell::Decimal(r),
-            None => Cell::Empty,
-        });
-        let url = format!("{}{}", rt.settings.public_url, f["list"].as_str().unwrap_or_default());
-        row.push(Cell::Link { text: url.clone(), url });
+    let mut sheet_of = Vec::new();
+    for f in &figures {
         let key = f["key"].as_str().unwrap_or_default();
         let (items, _) = rt.store.figure_items(key, year, i64::MAX / 2, 0).await?;
-        // The list's sheet, linked from the summary (to_xlsx names the sheets the same way).
-        row.push(Cell::Empty);
-        rows.push((row, (!items.is_empty()).then(|| sheets.len() + 1)));
+        sheet_of.push((!items.is_empty()).then(|| sheets.len() + 1));
         if !items.is_empty() {
             sheets.push(Table {
                 sheet: f["label"].as_str().unwrap_or(key).to_string(),
@@ -188,20 +173,33 @@ pub(crate) async fn xlsx(rt: &Runtime, year: i32, compare: Option<i32>) -> ApiRe
             });
         }
     }
-    let summary = format!("{year}年度绩效管理情况");
     let mut wanted = vec![summary.as_str()];
     wanted.extend(sheets.iter().map(|t: &Table| t.sheet.as_str()));
     let names = crate::exchange::sheet_names(&wanted);
-    let rows = rows
-        .into_iter()
-        .map(|(mut row, sheet)| {
-            if let (Some(i), Some(last)) = (sheet, row.last_mut()) {
-                let name = &names[i];
-                *last = Cell::Link { text: name.clone(), url: format!("internal:'{}'!A1", name.replace('\'', "''")) };
-            }
-            row
-        })
-        .collect();
+    let mut rows = Vec::new();
+    for (f, sheet) in figures.iter().zip(sheet_of) {
+        let mut row = vec![
+            Cell::Text(f["label"].as_str().unwrap_or_default().into()),
+            Cell::Text(f["label_en"].as_str().unwrap_or_default().into()),
+            Cell::Int(f["count"].as_i64().unwrap_or(0)),
+            money(f),
+        ];
+        for p in f["previous"].as_array().into_iter().flatten() {
+            row.push(Cell::Int(p["count"].as_i64().unwrap_or(0)));
+            row.push(money(p));
+        }
+        row.push(match f["rate"].as_str().and_then(|r| r.parse().ok()) {
+            Some(r) => Cell::Decimal(r),
+            None => Cell::Empty,
+        });
+        let url = format!("{}{}", rt.settings.public_url, f["list"].as_str().unwrap_or_default());
+        row.push(Cell::Link { text: url.clone(), url });
+        row.push(match sheet.map(|i| &names[i]) {
+            Some(name) => Cell::Link { text: name.clone(), url: format!("internal:'{}'!A1", name.replace('\'', "''")) },
+            None => Cell::Empty,
+        });
+        rows.push(row);
+    }
     let mut tables = vec![Table { sheet: summary.clone(), columns, rows }];
     tables.extend(sheets);
     crate::exchange::to_xlsx(&tables).map_err(ApiError::internal)

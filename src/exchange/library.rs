@@ -125,44 +125,42 @@ fn entry(cells: &[&str]) -> Result<LibraryIndicator, Vec<FieldProblem>> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    let mut at = |k: usize, r: Result<(), String>| {
-        if let Err(m) = r {
-            problems.push((Some(COLUMNS[k]), m));
-        }
-    };
-    let mut e = LibraryIndicator {
-        level1: crate::domain::indicator::Level1::Output,
-        level2: cell(1).to_string(),
-        name: cell(2).to_string(),
-        operator: crate::domain::indicator::Operator::Qualitative,
-        value: TargetValue::parse(cell(4)),
-        unit: cell(5).to_string(),
-        weight: None,
-        basis: Basis::Plan,
-        source: cell(8).to_string(),
-        explanation: cell(9).to_string(),
-        core: false,
-        applies: Applicability {
-            departments: split_list(cell(12)).map(str::to_string).collect(),
-            project_types: split_list(cell(13)).map(str::to_string).collect(),
-            ..Applicability::default()
-        },
-    };
-    at(0, parse_level1(cell(0)).map(|l| e.level1 = l));
-    at(3, parse_operator(cell(3)).map(|o| e.operator = o));
-    if !cell(6).is_empty() {
-        at(6, parse_weight(&Cell::Text(cell(6).to_string())).map(|w| e.weight = Some(w)));
-    }
-    if !cell(7).is_empty() {
-        at(7, parse_basis(cell(7)).map(|b| e.basis = b));
-    }
-    if !cell(10).is_empty() {
-        at(10, parse_bool(&Cell::Text(cell(10).to_string()), &[]).map(|c| e.core = c));
-    }
+    let optional = |k: usize| Some(cell(k)).filter(|t| !t.is_empty());
+    let level1 = at(&mut problems, 0, parse_level1(cell(0)));
+    let operator = at(&mut problems, 3, parse_operator(cell(3)));
+    let weight = optional(6).and_then(|t| at(&mut problems, 6, parse_weight(&Cell::Text(t.to_string()))));
+    let basis = optional(7).map_or(Some(Basis::Plan), |t| at(&mut problems, 7, parse_basis(t)));
+    let core = optional(10).map_or(Some(false), |t| at(&mut problems, 10, parse_bool(&Cell::Text(t.to_string()), &[])));
+    let mut sectors = Vec::new();
     for s in split_list(cell(11)) {
-        at(11, parse_sector(s).map(|code| e.applies.sectors.push(code.to_string())));
+        sectors.extend(at(&mut problems, 11, parse_sector(s)).map(str::to_string));
     }
-    if problems.is_empty() { Ok(e) } else { Err(problems) }
+    match (level1, operator, basis, core) {
+        (Some(level1), Some(operator), Some(basis), Some(core)) if problems.is_empty() => Ok(LibraryIndicator {
+            level1,
+            level2: cell(1).to_string(),
+            name: cell(2).to_string(),
+            operator,
+            value: TargetValue::parse(cell(4)),
+            unit: cell(5).to_string(),
+            weight,
+            basis,
+            source: cell(8).to_string(),
+            explanation: cell(9).to_string(),
+            core,
+            applies: Applicability {
+                sectors,
+                departments: split_list(cell(12)).map(str::to_string).collect(),
+                project_types: split_list(cell(13)).map(str::to_string).collect(),
+            },
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// The value of a field, or `None` with its problem recorded at column `k`.
+fn at<T>(problems: &mut Vec<FieldProblem>, k: usize, parsed: Result<T, String>) -> Option<T> {
+    parsed.map_err(|m| problems.push((Some(COLUMNS[k]), m))).ok()
 }
 
 #[cfg(test)]

@@ -322,22 +322,34 @@ fn label_of(lang: &str, prefix: &str, key: &str) -> String {
 struct StageNames(BTreeMap<String, (String, &'static str)>);
 
 impl StageNames {
+    /// The stages of every workflow's newest version (for pages that list cases of several).
     async fn load(rt: &Runtime) -> StageNames {
-        let mut names = BTreeMap::new();
         let versions = rt.store.workflow_versions().await.unwrap_or_default();
         let mut newest: BTreeMap<&str, u32> = BTreeMap::new();
         for v in &versions {
             let n = newest.entry(v.workflow_id.as_str()).or_default();
             *n = (*n).max(v.version);
         }
+        let mut names = StageNames::default();
         for (id, version) in newest {
-            if let Ok(wf) = rt.store.workflow(&rt.registry, id, version).await {
-                for s in &wf.stages {
-                    names.entry(s.id.clone()).or_insert((s.title.clone(), s.kind.as_str()));
-                }
+            names.add(rt, id, version).await;
+        }
+        names
+    }
+
+    /// The stages of one workflow version (for a page about one case).
+    async fn of(rt: &Runtime, workflow_id: &str, version: u32) -> StageNames {
+        let mut names = StageNames::default();
+        names.add(rt, workflow_id, version).await;
+        names
+    }
+
+    async fn add(&mut self, rt: &Runtime, workflow_id: &str, version: u32) {
+        if let Ok(wf) = rt.store.workflow(&rt.registry, workflow_id, version).await {
+            for s in &wf.stages {
+                self.0.entry(s.id.clone()).or_insert((s.title.clone(), s.kind.as_str()));
             }
         }
-        StageNames(names)
     }
 
     /// A stage's name: the pages' word for a shipped stage id; otherwise the workflow's title

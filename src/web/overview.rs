@@ -241,9 +241,11 @@ pub(super) async fn case(
         }));
     }
     let files = rt.store.case_files(id).await.unwrap_or_default();
+    let (workflow, version) = (view["workflow_id"].as_str().unwrap_or_default(), view["workflow_version"].as_u64());
+    let stages = super::StageNames::of(&rt, workflow, version.unwrap_or_default() as u32).await;
     let ctx = json!({
         "case": view, "history": history, "files": files,
-        "stage_label": super::StageNames::load(&rt).await.label(&lang.0, view["stage"].as_str().unwrap_or("-")),
+        "stage_label": stages.label(&lang.0, view["stage"].as_str().unwrap_or("-")),
     });
     super::show(&rt, &lang, &session, "case.html", ctx)
 }

@@ -502,38 +502,35 @@ async fn render(
     let me = session.user.id;
     let open = data.task["status"] == "open";
     let may_act = open && crate::store::tasks::TaskScope::may_act(&session.user, &data.typed);
-    // Fill-and-use: each indicator's basis and flags, and the library entries to add.
+    // Fill-and-use: on the targets form, each indicator's basis and flags and the library
+    // entries to add; on the panel's review, the flags the declared values raise, as the
+    // department saw them before submitting.
     let mut offered = json!([]);
     let mut flagged = false;
-    if may_act
-        && form == "targets"
+    let mut findings = findings;
+    let declaring = may_act && form == "targets";
+    if (declaring || form == "target_review")
         && let Some(help) = super::library::help(rt, &data.project).await
     {
         let rows = data.project["indicators"].as_array().cloned().unwrap_or_default();
         let (notes, flags) = super::library::basis(rt, &lang.0, &help, &rows).await;
-        for (s, note) in sections.iter_mut().zip(notes) {
-            s.note = note;
-        }
-        for f in &flags {
-            if let Some(s) = sections.get_mut(f.index) {
-                s.findings.push(super::library::flag_finding(f));
+        if declaring {
+            for (s, note) in sections.iter_mut().zip(notes) {
+                s.note = note;
             }
-        }
-        flagged = !flags.is_empty();
-        offered = super::library::offer(&lang.0, &help, &rows);
-    }
-    // The panel sees the flags the declared values raise against their basis (the project's
-    // history, the sector's range), as the department saw them before submitting.
-    let mut findings = findings;
-    if form == "target_review"
-        && let Some(help) = super::library::help(rt, &data.project).await
-    {
-        let rows = data.project["indicators"].as_array().cloned().unwrap_or_default();
-        let (_, flags) = super::library::basis(rt, &lang.0, &help, &rows).await;
-        for f in &flags {
-            let mut shown = super::library::flag_finding(f);
-            shown["indicator_name"] = rows.get(f.index).map(|r| r["name"].clone()).unwrap_or_default();
-            findings.push(shown);
+            for f in &flags {
+                if let Some(s) = sections.get_mut(f.index) {
+                    s.findings.push(super::library::flag_finding(f));
+                }
+            }
+            flagged = !flags.is_empty();
+            offered = super::library::offer(&lang.0, &help, &rows);
+        } else {
+            for f in &flags {
+                let mut shown = super::library::flag_finding(f);
+                shown["indicator_name"] = rows.get(f.index).map(|r| r["name"].clone()).unwrap_or_default();
+                findings.push(shown);
+            }
         }
     }
     // A department's overall record shows its duties and key work to the panel.
