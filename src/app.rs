@@ -1,7 +1,7 @@
 //! Wiring: open the store, publish the shipped workflows, make sure an admin can log in, then
 //! run the API, the job workers, the dispatcher and the scheduler in one process until shutdown.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,13 +50,208 @@ pub struct Started {
 }
 
 /// Opens everything the server needs. Fails with a clear message on a bad setting, an
-/// unreadable database or a broken workflow file.
+/// unreadable database or a broken workflow file; a start that fails takes away what it made
+/// (a new database file, new folders), so a corrected start begins from a clean slate.
 pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Started> {
-    if settings.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.data_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", settings.data_dir.display()))?;
+    let made = prepare_paths(&settings)?;
+    match open(settings, clock).await {
+        Ok(started) => Ok(started),
+        Err(e) => {
+            made.undo();
+            Err(e)
+        }
     }
+}
+
+/// What `prepare_paths` created, so that a failed start can remove it again.
+#[derive(Debug, Default)]
+pub struct Made {
+    /// A database file that did not exist before this start (SQLite).
+    database: Option<PathBuf>,
+    /// Folders that did not exist before this start, outermost first.
+    folders: Vec<PathBuf>,
+}
+
+impl Made {
+    /// Removes what this start created: the new database with its journal files, then the new
+    /// folders (with what was put in them during the start).
+    pub fn undo(&self) {
+        if let Some(db) = &self.database {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut p = db.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(p));
+            }
+        }
+        for dir in self.folders.iter().rev() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// The file of a SQLite URL (`sqlite:///abs/x.db`, `sqlite://x.db?mode=rwc`), if it names one.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let file = rest.split('?').next().unwrap_or_default();
+    (!file.is_empty() && !file.starts_with(':')).then(|| PathBuf::from(file))
+}
+
+/// A start-up problem with a path: the setting, the path as it was given, and why.
+fn path_problem(settings: &Settings, name: &str, why: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{name} = {}: {why}", settings.given_path(name))
+}
+
+/// A short reason for an I/O error, without Rust's "(os error N)" decoration.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::NotFound => "does not exist".into(),
+        std::io::ErrorKind::ReadOnlyFilesystem => "the file system is read-only".into(),
+        std::io::ErrorKind::NotADirectory => "a part of the path is a file, not a folder".into(),
+        std::io::ErrorKind::StorageFull => "the disk is full".into(),
+        _ => {
+            let text = e.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
+}
+
+/// Makes sure the folder of setting `name` exists (creating it, readable by this user only)
+/// and that this process can write in it. Records a folder it created in `made`.
+fn writable_folder(settings: &Settings, name: &str, dir: &Path, made: &mut Made) -> anyhow::Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(path_problem(settings, name, "this is a file, not a folder"));
+    }
+    if !dir.exists() {
+        // The outermost folder that does not exist yet is what a failed start removes.
+        let mut first_missing = dir.to_path_buf();
+        while let Some(parent) = first_missing.parent() {
+            if parent.as_os_str().is_empty() || parent.exists() {
+                break;
+            }
+            first_missing = parent.to_path_buf();
+        }
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .map_err(|e| path_problem(settings, name, format!("cannot create the folder: {}", io_reason(&e))))?;
+        made.folders.push(first_missing);
+    }
+    let probe = dir.join(format!(".jixiao-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .map_err(|e| path_problem(settings, name, format!("cannot write in the folder: {}", io_reason(&e))))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Checks every path setting before anything is written: the data folder, the database's
+/// folder, the plugin cache and the mail folder exist or are created, and are writable; the
+/// CA file and the calendar folder are readable. A new SQLite file is created readable by this
+/// user only (SQLite gives its journal files the same mode). Returns what it created.
+pub fn prepare_paths(settings: &Settings) -> anyhow::Result<Made> {
+    let mut made = Made::default();
+    let result = (|| {
+        let db_file = sqlite_file(&settings.database_url);
+        if db_file.is_some() {
+            writable_folder(settings, "data_dir", &settings.data_dir, &mut made)?;
+        }
+        if let Some(db) = &db_file {
+            let folder = db.parent().map(Path::to_path_buf).unwrap_or_default();
+            if !folder.as_os_str().is_empty() && !folder.is_dir() {
+                anyhow::bail!(
+                    "database_url = {}: the folder {} does not exist",
+                    crate::store::redact(&settings.database_url),
+                    folder.display()
+                );
+            }
+            if !db.exists() {
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                options.open(db).map_err(|e| {
+                    anyhow::anyhow!(
+                        "database_url = {}: cannot create the database file: {}",
+                        crate::store::redact(&settings.database_url),
+                        io_reason(&e)
+                    )
+                })?;
+                made.database = Some(db.clone());
+            }
+        }
+        writable_folder(settings, "plugin_cache_dir", &settings.plugin_cache_dir, &mut made)?;
+        if settings.smtp_url.is_none() {
+            writable_folder(settings, "mail_dir", &settings.mail_dir, &mut made)?;
+        }
+        if let Some(ca) = &settings.smtp_ca_file {
+            std::fs::File::open(ca).map_err(|e| path_problem(settings, "smtp_ca_file", io_reason(&e)))?;
+        }
+        if let Some(dir) = &settings.calendar_dir
+            && !dir.is_dir()
+        {
+            return Err(path_problem(settings, "calendar_dir", "does not exist or is not a folder"));
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(made),
+        Err(e) => {
+            made.undo();
+            Err(e)
+        }
+    }
+}
+
+async fn open(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Started> {
+    // What needs no database comes first, so a bad setting stops the start before the
+    // database is touched.
+    let limits = crate::plugin_host::Limits {
+        time: Duration::from_millis(settings.plugin_time_ms),
+        memory_bytes: (settings.plugin_memory_mb as usize) << 20,
+        ..Default::default()
+    };
+    let plugins = Arc::new(
+        crate::plugin_host::PluginHost::new(Some(&settings.plugin_cache_dir), limits)
+            .map_err(|e| path_problem(&settings, "plugin_cache_dir", format!("the plugin host cannot start: {e}")))?,
+    );
+    let mut calendar = Calendar::builtin();
+    if let Some(dir) = &settings.calendar_dir {
+        calendar.merge(Calendar::load_dir(dir).map_err(|e| path_problem(&settings, "calendar_dir", e))?);
+    }
+    let templates = crate::notify::Templates::load()?;
+    let mail = crate::notify::Transport::from_settings(
+        settings.smtp_url.as_ref().map(|s| s.expose()),
+        settings.smtp_ca_file.as_deref(),
+        settings.mail_dir.clone(),
+    )?;
+    let pages = crate::web::Pages::load()?;
     let store = Store::open(&settings.database_url).await?;
+    let rt = match open_store(settings, clock, store.clone(), plugins, calendar, templates, mail, pages).await {
+        Ok(rt) => rt,
+        Err(e) => {
+            store.close().await;
+            return Err(e);
+        }
+    };
+    Ok(rt)
+}
+
+async fn open_store(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    store: Store,
+    plugins: Arc<crate::plugin_host::PluginHost>,
+    calendar: Calendar,
+    templates: crate::notify::Templates,
+    mail: crate::notify::Transport,
+    pages: crate::web::Pages,
+) -> anyhow::Result<Started> {
     let sealed = store.seal_unchained().await?;
     if sealed > 0 {
         tracing::info!(sealed, "events written before the log was hash-chained are now chained");
@@ -67,12 +262,6 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
     if libraries > 0 {
         tracing::info!(libraries, "sector indicator libraries published from the plugins' data");
     }
-    let limits = crate::plugin_host::Limits {
-        time: Duration::from_millis(settings.plugin_time_ms),
-        memory_bytes: (settings.plugin_memory_mb as usize) << 20,
-        ..Default::default()
-    };
-    let plugins = Arc::new(crate::plugin_host::PluginHost::new(Some(&settings.plugin_cache_dir), limits)?);
     let transport = crate::queue::Transport::connect(
         &store,
         &settings.database_url,
@@ -80,17 +269,6 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
         &settings.queue_namespace,
     )
     .await?;
-    let mut calendar = Calendar::builtin();
-    if let Some(dir) = &settings.calendar_dir {
-        calendar.merge(Calendar::load_dir(dir).map_err(|e| anyhow::anyhow!("calendar: {e}"))?);
-    }
-    let templates = crate::notify::Templates::load()?;
-    let mail = crate::notify::Transport::from_settings(
-        settings.smtp_url.as_ref().map(|s| s.expose()),
-        settings.smtp_ca_file.as_deref(),
-        settings.mail_dir.clone(),
-    )?;
-    let pages = crate::web::Pages::load()?;
     let rt = Arc::new(Runtime {
         pages,
         templates,
@@ -117,7 +295,12 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
 /// version is already published with other content is reported and the stored version kept.
 pub async fn publish_dir(rt: &Runtime, dir: &Path) -> anyhow::Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        tracing::warn!(dir = %dir.display(), "no workflows folder; only workflows published through the API are available");
+        let name = if dir == rt.settings.workflows_dir {
+            format!("workflows_dir = {}", rt.settings.given_path("workflows_dir"))
+        } else {
+            dir.display().to_string()
+        };
+        tracing::warn!("{name}: no such folder; only workflows published through the API are available");
         return Ok(());
     };
     let mut files: Vec<_> = entries
@@ -148,7 +331,14 @@ pub async fn publish_dir(rt: &Runtime, dir: &Path) -> anyhow::Result<()> {
             Ok(_) => {}
             Err(PublishError::Invalid(diags)) => {
                 let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-                anyhow::bail!("workflow {name} has errors:\n{}", lines.join("\n"));
+                let mut hint = String::new();
+                if rt.plugins.list().is_empty() && diags.iter().any(|d| d.message.contains("plugin")) {
+                    hint = format!(
+                        "\nno plugins are installed: plugins_dir = {} holds no plugin components (build them with `bash plugins/build.sh`, or set plugins_dir)",
+                        rt.settings.given_path("plugins_dir")
+                    );
+                }
+                anyhow::bail!("workflow {name} has errors:\n{}{hint}", lines.join("\n"));
             }
             Err(PublishError::Store(crate::store::StoreError::Conflict(m))) => {
                 tracing::error!(file = %name, "{m}")
@@ -170,7 +360,10 @@ async fn load_plugins(rt: &Runtime) -> anyhow::Result<()> {
         }
     }
     let Ok(entries) = std::fs::read_dir(&rt.settings.plugins_dir) else {
-        tracing::info!(dir = %rt.settings.plugins_dir.display(), "no plugins folder (build one with plugins/build.sh)");
+        tracing::warn!(
+            "plugins_dir = {}: no such folder; starting without its plugins (build them with `bash plugins/build.sh`)",
+            rt.settings.given_path("plugins_dir")
+        );
         return Ok(());
     };
     let mut files: Vec<_> = entries

@@ -95,6 +95,9 @@ pub struct Settings {
     pub public_url: String,
     /// When the daily digest goes out, in China Standard Time (Asia/Shanghai), e.g. 08:00.
     pub digest_time: chrono::NaiveTime,
+    /// Each path setting as it was given (or its default), before it was resolved against the
+    /// working directory: start-up names a path the way the user wrote it.
+    pub given_paths: Vec<(&'static str, String)>,
 }
 
 /// A setting that could not be read.
@@ -301,18 +304,34 @@ impl Settings {
                 .parse()
                 .map_err(|_| fail("listen", &w, &v, "a socket address such as 127.0.0.1:8080 or 0.0.0.0:8080"))?,
         };
-        let path = |n: &str, default: &str| -> Result<PathBuf, ConfigError> {
-            match get(n) {
-                None => Ok(PathBuf::from(default)),
-                Some((v, w)) if v.trim().is_empty() => Err(fail(n, &w, &v, "a folder path")),
-                Some((v, _)) => Ok(PathBuf::from(v)),
-            }
+        // Every path may be relative: it is resolved against the working directory now, once,
+        // so that no later part (the plugin cache, SQLite, the mail folder) sees a relative one.
+        let cwd = std::env::current_dir().map_err(|e| ConfigError {
+            name: "working directory".into(),
+            source_note: String::new(),
+            message: format!("cannot be read, so relative paths cannot be resolved: {e}"),
+        })?;
+        let mut given_paths: Vec<(&'static str, String)> = Vec::new();
+        let mut path = |n: &'static str, default: Option<&str>| -> Result<Option<PathBuf>, ConfigError> {
+            let raw = match get(n) {
+                None => match default {
+                    None => return Ok(None),
+                    Some(d) => d.to_string(),
+                },
+                Some((v, w)) if v.trim().is_empty() => return Err(fail(n, &w, &v, "a path")),
+                Some((v, _)) => v,
+            };
+            given_paths.push((n, raw.clone()));
+            Ok(Some(resolve(&cwd, Path::new(&raw))))
         };
-        let data_dir = path("data_dir", "./data")?;
-        let workflows_dir = path("workflows_dir", "./workflows")?;
-        let calendar_dir = get("calendar_dir").map(|(v, _)| PathBuf::from(v));
-        let plugins_dir = path("plugins_dir", "./plugins/dist")?;
-        let plugin_cache_dir = path("plugin_cache_dir", &data_dir.join("plugin-cache").display().to_string())?;
+        let data_dir = path("data_dir", Some("./data"))?.unwrap_or_default();
+        let workflows_dir = path("workflows_dir", Some("./workflows"))?.unwrap_or_default();
+        let calendar_dir = path("calendar_dir", None)?;
+        let plugins_dir = path("plugins_dir", Some("./plugins/dist"))?.unwrap_or_default();
+        let in_data = |sub: &str| data_dir.join(sub).display().to_string();
+        let plugin_cache_dir = path("plugin_cache_dir", Some(&in_data("plugin-cache")))?.unwrap_or_default();
+        let mail_dir = path("mail_dir", Some(&in_data("mail")))?.unwrap_or_default();
+        let smtp_ca_path = path("smtp_ca_file", None)?;
         let database_url = match get("database_url") {
             None => format!("sqlite://{}", data_dir.join("jixiao.db").display()),
             Some((v, w)) => {
@@ -324,7 +343,7 @@ impl Settings {
                         "a SQLite URL such as sqlite://./data/jixiao.db or a PostgreSQL URL such as postgres://user@host/db",
                     ));
                 }
-                v
+                sqlite_url_resolved(&cwd, &v)
             }
         };
         let number = |n: &str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
@@ -396,7 +415,7 @@ impl Settings {
                         "no value without smtp_url (it names the mail server's CA)",
                     ));
                 }
-                Some(PathBuf::from(v))
+                smtp_ca_path
             }
         };
         let mail_from = match get("mail_from") {
@@ -408,7 +427,6 @@ impl Settings {
                 v
             }
         };
-        let mail_dir = path("mail_dir", &data_dir.join("mail").display().to_string())?;
         let public_url = match get("public_url") {
             None => format!("http://{listen}"),
             Some((v, w)) => {
@@ -455,9 +473,47 @@ impl Settings {
                 mail_dir,
                 public_url,
                 digest_time,
+                given_paths,
             },
             warnings,
         ))
+    }
+}
+
+/// `path` made absolute against `cwd` (without touching the file system: the path need not
+/// exist yet).
+fn resolve(cwd: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() { path.to_path_buf() } else { cwd.join(path) };
+    // Drop "." components so that messages and URLs read cleanly; ".." is kept, since a
+    // symbolic link may make it mean something else than the lexical parent.
+    joined.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
+}
+
+/// A SQLite URL whose file path is relative (`sqlite://./data/x.db`, `sqlite:data/x.db`) with
+/// the path made absolute; other URLs (PostgreSQL, `sqlite::memory:`, absolute paths) as given.
+fn sqlite_url_resolved(cwd: &Path, url: &str) -> String {
+    let rest = match url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        Some(r) => r,
+        None => return url.to_string(),
+    };
+    let (file, query) = match rest.split_once('?') {
+        Some((f, q)) => (f, Some(q)),
+        None => (rest, None),
+    };
+    if file.is_empty() || file.starts_with(':') || file.starts_with('/') {
+        return url.to_string();
+    }
+    let abs = resolve(cwd, Path::new(file));
+    match query {
+        Some(q) => format!("sqlite://{}?{q}", abs.display()),
+        None => format!("sqlite://{}", abs.display()),
+    }
+}
+
+impl Settings {
+    /// The path setting `name` as it was given, for messages ("data_dir = ./data: …").
+    pub fn given_path(&self, name: &str) -> String {
+        self.given_paths.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).unwrap_or_default()
     }
 }
 
@@ -507,5 +563,39 @@ mod tests {
         std::fs::write(&p, "job_batch = \"many\"\n").unwrap();
         let e = Settings::load(Some(&p), &[], &Overrides::default()).unwrap_err().to_string();
         assert!(e.contains("invalid setting job_batch = 'many'"), "{e}");
+    }
+
+    #[test]
+    fn relative_paths_are_resolved_against_the_working_directory() {
+        let cwd = std::env::current_dir().unwrap();
+        let (s, _) = Settings::load(
+            None,
+            &env(&[("JIXIAO_DATA_DIR", "./var/jx"), ("JIXIAO_PLUGINS_DIR", "plugins/dist")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(s.data_dir, cwd.join("var/jx"));
+        assert_eq!(s.plugins_dir, cwd.join("plugins/dist"));
+        assert_eq!(s.workflows_dir, cwd.join("workflows"));
+        assert_eq!(s.plugin_cache_dir, cwd.join("var/jx/plugin-cache"));
+        assert_eq!(s.mail_dir, cwd.join("var/jx/mail"));
+        assert_eq!(s.database_url, format!("sqlite://{}", cwd.join("var/jx/jixiao.db").display()));
+        assert_eq!(s.given_path("data_dir"), "./var/jx");
+        for p in [&s.data_dir, &s.plugins_dir, &s.workflows_dir, &s.plugin_cache_dir, &s.mail_dir] {
+            assert!(p.is_absolute(), "{}", p.display());
+        }
+        let (s, _) = Settings::load(
+            None,
+            &env(&[("JIXIAO_DATABASE_URL", "sqlite://./db/x.db?mode=rwc")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(s.database_url, format!("sqlite://{}?mode=rwc", cwd.join("db/x.db").display()));
+        for url in ["sqlite:///srv/x.db", "sqlite::memory:", "postgres://u@h/db"] {
+            let (s, _) = Settings::load(None, &env(&[("JIXIAO_DATABASE_URL", url)]), &Overrides::default()).unwrap();
+            assert_eq!(s.database_url, url);
+        }
+        let e = Settings::load(None, &env(&[("JIXIAO_MAIL_DIR", " ")]), &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("JIXIAO_MAIL_DIR"), "{e}");
     }
 }

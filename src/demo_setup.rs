@@ -39,32 +39,47 @@ pub async fn load(rt: &Runtime, projects: usize) -> anyhow::Result<SampleTokens>
         })
         .collect();
     // Tokens for the department of the first project that needs an ex-ante assessment (so the
-    // README's tour can follow it) and for one ordinary department.
-    let mut token_departments: Vec<String> = county
-        .projects
-        .iter()
-        .filter(|p| p.is_new && p.amount.whole_yuan() >= 5_000_000)
-        .take(1)
-        .map(|p| p.department_code.clone())
-        .collect();
+    // README's tour can follow it) and for one ordinary department; every expert of that
+    // project's sector gets one too, so whoever the panel draws for the tour's review can sign in.
+    let tour = county.projects.iter().find(|p| p.is_new && p.amount.whole_yuan() >= 5_000_000);
+    let mut token_departments: Vec<String> = tour.iter().map(|p| p.department_code.clone()).collect();
     if let Some(d) = county.departments.first()
         && !token_departments.contains(&d.code)
     {
         token_departments.push(d.code.clone());
     }
+    let token_sectors: Vec<String> = tour.iter().map(|p| p.sector.clone()).collect();
     Ok(rt
         .store
-        .load_county(&departments, &experts, &county.projects, 6, &token_departments, 3, rt.clock.now_ms())
+        .load_county(&departments, &experts, &county.projects, 6, &token_departments, &token_sectors, rt.clock.now_ms())
         .await?)
 }
 
+/// The file the demo writes its credentials to, in the data folder.
+pub const CREDENTIALS_FILE: &str = "demo-tokens.txt";
+
+/// One line of the credentials file.
+struct Credential {
+    id: i64,
+    role: &'static str,
+    username: String,
+    password: String,
+    token: String,
+    name: String,
+}
+
 /// Fills an empty instance and starts the demo cycle. Does nothing (and says so) when the
-/// instance already has projects.
-pub async fn fill(rt: &Arc<Runtime>, projects: usize, print: bool) -> anyhow::Result<()> {
+/// instance already has projects. `admin_token` is the admin's token if this start created it;
+/// otherwise the demo issues the admin one of its own. Every demo credential (the admin's
+/// included) is written to `demo-tokens.txt` in the data folder, readable by this user only.
+pub async fn fill(rt: &Arc<Runtime>, projects: usize, print: bool, admin_token: Option<&str>) -> anyhow::Result<()> {
     let (_, existing) = rt.store.projects(&Default::default(), 1, 0).await?;
     if existing > 0 {
         if print {
-            println!("demo: the instance already has {existing} projects; nothing loaded");
+            let path = rt.settings.data_dir.join(CREDENTIALS_FILE);
+            let note =
+                if path.exists() { format!("; its sign-in details are in {}", path.display()) } else { String::new() };
+            println!("demo: the instance already has {existing} projects; nothing loaded{note}");
         }
         return Ok(());
     }
@@ -89,20 +104,28 @@ pub async fn fill(rt: &Arc<Runtime>, projects: usize, print: bool) -> anyhow::Re
             c.id, c.cases_created
         ));
     }
-    if let Some((u, t)) = &tokens.finance {
-        lines.push(format!("finance token ({u}): {t}"));
+    let credentials = credentials(rt, &tokens, admin_token).await?;
+    let path = rt.settings.data_dir.join(CREDENTIALS_FILE);
+    write_private(&path, &credentials_text(rt, &credentials))
+        .map_err(|e| anyhow::anyhow!("cannot write the demo's sign-in details to {}: {e}", path.display()))?;
+    lines.push(format!(
+        "sign in at {}/login as one of these users (their passwords and API tokens are in {}):",
+        rt.settings.public_url,
+        path.display()
+    ));
+    let experts = credentials.iter().filter(|c| c.role == "expert").count();
+    for c in credentials.iter().filter(|c| c.role != "expert") {
+        lines.push(format!("  {:<11} {:<10} {}  {}", c.role, c.username, c.password, c.name));
     }
-    for (u, t) in &tokens.departments {
-        lines.push(format!("department token ({u}): {t}"));
-    }
-    for (u, t) in &tokens.experts {
-        lines.push(format!("expert token ({u}): {t}"));
-    }
-    let path = rt.settings.data_dir.join("demo-tokens.txt");
-    if let Err(e) = std::fs::write(&path, lines.join("\n") + "\n") {
-        tracing::warn!(error = %e, "could not write {}", path.display());
-    } else {
-        lines.push(format!("(these tokens are also in {})", path.display()));
+    if let Some(c) = credentials.iter().find(|c| c.role == "expert") {
+        lines.push(format!(
+            "  {:<11} {:<10} {}  {} (and {} more experts of the same sector, listed in the file)",
+            c.role,
+            c.username,
+            c.password,
+            c.name,
+            experts.saturating_sub(1)
+        ));
     }
     if print {
         for l in lines {
@@ -110,6 +133,176 @@ pub async fn fill(rt: &Arc<Runtime>, projects: usize, print: bool) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+/// Gives every demo user with a token a web password, registers the demo's third-party
+/// institution with one user and commissions it a key evaluation of the tour department's
+/// largest project, and returns the credentials in the order the file lists them.
+async fn credentials(
+    rt: &Runtime,
+    tokens: &crate::store::bulk::SampleTokens,
+    admin_token: Option<&str>,
+) -> anyhow::Result<Vec<Credential>> {
+    use crate::store::people::NewUser;
+    use crate::workflow::Role;
+    let now = rt.clock.now_ms();
+    let admin = rt
+        .store
+        .users(10, 0)
+        .await?
+        .into_iter()
+        .find(|u| u.role == Role::Admin)
+        .ok_or_else(|| anyhow::anyhow!("the instance has no admin"))?;
+    let admin_token = match admin_token {
+        Some(t) => t.to_string(),
+        None => match &rt.settings.admin_token {
+            Some(t) => t.expose().to_string(),
+            None => rt.store.issue_token(admin.id, "demo", now, Some(admin.id)).await?,
+        },
+    };
+    let mut out = vec![Credential {
+        id: admin.id,
+        role: "admin",
+        username: admin.username.clone(),
+        password: String::new(),
+        token: admin_token,
+        name: admin.display_name.clone(),
+    }];
+    let mut add = |role: &'static str, u: &crate::store::bulk::SampleUser| {
+        out.push(Credential {
+            id: u.id,
+            role,
+            username: u.username.clone(),
+            password: String::new(),
+            token: u.token.clone(),
+            name: u.display_name.clone(),
+        })
+    };
+    if let Some(f) = &tokens.finance {
+        add("finance", f);
+    }
+    for d in &tokens.departments {
+        add("department", d);
+    }
+    // The third party: an institution independent of the bureau and of the department it
+    // evaluates, with one user, and a key evaluation of the tour department's largest project.
+    let firm_user = rt
+        .store
+        .create_user(
+            &NewUser {
+                username: "tp001".into(),
+                display_name: "县明诚绩效评价咨询有限公司".into(),
+                role: Role::ThirdParty,
+                department_code: None,
+                email: "tp001@thirdparty.example.cn".into(),
+                language: "zh".into(),
+                expert: None,
+                digest: false,
+                department_head: false,
+            },
+            now,
+            Some(admin.id),
+        )
+        .await?;
+    let firm = rt
+        .store
+        .create_third_party(
+            &crate::store::key_eval::NewThirdParty {
+                code: "TP001".into(),
+                name: firm_user.display_name.clone(),
+                affiliations: Vec::new(),
+                bureau_affiliated: false,
+                members: vec![firm_user.id],
+            },
+            admin.id,
+            now,
+        )
+        .await?;
+    if let (Some(firm_id), Some(dept)) = (firm["id"].as_i64(), tokens.departments.first()) {
+        let dept_user = rt.store.user(dept.id).await?;
+        let filter = crate::store::projects::ProjectFilter {
+            department_id: dept_user.department_id,
+            fiscal_year: Some(DEMO_YEAR),
+            sector: None,
+        };
+        let (projects, _) = rt.store.projects(&filter, 500, 0).await?;
+        if let Some(largest) = projects.iter().max_by_key(|p| p.amount) {
+            rt.store
+                .create_key_evaluation(
+                    &crate::store::key_eval::NewKeyEvaluation {
+                        project_id: Some(largest.id),
+                        department_id: None,
+                        fiscal_year: DEMO_YEAR,
+                        third_party_id: firm_id,
+                        weights: None,
+                    },
+                    admin.id,
+                    now,
+                )
+                .await?;
+        }
+    }
+    let firm_token = rt.store.issue_token(firm_user.id, "demo", now, Some(admin.id)).await?;
+    out.push(Credential {
+        id: firm_user.id,
+        role: "third_party",
+        username: firm_user.username.clone(),
+        password: String::new(),
+        token: firm_token,
+        name: firm_user.display_name.clone(),
+    });
+    for e in &tokens.experts {
+        out.push(Credential {
+            id: e.id,
+            role: "expert",
+            username: e.username.clone(),
+            password: String::new(),
+            token: e.token.clone(),
+            name: e.display_name.clone(),
+        });
+    }
+    // Each a password of its own (argon2id hashing is deliberately slow: one at a time).
+    for c in &mut out {
+        c.password = demo_password();
+        rt.store.set_password(c.id, &c.password, now, Some(admin.id)).await?;
+    }
+    Ok(out)
+}
+
+/// A password for a demo user: 12 characters that cannot be misread (no 0/O, 1/l/I).
+fn demo_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY23456789";
+    let mut rng = rand::rng();
+    (0..12).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// The credentials file: a header saying how to use it, then one user a line.
+fn credentials_text(rt: &Runtime, credentials: &[Credential]) -> String {
+    let mut text = format!(
+        "# jixiao demo: who can sign in. Web pages: {url}/login with the username and password.\n\
+         # API: the header `Authorization: Bearer <token>` on {url}/api/v1/...\n\
+         # The experts are every expert of the sector of the tour's project (the panel draws three of them).\n\
+         # role       username   password      token                                           name\n",
+        url = rt.settings.public_url
+    );
+    for c in credentials {
+        text.push_str(&format!("{:<11} {:<10} {:<13} {} {}\n", c.role, c.username, c.password, c.token, c.name));
+    }
+    text
+}
+
+/// Writes a file readable and writable by this user only (mode 0600), replacing it.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
 }
 
 /// The workflow of departments' overall performance, started with the demo.

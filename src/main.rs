@@ -153,7 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 println!("admin token (shown once; keep it): {token}");
             }
             if demo {
-                jixiao::demo_setup::fill(&started.runtime, 3_244, true).await?;
+                jixiao::demo_setup::fill(&started.runtime, 3_244, true, started.new_admin_token.as_deref()).await?;
             }
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -183,7 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             if let Some(token) = &started.new_admin_token {
                 println!("admin token (shown once; keep it): {token}");
             }
-            jixiao::demo_setup::fill(&started.runtime, projects, true).await?;
+            jixiao::demo_setup::fill(&started.runtime, projects, true, started.new_admin_token.as_deref()).await?;
             println!("the cycle's jobs run when `jixiao serve` or `jixiao worker` starts");
             Ok(std::process::ExitCode::SUCCESS)
         }
@@ -194,6 +194,16 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 _ => data_dir,
             };
             let s = settings(cli.config.as_ref(), Overrides { listen: None, data_dir, database_url, redis_url: None })?;
+            // Verifying never creates a database: a wrong folder is an error, not an empty log.
+            if let Some(db) = app::sqlite_file(&s.database_url)
+                && !db.is_file()
+            {
+                anyhow::bail!(
+                    "no database at {} (data_dir = {}; run this in the data folder or give --data-dir)",
+                    db.display(),
+                    s.given_path("data_dir")
+                );
+            }
             let store = jixiao::store::Store::open(&s.database_url).await?;
             let v = store.verify_chains().await?;
             match &v.broken {
@@ -226,10 +236,39 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let s = settings(cli.config.as_ref(), Overrides { listen: None, data_dir, database_url, redis_url: None })?;
             let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let store = jixiao::store::Store::open(&s.database_url).await?;
-            let parsed = store.parse_spreadsheet(&name, bytes).await?;
-            let now = chrono::Utc::now().timestamp_millis();
-            let report = store.import_parsed(&name, &parsed, dry_run, now, None).await?;
+            // A missing data folder is created (with a new database), and said so; a run that
+            // stores nothing takes away what it created.
+            let fresh = app::sqlite_file(&s.database_url).is_some_and(|db| !db.exists());
+            let made = app::prepare_paths(&s)?;
+            if fresh {
+                println!(
+                    "{}: no database yet in data_dir = {}; a new one is created there",
+                    file.display(),
+                    s.given_path("data_dir")
+                );
+            }
+            let imported = async {
+                let store = jixiao::store::Store::open(&s.database_url).await?;
+                let parsed = store.parse_spreadsheet(&name, bytes).await?;
+                let now = chrono::Utc::now().timestamp_millis();
+                let report = store.import_parsed(&name, &parsed, dry_run, now, None).await;
+                store.close().await;
+                anyhow::Ok(report?)
+            }
+            .await;
+            let report = match imported {
+                Ok(r) if r.stored || !fresh => r,
+                Ok(r) => {
+                    made.undo();
+                    r
+                }
+                Err(e) => {
+                    if fresh {
+                        made.undo();
+                    }
+                    return Err(e);
+                }
+            };
             for p in &report.problems {
                 println!("{}: {p}", file.display());
             }
@@ -311,7 +350,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
                 )
                 .try_init();
-            jixiao::bench::run(command).await?;
+            jixiao::bench::run(command, cli.config.as_deref()).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
     }

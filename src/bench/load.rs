@@ -231,7 +231,7 @@ pub struct Rates {
     pub proposals: u32,
 }
 
-pub async fn run(cases: usize, rates: Rates, seconds: f64) -> anyhow::Result<()> {
+pub async fn run(cases: usize, rates: Rates, seconds: f64, shipped: &super::Shipped) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("jixiao.db").display());
     let t0 = Instant::now();
@@ -245,6 +245,7 @@ pub async fn run(cases: usize, rates: Rates, seconds: f64) -> anyhow::Result<()>
         .env("JIXIAO_DATA_DIR", dir.path())
         .env("JIXIAO_DATABASE_URL", &url)
         .env("JIXIAO_ADMIN_TOKEN", ADMIN_TOKEN)
+        .envs(shipped.env())
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

@@ -45,9 +45,10 @@ pub enum BenchCommand {
     /// Indicator-check calls per second on one core: the `common` and `health` plugins as
     /// sandboxed components, and the same rules compiled natively, on a 10-indicator project.
     Plugins {
-        /// Folder of the built components (plugins/build.sh writes plugins/dist).
-        #[arg(long, default_value = "plugins/dist")]
-        dist: std::path::PathBuf,
+        /// Folder of the built components (default: the `plugins_dir` setting, as `serve`
+        /// reads it; plugins/build.sh writes plugins/dist).
+        #[arg(long)]
+        dist: Option<std::path::PathBuf>,
         /// Seconds each side is measured for, per run.
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
@@ -82,12 +83,11 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
-    /// Assigning experts to a whole cycle's target reviews at once (balanced batch assignment
-    /// with recusal and caps), beside drawing the same panels one at a time.
     /// The API under load from this process (a second process to the server it starts): a
-    /// server on the embedded default holding `cases` cases, driven at `rate` requests per
-    /// second for `seconds` per endpoint: /healthz as the baseline, a reviewer's inbox, and the
-    /// case view. Prints p50, p99, max and errors per endpoint.
+    /// server on the embedded default holding `cases` cases (every case in monitoring, its
+    /// report filled), settled, then driven open-loop for `seconds` per endpoint: /healthz as
+    /// the baseline, a reviewer's inbox and the case view at `rate` requests per second, and
+    /// fill-and-use's proposal at `proposal_rate`. Prints p50, p99, max and errors per endpoint.
     Load {
         #[arg(long, default_value_t = 350_000)]
         cases: usize,
@@ -100,6 +100,8 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         proposal_rate: u32,
     },
+    /// Assigning experts to a whole cycle's target reviews at once (balanced batch assignment
+    /// with recusal and caps), beside drawing the same panels one at a time.
     Panels {
         #[arg(long, default_value_t = 3244)]
         cases: usize,
@@ -110,12 +112,50 @@ pub enum BenchCommand {
     },
 }
 
-pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+/// Where the shipped workflows and plugins are: the `workflows_dir` and `plugins_dir` settings
+/// as `serve` reads them (settings file, `JIXIAO_` variables, defaults against the working
+/// directory), made absolute, for the servers a benchmark starts.
+#[derive(Debug, Clone)]
+pub struct Shipped {
+    pub workflows_dir: std::path::PathBuf,
+    pub plugins_dir: std::path::PathBuf,
+}
+
+impl Shipped {
+    pub fn from_settings(config: Option<&std::path::Path>) -> anyhow::Result<Shipped> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let (s, _) = Settings::load(config, &env, &Overrides::default())?;
+        if !s.workflows_dir.is_dir() {
+            anyhow::bail!(
+                "workflows_dir = {}: no such folder (the benchmarks publish the shipped workflows; run them from the repository or set JIXIAO_WORKFLOWS_DIR)",
+                s.given_path("workflows_dir")
+            );
+        }
+        Ok(Shipped { workflows_dir: s.workflows_dir, plugins_dir: s.plugins_dir })
+    }
+
+    /// The settings that point a server at them.
+    fn env(&self) -> [(String, String); 2] {
+        [
+            ("JIXIAO_WORKFLOWS_DIR".to_string(), self.workflows_dir.display().to_string()),
+            ("JIXIAO_PLUGINS_DIR".to_string(), self.plugins_dir.display().to_string()),
+        ]
+    }
+}
+
+pub async fn run(cmd: BenchCommand, config: Option<&std::path::Path>) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Cycle { projects, runs, database_url, redis_url, workers } => {
-            cycle(projects, runs.max(1), database_url, redis_url, workers).await
+            let shipped = Shipped::from_settings(config)?;
+            cycle(projects, runs.max(1), database_url, redis_url, workers, &shipped).await
         }
-        BenchCommand::Plugins { dist, seconds, runs } => plugins(&dist, seconds, runs.max(1)),
+        BenchCommand::Plugins { dist, seconds, runs } => {
+            let dist = match dist {
+                Some(d) => d,
+                None => Shipped::from_settings(config)?.plugins_dir,
+            };
+            plugins(&dist, seconds, runs.max(1))
+        }
         BenchCommand::Monitoring { projects, runs, database_url } => {
             monitoring::run(projects.max(1), runs.max(1), database_url).await
         }
@@ -123,7 +163,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Import { projects, runs } => import::run(projects.max(1), runs.max(1)).await,
         BenchCommand::Load { cases, rate, seconds, proposal_rate } => {
             let rates = load::Rates { reads: rate.clamp(1, 100_000), proposals: proposal_rate.clamp(1, 100_000) };
-            load::run(cases.max(1), rates, seconds.max(1.0)).await
+            load::run(cases.max(1), rates, seconds.max(1.0), &Shipped::from_settings(config)?).await
         }
         BenchCommand::Panels { cases, experts, runs } => panels::run(cases, experts.max(6), runs.max(1)),
     }
@@ -172,8 +212,9 @@ async fn cycle(
     database_url: Option<String>,
     redis_url: Option<String>,
     workers: Vec<usize>,
+    shipped: &Shipped,
 ) -> anyhow::Result<()> {
-    let embedded = series(projects, runs, Shape::Embedded, "sqlite").await?;
+    let embedded = series(projects, runs, Shape::Embedded, "sqlite", shipped).await?;
     let mut out = json!({
         "bench": "cycle",
         "projects": projects,
@@ -191,7 +232,7 @@ async fn cycle(
         for n in workers {
             let shape = Shape::ScaleOut { server_url: url.clone(), redis_url: redis_url.clone(), workers: n };
             let label = format!("{}_{n}_workers", if redis_url.is_some() { "postgres_redis" } else { "postgres" });
-            let r = series(projects, runs, shape, &label).await?;
+            let r = series(projects, runs, shape, &label, shipped).await?;
             let cps = r["cases_per_s"].as_f64().unwrap_or(0.0);
             let base = *base_cps.get_or_insert(cps);
             let mut r = r;
@@ -206,10 +247,16 @@ async fn cycle(
 }
 
 /// Several runs of one shape; their medians.
-async fn series(projects: usize, runs: usize, shape: Shape, label: &str) -> anyhow::Result<serde_json::Value> {
+async fn series(
+    projects: usize,
+    runs: usize,
+    shape: Shape,
+    label: &str,
+    shipped: &Shipped,
+) -> anyhow::Result<serde_json::Value> {
     let mut results = Vec::new();
     for i in 0..runs {
-        let r = cycle_once(projects, &shape).await?;
+        let r = cycle_once(projects, &shape, shipped).await?;
         println!(
             "{label} run {}: {} cases to target-review assignment in {:.2} s (county built in {:.2} s), {} jobs, expert load spread {}",
             i + 1,
@@ -248,13 +295,13 @@ impl Drop for Children {
 
 /// One run: a fresh data folder, the county, a cycle, the department submissions, and the
 /// panel reviews of the ex-ante assessments, until every case waits for its target-review panel.
-async fn cycle_once(projects: usize, shape: &Shape) -> anyhow::Result<CycleRun> {
+async fn cycle_once(projects: usize, shape: &Shape, shipped: &Shipped) -> anyhow::Result<CycleRun> {
     let dir = tempfile::tempdir()?;
     let mut env = vec![
         ("JIXIAO_DATA_DIR".to_string(), dir.path().display().to_string()),
-        ("JIXIAO_WORKFLOWS_DIR".to_string(), std::env::current_dir()?.join("workflows").display().to_string()),
         ("JIXIAO_LOG".to_string(), "warn".to_string()),
     ];
+    env.extend(shipped.env());
     let unique = format!("jxb_{}", &crate::store::people::new_token()[3..15]);
     let mut drop_db = None;
     let mut worker_count = 0;

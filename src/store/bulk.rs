@@ -32,19 +32,37 @@ pub struct CountyExpert {
     pub past_units: Vec<(String, i32, i32)>,
 }
 
-/// Tokens of a few loaded users, so a newcomer can try each role at once.
+/// A loaded user with an API token, so a newcomer can try each role at once.
+#[derive(Debug, Clone)]
+pub struct SampleUser {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub token: String,
+}
+
+/// The loaded users given tokens.
 #[derive(Debug, Clone, Default)]
 pub struct SampleTokens {
-    pub finance: Option<(String, String)>,
-    pub departments: Vec<(String, String)>,
-    pub experts: Vec<(String, String)>,
+    pub finance: Option<SampleUser>,
+    pub departments: Vec<SampleUser>,
+    pub experts: Vec<SampleUser>,
+}
+
+async fn sample(conn: &mut sqlx::AnyConnection, user: &super::people::User, now_ms: i64) -> Result<SampleUser> {
+    Ok(SampleUser {
+        id: user.id,
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        token: insert_token(conn, user.id, "demo", now_ms).await?,
+    })
 }
 
 impl Store {
     /// Loads a county into an empty instance. Each department gets a user `dNNN` (its code in
     /// lower case), the bureau `finance_staff` finance users, each expert a user `expertNNN`.
-    /// Tokens are issued for the finance user, the departments listed in `token_departments`
-    /// and the first `token_experts` experts.
+    /// Tokens are issued for the first finance user, the departments listed in
+    /// `token_departments` and every expert of a sector in `token_expert_sectors`.
     pub async fn load_county(
         &self,
         departments: &[CountyDepartment],
@@ -52,7 +70,7 @@ impl Store {
         projects: &[ProjectInput],
         finance_staff: usize,
         token_departments: &[String],
-        token_experts: usize,
+        token_expert_sectors: &[String],
         now_ms: i64,
     ) -> Result<SampleTokens> {
         let mut tx = self.write().await?;
@@ -78,7 +96,7 @@ impl Store {
             )
             .await?;
             if token_departments.contains(&d.code) {
-                tokens.departments.push((user.username.clone(), insert_token(&mut tx, user.id, "demo", now_ms).await?));
+                tokens.departments.push(sample(&mut tx, &user, now_ms).await?);
             }
         }
         for i in 0..finance_staff {
@@ -99,7 +117,7 @@ impl Store {
             )
             .await?;
             if i == 0 {
-                tokens.finance = Some((user.username.clone(), insert_token(&mut tx, user.id, "demo", now_ms).await?));
+                tokens.finance = Some(sample(&mut tx, &user, now_ms).await?);
             }
         }
         // A whole cycle's target reviews are open at once: each expert's cap leaves room for
@@ -160,8 +178,8 @@ impl Store {
                         .await?;
                 }
             }
-            if i < token_experts {
-                tokens.experts.push((user.username.clone(), insert_token(&mut tx, user.id, "demo", now_ms).await?));
+            if e.sectors.iter().any(|s| token_expert_sectors.contains(s)) {
+                tokens.experts.push(sample(&mut tx, &user, now_ms).await?);
             }
         }
         for p in projects {

@@ -21,4 +21,5 @@ mod panels;
 mod plugins;
 mod process;
 mod report;
+mod start;
 mod web;
