@@ -10,6 +10,15 @@ api() { curl -sS --fail-with-body -H "Authorization: Bearer $1" -H 'Content-Type
 py() { python3 -c "import json, sys; d = json.load(sys.stdin); $1"; }   # reads the answer as d
 step() { printf '\n== %s\n' "$*"; }
 
+step "the workers place the demo's cases in their first stages (a minute at most after the start)"
+for _ in $(seq 120); do
+  PENDING=$(curl -sS --fail "$URL/metrics" | awk '$1 == "jixiao_pending_case_inputs" { print $2 }')
+  [ "$PENDING" = 0 ] && break
+  sleep 1
+done
+[ "$PENDING" = 0 ] || { echo "inputs still pending after 120 s: $PENDING" >&2; exit 1; }
+echo "every case input applied"
+
 step "who am I: the department's user"
 api "$D" /me | py 'assert d["role"] == "department", d; print(d["username"], d["display_name"])'
 

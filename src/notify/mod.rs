@@ -360,7 +360,19 @@ impl Transport {
                 // Written whole, then renamed, so a reader never sees half a message.
                 let tmp = dir.join(format!(".{file_name}.tmp"));
                 let path = dir.join(file_name);
-                tokio::fs::write(&tmp, msg.formatted()).await.map_err(|e| SendError::Temporary(e.to_string()))?;
+                // Mail holds names and tasks: readable by the server's user only (0600).
+                let (file, body) = (tmp.clone(), msg.formatted());
+                tokio::task::spawn_blocking(move || {
+                    use std::io::Write;
+                    let mut options = std::fs::OpenOptions::new();
+                    options.write(true).create(true).truncate(true);
+                    #[cfg(unix)]
+                    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                    options.open(&file)?.write_all(&body)
+                })
+                .await
+                .map_err(|e| SendError::Temporary(e.to_string()))?
+                .map_err(|e| SendError::Temporary(e.to_string()))?;
                 tokio::fs::rename(&tmp, &path).await.map_err(|e| SendError::Temporary(e.to_string()))
             }
         }

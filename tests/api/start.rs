@@ -168,6 +168,20 @@ fn default_relative_paths_start_the_demo_and_a_restart_changes_nothing() {
         let res = req.send().await.unwrap();
         assert_eq!(res.status().as_u16(), 303, "the demo password signs in: {}", res.text().await.unwrap());
     });
+    // The mail written for the demo's tasks is readable by the server's user only.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mail = loop {
+        let found = std::fs::read_dir(data.join("mail"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "eml"));
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "no mail written within 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(mode(&mail), 0o600, "{}", mail.display());
     stop(&mut child);
 
     // A restart of the demo instance changes none of it.
