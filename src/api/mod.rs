@@ -123,7 +123,20 @@ pub fn router(rt: Arc<Runtime>) -> Router {
 /// Records each request's latency by route and status.
 async fn observe(State(rt): State<Arc<Runtime>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    // Labels come from closed sets (a client may send any token as a method, and every new
+    // label value would be a series kept for ever): the standard methods or "other", the
+    // matched route template or "unmatched".
+    let method = match *req.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::PATCH => "PATCH",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::HEAD => "HEAD",
+        axum::http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+    .to_string();
     let route =
         req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let resp = next.run(req).await;
@@ -736,7 +749,8 @@ async fn list_outbox(
     let items = rt.store.outbox(q.status.as_deref(), limit).await?;
     let transport = match &rt.mail {
         crate::notify::Transport::Smtp(_) => "smtp".to_string(),
-        crate::notify::Transport::Files(dir) => format!("files in {}", dir.display()),
+        // Where on the server's disk is the operator's business, not the API's.
+        crate::notify::Transport::Files(_) => "files in the mail folder (mail_dir)".to_string(),
     };
     Ok(Json(json!({"transport": transport, "counts": counts, "items": items})))
 }

@@ -631,9 +631,20 @@ struct PageQuery {
 }
 
 /// Where to go after log-in: a path on this server only.
+/// Where a log-in may send the browser on: a path of this site only. Browsers drop tabs and
+/// line breaks from addresses and read `\\` as `/`, so `/<tab>/evil.example` would become
+/// `//evil.example` (another site): only visible ASCII without a backslash is accepted, which
+/// also keeps every accepted value a valid `Location` header.
 fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && p.len() <= 500 => p.to_string(),
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && p.len() <= 500
+                && p.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'\\') =>
+        {
+            p.to_string()
+        }
         _ => "/".into(),
     }
 }
@@ -789,6 +800,29 @@ async fn stylesheet() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_in_sends_on_only_to_this_site() {
+        for ok in ["/", "/cases?stage=monitoring&page=2", "/tasks/12", "/%E4%BB%BB%E5%8A%A1"] {
+            assert_eq!(local_path(Some(ok)), ok);
+        }
+        for bad in [
+            "//evil.example/",
+            "/\tevil.example/",
+            "/\t/evil.example/",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "/\u{b}",
+            "https://evil.example/",
+            "evil.example",
+            "/任务",
+            "",
+        ] {
+            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(local_path(Some(&format!("/{}", "a".repeat(600)))), "/");
+        assert_eq!(local_path(None), "/");
+    }
 
     #[test]
     fn pages_render_in_both_languages_and_escape_what_users_wrote() {

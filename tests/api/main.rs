@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port, a fresh SQLite database per test, driven
 //! over HTTP as each role. One binary for the whole folder, so it links once.
 
+mod abuse;
 mod access;
 mod audit;
 mod browser;
