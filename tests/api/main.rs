@@ -12,6 +12,7 @@ mod exchange;
 mod flow;
 mod fuzz;
 mod helpers;
+mod image;
 mod jobs;
 mod library;
 mod matrix;
