@@ -115,9 +115,34 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(middleware::from_fn_with_state(Arc::clone(&rt), observe))
+        .layer(middleware::from_fn(security_headers))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(rt)
+}
+
+/// Headers every answer carries, pages and API alike: the browser must not guess a type
+/// (`nosniff`), frame the answer or send its address elsewhere; an answer without a policy of
+/// its own (JSON, CSV, public documents) may load nothing. An answer to a signed-in caller (a
+/// token or a session cookie) is never stored by a cache.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let authenticated = req.headers().contains_key(header::AUTHORIZATION) || req.headers().contains_key(header::COOKIE);
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            // Styles only, inline included (the public disclosure page carries its own); no scripts.
+            header::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+        );
+    }
+    if authenticated && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    }
+    resp
 }
 
 /// Records each request's latency by route and status.

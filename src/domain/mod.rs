@@ -14,6 +14,7 @@ pub mod panel;
 pub mod project;
 pub mod scoring;
 pub mod spot_check;
+pub mod text;
 
 pub use indicator::{Basis, FieldError, Indicator, Level1, Operator, TargetValue};
 pub use money::Fen;

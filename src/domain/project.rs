@@ -69,6 +69,9 @@ impl ProjectInput {
         if self.name.trim().is_empty() || self.name.chars().count() > 200 {
             err("name", "a project name of 1–200 characters is required".into());
         }
+        if let Some(e) = super::text::line_problem("name", &self.name) {
+            err("name", e.message);
+        }
         if sector_label(&self.sector).is_none() {
             let known: Vec<&str> = SECTORS.iter().map(|(c, _)| *c).collect();
             err("sector", format!("'{}' is not a sector (expected one of {})", self.sector, known.join(", ")));

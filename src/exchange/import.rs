@@ -1217,6 +1217,9 @@ fn read_departments(layout: &Layout, li: usize, rows: &[Row], departments: &mut 
         {
             rec.report(n, Field::DeptName, "a department name has at most 100 characters".into());
         }
+        if let Some(e) = name.as_deref().and_then(|t| crate::domain::text::line_problem("name", t)) {
+            rec.report(n, Field::DeptName, e.message);
+        }
         if let Some(code) = &code {
             departments.in_file.entry(code.clone()).or_insert_with(|| (layout.sheet.clone(), n));
         }
@@ -1270,6 +1273,9 @@ fn read_users(
         if display_name.as_ref().is_some_and(|d| d.chars().count() > 100) {
             rec.report(n, Field::DisplayName, "a display name has at most 100 characters".into());
         }
+        if let Some(e) = display_name.as_deref().and_then(|t| crate::domain::text::line_problem("display_name", t)) {
+            rec.report(n, Field::DisplayName, e.message);
+        }
         let role = match layout.kind {
             Kind::Experts => match rec.parse(row, Field::Role, |c| parse_role(&cell_text(c))) {
                 Some(Role::Expert) => Some(Role::Expert),
@@ -1310,8 +1316,8 @@ fn read_users(
             _ => None,
         };
         let email = layout.text(row, Field::Email).into_owned();
-        if !email.is_empty() && (!email.contains('@') || email.len() > 254) {
-            rec.report(n, Field::Email, format!("'{email}' is not an email address"));
+        if let Some(e) = (!email.is_empty()).then(|| crate::domain::text::email_problem("email", &email)).flatten() {
+            rec.report(n, Field::Email, e.message);
         }
         let language = rec.parse(row, Field::Language, |c| parse_language(&cell_text(c))).unwrap_or("zh");
 

@@ -424,9 +424,10 @@ async fn render_context(rt: &Runtime, ctx: &Value, language: &str) -> Value {
         .into();
     out["task_label"] = task_label(ctx["form"].as_str().unwrap_or_default(), language).into();
     out["link"] = match (ctx["task_id"].as_i64(), ctx["case_id"].as_i64()) {
-        (Some(t), _) if t > 0 => format!("{}/api/v1/tasks/{t}", rt.settings.public_url),
-        (_, Some(c)) if c > 0 => format!("{}/api/v1/cases/{c}", rt.settings.public_url),
-        _ => format!("{}/api/v1/cases", rt.settings.public_url),
+        // Links open pages (a person's browser gets a page, where the API would answer 401).
+        (Some(t), _) if t > 0 => format!("{}/tasks/{t}", rt.settings.public_url),
+        (_, Some(c)) if c > 0 => format!("{}/cases/{c}", rt.settings.public_url),
+        _ => format!("{}/", rt.settings.public_url),
     }
     .into();
     let en = language == "en";

@@ -83,6 +83,8 @@ impl Store {
         if t.name.trim().is_empty() || t.name.chars().count() > 200 {
             errs.push(FieldError { zh: None, path: "name".into(), message: "a name of 1–200 characters".into() });
         }
+        errs.extend(crate::domain::text::line_problem("name", &t.name));
+        errs.extend(crate::domain::text::line_problem("code", code));
         if t.affiliations.len() > 500 || t.members.len() > 500 {
             errs.push(FieldError {
                 zh: None,

@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
 use super::{Result, Store, StoreError, is_unique_violation};
+use crate::domain::FieldError;
 use crate::workflow::Role;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -240,6 +241,13 @@ impl Store {
         if name.trim().is_empty() || name.chars().count() > 100 {
             return Err(invalid("name", "a department name of 1–100 characters is required"));
         }
+        let text_problems: Vec<FieldError> = [("name", name), ("head", head)]
+            .iter()
+            .filter_map(|(path, text)| crate::domain::text::line_problem(path, text))
+            .collect();
+        if !text_problems.is_empty() {
+            return Err(StoreError::Invalid { message: "the department is invalid".into(), details: text_problems });
+        }
         if crate::domain::project::sector_label(sector).is_none() {
             return Err(invalid("sector", format!("'{sector}' is not a sector")));
         }
@@ -376,8 +384,12 @@ pub(crate) async fn insert_user(conn: &mut AnyConnection, u: &NewUser, now_ms: i
     if u.display_name.trim().is_empty() || u.display_name.chars().count() > 100 {
         return Err(invalid("display_name", "a display name of 1–100 characters is required"));
     }
-    if !u.email.is_empty() && (!u.email.contains('@') || u.email.len() > 254) {
-        return Err(invalid("email", format!("'{}' is not an email address", u.email)));
+    let text_problems: Vec<FieldError> = crate::domain::text::line_problem("display_name", &u.display_name)
+        .into_iter()
+        .chain((!u.email.is_empty()).then(|| crate::domain::text::email_problem("email", &u.email)).flatten())
+        .collect();
+    if !text_problems.is_empty() {
+        return Err(StoreError::Invalid { message: "the user is invalid".into(), details: text_problems });
     }
     if u.language != "zh" && u.language != "en" {
         return Err(invalid("language", format!("'{}' is not a language (expected zh or en)", u.language)));

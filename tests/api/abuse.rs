@@ -45,3 +45,66 @@ async fn the_outbox_does_not_show_the_server_s_paths() {
     assert_eq!(transport, "files in the mail folder (mail_dir)");
     assert!(!body.to_string().contains(&app.dir.path().display().to_string()), "{body}");
 }
+
+/// Names, e-mail addresses and codes with control or invisible characters are refused where
+/// they enter, at their field; nothing is stored.
+#[tokio::test]
+async fn control_characters_are_refused_at_the_field() {
+    use serde_json::json;
+    let app = TestApp::spawn().await;
+    let admin = crate::helpers::ADMIN_TOKEN;
+    let cases = [
+        (json!({"username": "u1", "display_name": "张三\r\nBcc: x@evil.cn", "role": "finance"}), "display_name"),
+        (
+            json!({"username": "u2", "display_name": "张三", "role": "finance", "email": "a@b.cn\r\nBcc: x@evil.cn"}),
+            "email",
+        ),
+        (json!({"username": "u3", "display_name": "ad\u{202e}nim", "role": "finance"}), "display_name"),
+        (json!({"username": "u4", "display_name": "nul\u{0}", "role": "finance"}), "display_name"),
+        (json!({"username": "u5", "display_name": "张三", "role": "finance", "email": "not-an-address"}), "email"),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = app.post("/api/v1/admin/users", admin, body.clone()).await;
+        assert_eq!(status.as_u16(), 422, "{body}: {answer}");
+        let paths: Vec<&str> =
+            answer["details"].as_array().unwrap().iter().filter_map(|d| d["path"].as_str()).collect();
+        assert!(paths.contains(&field), "{body}: {answer}");
+    }
+    let (status, answer) = app
+        .post("/api/v1/departments", admin, json!({"code": "D777", "name": "县\n教育局", "sector": "education"}))
+        .await;
+    assert_eq!(status.as_u16(), 422, "{answer}");
+    let users = app.ok_get("/api/v1/admin/users", admin).await;
+    assert_eq!(users["total"], 1, "nothing was stored: {users}");
+}
+
+/// Every answer carries the security headers: pages, API answers, errors and public documents.
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let admin = crate::helpers::ADMIN_TOKEN;
+    for (path, token) in [
+        ("/healthz", None),
+        ("/login", None),
+        ("/api/v1/me", Some(admin)),
+        ("/api/v1/me", None),
+        ("/api/v1/no-such", Some(admin)),
+        ("/public/disclosures/2023/targets.html", None),
+        ("/api/openapi.json", None),
+    ] {
+        let mut req = app.client.get(format!("{}{path}", app.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert!(h.contains_key("referrer-policy"), "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        if token.is_some() {
+            assert_eq!(h["cache-control"], "no-store", "{path}");
+        }
+    }
+}
