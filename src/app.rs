@@ -252,6 +252,23 @@ async fn open_store(
     mail: crate::notify::Transport,
     pages: crate::web::Pages,
 ) -> anyhow::Result<Started> {
+    let lock = store.startup_lock().await?;
+    let result = shared_start(settings, clock, store, plugins, calendar, templates, mail, pages).await;
+    lock.release().await;
+    result
+}
+
+/// Start-up's writes to what every process shares, under the start-up lock.
+async fn shared_start(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    store: Store,
+    plugins: Arc<crate::plugin_host::PluginHost>,
+    calendar: Calendar,
+    templates: crate::notify::Templates,
+    mail: crate::notify::Transport,
+    pages: crate::web::Pages,
+) -> anyhow::Result<Started> {
     let sealed = store.seal_unchained().await?;
     if sealed > 0 {
         tracing::info!(sealed, "events written before the log was hash-chained are now chained");

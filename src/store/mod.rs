@@ -191,6 +191,22 @@ impl Store {
         })
     }
 
+    /// Holds start-up's shared writes (sealing the log, the sector libraries, plugins, shipped
+    /// workflows, the first admin) to one process at a time: an api and its workers started
+    /// together on an empty PostgreSQL otherwise race to create the same rows, and the loser
+    /// stops ("the username 'admin' is taken"). On SQLite one process serves the file.
+    /// The lock ends when the returned guard's `release` is called or its connection closes.
+    pub async fn startup_lock(&self) -> Result<StartupLock> {
+        match self.backend {
+            Backend::Sqlite => Ok(StartupLock(None)),
+            Backend::Postgres => {
+                let mut conn = self.pool.acquire().await?;
+                sqlx::query("SELECT pg_advisory_lock($1)").bind(STARTUP_LOCK_KEY).execute(&mut *conn).await?;
+                Ok(StartupLock(Some(conn)))
+            }
+        }
+    }
+
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -200,6 +216,24 @@ impl Store {
         self.pool.close().await;
         if let Some(p) = &self.sqlite {
             p.close().await;
+        }
+    }
+}
+
+/// The advisory lock key of start-up ("jixiao" in ASCII).
+const STARTUP_LOCK_KEY: i64 = 0x6a_6978_6961_6f;
+
+/// Start-up's lock on PostgreSQL (see `Store::startup_lock`).
+#[derive(Debug)]
+pub struct StartupLock(Option<sqlx::pool::PoolConnection<Any>>);
+
+impl StartupLock {
+    pub async fn release(mut self) {
+        if let Some(mut conn) = self.0.take() {
+            // If the unlock fails the connection is closed instead, which ends the lock too.
+            if sqlx::query("SELECT pg_advisory_unlock($1)").bind(STARTUP_LOCK_KEY).execute(&mut *conn).await.is_err() {
+                let _ = conn.close().await;
+            }
         }
     }
 }

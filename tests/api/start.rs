@@ -309,3 +309,70 @@ fn the_readme_shows_the_tour_script_verbatim() {
     let ci = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
     assert!(ci.contains("scripts/fresh-clone.sh"), "CI runs the README's commands on a fresh clone");
 }
+
+/// An api and two workers started at the same moment on an empty PostgreSQL all start: the
+/// first admin, the shipped workflows and the plugins are created once, by whichever comes
+/// first. (Before start-up took a lock, one of three lost that race each time.)
+#[test]
+fn an_api_and_workers_started_together_on_postgres_all_start() {
+    if std::env::var("JIXIAO_TEST_DATABASE_URL").map_or(true, |v| v.is_empty()) {
+        eprintln!("skipped: set JIXIAO_TEST_DATABASE_URL (and JIXIAO_TEST_REDIS_URL) to run it");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let env = rt.block_on(crate::helpers::test_env(dir.path()));
+    let port = free_port();
+    let spawn = |args: &[&str]| {
+        bin()
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("JIXIAO_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    };
+    /// The processes, killed if the test fails half-way (so no orphan holds a pipe open).
+    struct Procs(Vec<Child>);
+    impl Drop for Procs {
+        fn drop(&mut self) {
+            for c in &mut self.0 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut procs = Procs(vec![spawn(&["serve", "--api-only"]), spawn(&["worker"]), spawn(&["worker"])]);
+    // Each process's output read on a thread of its own, so a silent process cannot hang the test.
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Option<String>)>();
+    for (i, child) in procs.0.iter_mut().enumerate() {
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in out.lines() {
+                let _ = tx.send((i, Some(line.unwrap_or_default())));
+            }
+            let _ = tx.send((i, None));
+        });
+    }
+    let mut started = [false; 3];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while started.iter().any(|s| !s) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((i, Some(line))) if line.contains("listening") || line.contains("worker running") => started[i] = true,
+            Ok((_, Some(_))) => {}
+            Ok((i, None)) => assert!(started[i], "process {i} (of api, worker, worker) exited during start-up"),
+            Err(_) => panic!("not every process started within 120 s: {started:?}"),
+        }
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    for child in &mut procs.0 {
+        assert!(child.try_wait().unwrap().is_none(), "a process stopped after starting");
+    }
+    assert_eq!(get(port, "/readyz", None).0, 200);
+    for child in &mut procs.0 {
+        stop(child);
+    }
+}
