@@ -18,12 +18,18 @@ pub enum MoneyError {
     NotAnAmount(String),
     #[error("'{0}' has more than two decimals (amounts are kept to the fen)")]
     TooPrecise(String),
-    #[error("'{0}' is out of range")]
+    #[error("'{0}' is out of range (an amount is at most 100,000,000,000 yuan either way)")]
     OutOfRange(String),
 }
 
 impl Fen {
     pub const ZERO: Fen = Fen(0);
+
+    /// The largest amount accepted from outside, either way: 100 billion yuan (一千亿元), far
+    /// beyond any real budget line, and small enough that the sum of a province's 350,000
+    /// projects at this size still fits in an `i64` of fen (3.5e18 < 9.2e18).
+    pub const MAX_YUAN: i64 = 100_000_000_000;
+    pub const MAX: Fen = Fen(Self::MAX_YUAN * 100);
 
     pub const fn from_fen(fen: i64) -> Self {
         Fen(fen)
@@ -54,7 +60,11 @@ impl Fen {
         if scaled.fract() != Decimal::ZERO {
             return Err(MoneyError::TooPrecise(d.to_string()));
         }
-        i64::try_from(scaled.trunc()).map(Fen).map_err(|_| MoneyError::OutOfRange(d.to_string()))
+        i64::try_from(scaled.trunc())
+            .ok()
+            .filter(|f| f.unsigned_abs() <= Self::MAX.0.unsigned_abs())
+            .map(Fen)
+            .ok_or_else(|| MoneyError::OutOfRange(d.to_string()))
     }
 
     pub fn checked_add(self, other: Fen) -> Option<Fen> {
@@ -113,14 +123,10 @@ impl<'de> Deserialize<'de> for Fen {
                 v.parse().map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Fen, E> {
-                v.checked_mul(100).map(Fen).ok_or_else(|| E::custom("amount out of range"))
+                Fen::from_yuan_decimal(Decimal::from(v)).map_err(E::custom)
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Fen, E> {
-                i64::try_from(v)
-                    .ok()
-                    .and_then(|v| v.checked_mul(100))
-                    .map(Fen)
-                    .ok_or_else(|| E::custom("amount out of range"))
+                Fen::from_yuan_decimal(Decimal::from(v)).map_err(E::custom)
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Fen, E> {
                 Err(E::custom(format!(
@@ -135,6 +141,22 @@ impl<'de> Deserialize<'de> for Fen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_beyond_any_budget_are_refused_at_the_edge() {
+        assert_eq!("100000000000".parse::<Fen>(), Ok(Fen::MAX));
+        assert_eq!("-100000000000.00".parse::<Fen>(), Ok(Fen::from_fen(-Fen::MAX.fen())));
+        for big in ["92233720368547758.07", "100000000000.01", "-100000000001", "1e30"] {
+            assert!(big.parse::<Fen>().is_err(), "{big}");
+        }
+        let e = "92233720368547758.07".parse::<Fen>().unwrap_err().to_string();
+        assert!(e.contains("at most 100,000,000,000 yuan"), "{e}");
+        assert!(serde_json::from_str::<Fen>("92233720368547758").is_err());
+        assert!(serde_json::from_str::<Fen>("100000000001").is_err());
+        assert_eq!(serde_json::from_str::<Fen>("100000000000").unwrap(), Fen::MAX);
+        // A province of 350,000 projects at the largest amount still sums without overflow.
+        assert!(Fen::MAX.fen().checked_mul(350_000).is_some());
+    }
 
     #[test]
     fn parses_and_prints_yuan() {

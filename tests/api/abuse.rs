@@ -108,3 +108,32 @@ async fn every_answer_carries_the_security_headers() {
         }
     }
 }
+
+/// An amount beyond any budget is refused at its field (it used to be stored, and every report
+/// answered 500 "integer overflow" from then on); the annual report keeps working.
+#[tokio::test]
+async fn an_amount_beyond_any_budget_is_refused_at_its_field() {
+    let app = TestApp::spawn().await;
+    let c = crate::helpers::county(&app).await;
+    let admin = crate::helpers::ADMIN_TOKEN;
+    let huge = "92233720368547758.07";
+    let (status, answer) =
+        app.post("/api/v1/projects", &c.dept_tokens[0], crate::helpers::project("BIG1", "D001", huge, false)).await;
+    assert_eq!(status.as_u16(), 422, "{answer}");
+    assert!(answer.to_string().contains("amount"), "{answer}");
+    app.ok("/api/v1/projects", &c.dept_tokens[0], crate::helpers::project("OK1", "D001", "1000000", false)).await;
+    let projects = app.ok_get("/api/v1/projects", admin).await;
+    let id = projects["items"].as_array().unwrap().iter().find(|p| p["code"] == "OK1").unwrap()["id"].as_i64().unwrap();
+    for amount in [serde_json::json!(huge), serde_json::json!(92_233_720_368_547_758_u64)] {
+        let (status, answer) = app
+            .post(
+                &format!("/api/v1/projects/{id}/budget"),
+                &c.finance_tokens[0],
+                serde_json::json!({"kind": "addition", "amount": amount, "reason": "追加"}),
+            )
+            .await;
+        assert_eq!(status.as_u16(), 422, "{answer}");
+    }
+    let (status, report) = app.get("/api/v1/reports/annual/2023", admin).await;
+    assert_eq!(status.as_u16(), 200, "{report}");
+}
