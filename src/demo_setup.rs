@@ -262,7 +262,12 @@ async fn credentials(
         });
     }
     // Each a password of its own (argon2id hashing is deliberately slow: one at a time).
+    // An admin who already chose a password keeps it.
     for c in &mut out {
+        if c.role == "admin" && rt.store.has_password(c.id).await? {
+            c.password = "(unchanged)".into();
+            continue;
+        }
         c.password = demo_password();
         rt.store.set_password(c.id, &c.password, now, Some(admin.id)).await?;
     }

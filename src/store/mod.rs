@@ -221,7 +221,7 @@ impl Store {
 }
 
 /// The advisory lock key of start-up ("jixiao" in ASCII).
-const STARTUP_LOCK_KEY: i64 = 0x6a_6978_6961_6f;
+const STARTUP_LOCK_KEY: i64 = 0x6a69_7869_616f;
 
 /// Start-up's lock on PostgreSQL (see `Store::startup_lock`).
 #[derive(Debug)]

@@ -724,4 +724,13 @@ impl Store {
             .await?;
         Ok(n > 0)
     }
+
+    /// Whether the user has a password for the pages.
+    pub async fn has_password(&self, user_id: i64) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1 AND password_hash IS NOT NULL")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
 }
