@@ -137,3 +137,45 @@ async fn an_amount_beyond_any_budget_is_refused_at_its_field() {
     let (status, report) = app.get("/api/v1/reports/annual/2023", admin).await;
     assert_eq!(status.as_u16(), 200, "{report}");
 }
+
+/// Whatever refuses a request under `/api` answers with the API's error body: path and query
+/// values that do not parse, a method the route lacks, an oversized upload, a body that is not
+/// a JSON object.
+#[tokio::test]
+async fn every_api_refusal_is_the_error_body() {
+    let app = TestApp::spawn().await;
+    let admin = crate::helpers::ADMIN_TOKEN;
+    let send = |method: &str, path: &str, body: Option<(Vec<u8>, &str)>| {
+        let mut req = app
+            .client
+            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", app.base))
+            .bearer_auth(admin);
+        if let Some((bytes, kind)) = body {
+            req = req.header("content-type", kind).body(bytes);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let kind = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+            (status, kind, res.text().await.unwrap())
+        }
+    };
+    let cases: Vec<(&str, &str, Option<(Vec<u8>, &str)>, u16)> = vec![
+        ("GET", "/api/v1/cases/abc", None, 400),
+        ("GET", "/api/v1/cases?limit=abc", None, 400),
+        ("DELETE", "/api/v1/me", None, 405),
+        ("PATCH", "/api/v1/me", Some((b"[\"en\", true]".to_vec(), "application/json")), 422),
+        ("PATCH", "/api/v1/me", Some((b"{\"language\": \"en\"}".to_vec(), "text/plain")), 415),
+        ("POST", "/api/v1/plugins", Some((vec![0u8; 17 << 20], "application/wasm")), 413),
+    ];
+    for (method, path, body, want) in cases {
+        let (status, kind, text) = send(method, path, body).await;
+        assert_eq!(status, want, "{method} {path}: {text}");
+        assert!(kind.starts_with("application/json"), "{method} {path}: {kind} {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(v["code"].is_string() && v["message"].is_string() && v["details"].is_array(), "{method} {path}: {v}");
+    }
+    // The array was refused, so nothing changed.
+    let me = app.ok_get("/api/v1/me", admin).await;
+    assert_eq!(me["language"], "zh", "{me}");
+}
