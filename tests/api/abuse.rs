@@ -160,7 +160,9 @@ async fn every_api_refusal_is_the_error_body() {
             (status, kind, res.text().await.unwrap())
         }
     };
-    let cases: Vec<(&str, &str, Option<(Vec<u8>, &str)>, u16)> = vec![
+    /// A request's method, path and body (bytes and content type), and the status it must get.
+    type Case<'a> = (&'a str, &'a str, Option<(Vec<u8>, &'a str)>, u16);
+    let cases: Vec<Case> = vec![
         ("GET", "/api/v1/cases/abc", None, 400),
         ("GET", "/api/v1/cases?limit=abc", None, 400),
         ("DELETE", "/api/v1/me", None, 405),
