@@ -231,44 +231,37 @@ async fn open(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Start
         settings.mail_dir.clone(),
     )?;
     let pages = crate::web::Pages::load()?;
-    let store = Store::open(&settings.database_url).await?;
-    let rt = match open_store(settings, clock, store.clone(), plugins, calendar, templates, mail, pages).await {
-        Ok(rt) => rt,
+    let parts = Parts { settings, clock, plugins, calendar, templates, mail, pages };
+    let store = Store::open(&parts.settings.database_url).await?;
+    let lock = match store.startup_lock().await {
+        Ok(lock) => lock,
         Err(e) => {
             store.close().await;
-            return Err(e);
+            return Err(e.into());
         }
     };
-    Ok(rt)
-}
-
-async fn open_store(
-    settings: Settings,
-    clock: Arc<dyn Clock>,
-    store: Store,
-    plugins: Arc<crate::plugin_host::PluginHost>,
-    calendar: Calendar,
-    templates: crate::notify::Templates,
-    mail: crate::notify::Transport,
-    pages: crate::web::Pages,
-) -> anyhow::Result<Started> {
-    let lock = store.startup_lock().await?;
-    let result = shared_start(settings, clock, store, plugins, calendar, templates, mail, pages).await;
+    let result = shared_start(parts, store.clone()).await;
     lock.release().await;
+    if result.is_err() {
+        store.close().await;
+    }
     result
 }
 
-/// Start-up's writes to what every process shares, under the start-up lock.
-async fn shared_start(
+/// What start-up builds before it opens the database.
+struct Parts {
     settings: Settings,
     clock: Arc<dyn Clock>,
-    store: Store,
     plugins: Arc<crate::plugin_host::PluginHost>,
     calendar: Calendar,
     templates: crate::notify::Templates,
     mail: crate::notify::Transport,
     pages: crate::web::Pages,
-) -> anyhow::Result<Started> {
+}
+
+/// Start-up's writes to what every process shares, under the start-up lock.
+async fn shared_start(parts: Parts, store: Store) -> anyhow::Result<Started> {
+    let Parts { settings, clock, plugins, calendar, templates, mail, pages } = parts;
     let sealed = store.seal_unchained().await?;
     if sealed > 0 {
         tracing::info!(sealed, "events written before the log was hash-chained are now chained");
