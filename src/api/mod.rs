@@ -640,13 +640,29 @@ fn redact_reviewers(view: &mut CaseView) {
     view.open_tasks.retain(|t| t.kind != "review");
 }
 
+/// Blind review: a panel member who has not yet scored sees no other member's score or
+/// comment, whatever their role (the bureau's own member included).
+fn blind(view: &mut CaseView) {
+    for e in &mut view.history {
+        if e.kind == "task_completed"
+            && e.data.get("kind").and_then(|k| k.as_str()) == Some("review")
+            && let Some(obj) = e.data.as_object_mut()
+        {
+            obj.remove("result");
+        }
+    }
+}
+
 pub(crate) async fn get_case(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let mut view = rt.store.case_view(id).await?;
+    let me = c.id();
+    if view.open_tasks.iter().any(|t| t.kind == "review" && t.assignee_id == Some(me)) {
+        blind(&mut view);
+    }
     match c.0.role {
         Role::Admin | Role::Finance => {}
         Role::Department if c.0.department_id == Some(view.summary.department_id) => redact_reviewers(&mut view),
         Role::Expert | Role::ThirdParty | Role::Department if rt.store.is_assigned_to_case(c.id(), id).await? => {
-            let me = c.id();
             let mine: Vec<_> = view.open_tasks.iter().filter(|t| t.assignee_id == Some(me)).cloned().collect();
             redact_reviewers(&mut view);
             view.open_tasks = mine;

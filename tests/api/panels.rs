@@ -395,3 +395,55 @@ async fn a_department_member_of_another_units_panel_reads_the_project_under_revi
     let (s, _) = app.get(&format!("/api/v1/projects/{project_id}"), &token).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+/// Blind review: until a member has scored, neither the API's case view nor the review page
+/// shows them another member's score or comment, whatever their role; once they have scored,
+/// they see the panel's opinions (without names), as the department does.
+#[tokio::test]
+async fn a_member_who_has_not_scored_sees_no_other_score_or_comment() {
+    let app = TestApp::spawn().await;
+    let c = county(&app).await;
+    let id = case_at_panel(&app, &c, "BLIND1").await;
+    let reviews = open_reviews(&app, id).await;
+    assert_eq!(reviews.len(), 5, "{reviews:?}");
+    // Everyone but the finance member and one expert scores, with a telling comment.
+    let finance = reviews.iter().find(|r| r.2 == "finance").unwrap().clone();
+    let waiting_expert = reviews.iter().find(|r| r.2 == "expert").unwrap().clone();
+    for (task, user, _) in reviews.iter().filter(|r| r.0 != finance.0 && r.0 != waiting_expert.0) {
+        let token = reviewer_token(&app, &c, *user).await;
+        let mut form = review_form("target_review", 85);
+        form["comment"] = json!("SECRET-OPINION 指标偏低");
+        let (s, v) = app.post(&format!("/api/v1/tasks/{task}/complete"), &token, form).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let view = app.wait_case(id, "three scored", |_| true).await;
+    assert!(view.to_string().contains("SECRET-OPINION"), "the bureau sees the opinions: {view}");
+    let scored_reviews = |v: &Value| {
+        v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "task_completed" && e["data"]["kind"] == "review")
+            .map(|e| e["data"].get("result").is_some())
+            .collect::<Vec<bool>>()
+    };
+    for (_, user, role) in [&finance, &waiting_expert] {
+        let token = reviewer_token(&app, &c, *user).await;
+        let (s, v) = app.get(&format!("/api/v1/cases/{id}"), &token).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert!(!v.to_string().contains("SECRET-OPINION"), "{role} before scoring sees: {v}");
+        assert_eq!(scored_reviews(&v), [false, false, false], "{role} sees the reviews happened, not what they say");
+    }
+    // After scoring, the expert sees the panel's opinions, still without names.
+    let token = reviewer_token(&app, &c, waiting_expert.1).await;
+    let (s, v) = app
+        .post(&format!("/api/v1/tasks/{}/complete", waiting_expert.0), &token, review_form("target_review", 80))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, v) = app.get(&format!("/api/v1/cases/{id}"), &token).await;
+    assert!(v.to_string().contains("SECRET-OPINION"), "{v}");
+    // The finance member has still not scored: still blind.
+    let token = reviewer_token(&app, &c, finance.1).await;
+    let (_, v) = app.get(&format!("/api/v1/cases/{id}"), &token).await;
+    assert!(!v.to_string().contains("SECRET-OPINION"), "{v}");
+}
