@@ -50,6 +50,23 @@ fn password_matches(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// Password hashing is deliberately slow (argon2id: tens of milliseconds and 19 MiB each). It
+/// runs on the blocking pool, at most this many at once, so a flood of log-ins waits its turn
+/// instead of taking the threads that answer everyone else.
+const HASHING_AT_ONCE: usize = 2;
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHING_AT_ONCE);
+
+/// Runs a password hash or check off the request threads, within `HASHING_AT_ONCE`.
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("the password hashing queue is closed: {e}")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("password hashing failed: {e}")))
+}
+
 /// A hash no password matches, checked in place of a missing one.
 fn dummy_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -69,7 +86,8 @@ impl Store {
                 }],
             });
         }
-        let hash = hash_password(password)?;
+        let owned = password.to_string();
+        let hash = hashing(move || hash_password(&owned)).await??;
         let mut tx = self.write().await?;
         let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
@@ -106,13 +124,13 @@ impl Store {
                 .await?;
         // An unknown user costs the same hashing as a known one, so the answer's timing does
         // not tell which usernames exist.
-        let matched = match &row {
-            Some((id, Some(hash))) => password_matches(password, hash).then_some(*id),
-            _ => {
-                password_matches(password, dummy_hash());
-                None
-            }
+        let (id, stored) = match row {
+            Some((id, Some(hash))) => (Some(id), hash),
+            _ => (None, dummy_hash().to_string()),
         };
+        let owned = password.to_string();
+        let matches = hashing(move || password_matches(&owned, &stored)).await?;
+        let matched = id.filter(|_| matches);
         let user_id = match matched {
             Some(id) => id,
             None => {
