@@ -89,13 +89,6 @@ impl Made {
     }
 }
 
-/// The file of a SQLite URL (`sqlite:///abs/x.db`, `sqlite://x.db?mode=rwc`), if it names one.
-pub fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-    let file = rest.split('?').next().unwrap_or_default();
-    (!file.is_empty() && !file.starts_with(':')).then(|| PathBuf::from(file))
-}
-
 /// A start-up problem with a path: the setting, the path as it was given, and why.
 fn path_problem(settings: &Settings, name: &str, why: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("{name} = {}: {why}", settings.given_path(name))
@@ -157,7 +150,7 @@ fn writable_folder(settings: &Settings, name: &str, dir: &Path, made: &mut Made)
 pub fn prepare_paths(settings: &Settings) -> anyhow::Result<Made> {
     let mut made = Made::default();
     let result = (|| {
-        let db_file = sqlite_file(&settings.database_url);
+        let db_file = crate::config::sqlite_file(&settings.database_url);
         if db_file.is_some() {
             writable_folder(settings, "data_dir", &settings.data_dir, &mut made)?;
         }

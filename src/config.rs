@@ -489,24 +489,34 @@ fn resolve(cwd: &Path, path: &Path) -> PathBuf {
     joined.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
 }
 
-/// A SQLite URL whose file path is relative (`sqlite://./data/x.db`, `sqlite:data/x.db`) with
-/// the path made absolute; other URLs (PostgreSQL, `sqlite::memory:`, absolute paths) as given.
-fn sqlite_url_resolved(cwd: &Path, url: &str) -> String {
-    let rest = match url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-        Some(r) => r,
-        None => return url.to_string(),
-    };
+/// The file of a SQLite URL (`sqlite:///abs/x.db`, `sqlite://x.db?mode=rwc`) and its query, if
+/// it names a file (not PostgreSQL, not `sqlite::memory:`).
+fn sqlite_parts(url: &str) -> Option<(&str, Option<&str>)> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let (file, query) = match rest.split_once('?') {
         Some((f, q)) => (f, Some(q)),
         None => (rest, None),
     };
-    if file.is_empty() || file.starts_with(':') || file.starts_with('/') {
-        return url.to_string();
-    }
-    let abs = resolve(cwd, Path::new(file));
-    match query {
-        Some(q) => format!("sqlite://{}?{q}", abs.display()),
-        None => format!("sqlite://{}", abs.display()),
+    (!file.is_empty() && !file.starts_with(':')).then_some((file, query))
+}
+
+/// The file a SQLite URL names, if it names one.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    sqlite_parts(url).map(|(file, _)| PathBuf::from(file))
+}
+
+/// A SQLite URL whose file path is relative (`sqlite://./data/x.db`, `sqlite:data/x.db`) with
+/// the path made absolute; other URLs (PostgreSQL, `sqlite::memory:`, absolute paths) as given.
+fn sqlite_url_resolved(cwd: &Path, url: &str) -> String {
+    match sqlite_parts(url) {
+        Some((file, query)) if !file.starts_with('/') => {
+            let abs = resolve(cwd, Path::new(file));
+            match query {
+                Some(q) => format!("sqlite://{}?{q}", abs.display()),
+                None => format!("sqlite://{}", abs.display()),
+            }
+        }
+        _ => url.to_string(),
     }
 }
 

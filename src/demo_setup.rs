@@ -68,6 +68,20 @@ struct Credential {
     name: String,
 }
 
+impl Credential {
+    /// A loaded user's line; the password is set later.
+    fn of(role: &'static str, u: &crate::store::bulk::SampleUser) -> Credential {
+        Credential {
+            id: u.id,
+            role,
+            username: u.username.clone(),
+            password: String::new(),
+            token: u.token.clone(),
+            name: u.display_name.clone(),
+        }
+    }
+}
+
 /// Fills an empty instance and starts the demo cycle. Does nothing (and says so) when the
 /// instance already has projects. `admin_token` is the admin's token if this start created it;
 /// otherwise the demo issues the admin one of its own. Every demo credential (the admin's
@@ -168,22 +182,8 @@ async fn credentials(
         token: admin_token,
         name: admin.display_name.clone(),
     }];
-    let mut add = |role: &'static str, u: &crate::store::bulk::SampleUser| {
-        out.push(Credential {
-            id: u.id,
-            role,
-            username: u.username.clone(),
-            password: String::new(),
-            token: u.token.clone(),
-            name: u.display_name.clone(),
-        })
-    };
-    if let Some(f) = &tokens.finance {
-        add("finance", f);
-    }
-    for d in &tokens.departments {
-        add("department", d);
-    }
+    out.extend(tokens.finance.iter().map(|f| Credential::of("finance", f)));
+    out.extend(tokens.departments.iter().map(|d| Credential::of("department", d)));
     // The third party: an institution independent of the bureau and of the department it
     // evaluates, with one user, and a key evaluation of the tour department's largest project.
     let firm_user = rt
@@ -243,24 +243,16 @@ async fn credentials(
         }
     }
     let firm_token = rt.store.issue_token(firm_user.id, "demo", now, Some(admin.id)).await?;
-    out.push(Credential {
-        id: firm_user.id,
-        role: "third_party",
-        username: firm_user.username.clone(),
-        password: String::new(),
-        token: firm_token,
-        name: firm_user.display_name.clone(),
-    });
-    for e in &tokens.experts {
-        out.push(Credential {
-            id: e.id,
-            role: "expert",
-            username: e.username.clone(),
-            password: String::new(),
-            token: e.token.clone(),
-            name: e.display_name.clone(),
-        });
-    }
+    out.push(Credential::of(
+        "third_party",
+        &crate::store::bulk::SampleUser {
+            id: firm_user.id,
+            username: firm_user.username.clone(),
+            display_name: firm_user.display_name.clone(),
+            token: firm_token,
+        },
+    ));
+    out.extend(tokens.experts.iter().map(|e| Credential::of("expert", e)));
     // Each a password of its own (argon2id hashing is deliberately slow: one at a time).
     // An admin who already chose a password keeps it.
     for c in &mut out {

@@ -195,7 +195,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             };
             let s = settings(cli.config.as_ref(), Overrides { listen: None, data_dir, database_url, redis_url: None })?;
             // Verifying never creates a database: a wrong folder is an error, not an empty log.
-            if let Some(db) = app::sqlite_file(&s.database_url)
+            if let Some(db) = jixiao::config::sqlite_file(&s.database_url)
                 && !db.is_file()
             {
                 anyhow::bail!(
@@ -238,7 +238,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             // A missing data folder is created (with a new database), and said so; a run that
             // stores nothing takes away what it created.
-            let fresh = app::sqlite_file(&s.database_url).is_some_and(|db| !db.exists());
+            let fresh = jixiao::config::sqlite_file(&s.database_url).is_some_and(|db| !db.exists());
             let made = app::prepare_paths(&s)?;
             if fresh {
                 println!(

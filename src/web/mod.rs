@@ -493,9 +493,9 @@ fn page(html: String, extra: Vec<(header::HeaderName, HeaderValue)>) -> Response
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // nosniff, X-Frame-Options and the referrer policy come from the router's
+    // `security_headers`, as for every answer.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     for (k, v) in extra {
         h.append(k, v);
     }

@@ -26,6 +26,11 @@ pub struct TestApp {
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
+/// A port nothing listens on now, for a server process a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 /// 2023-03-01 09:00 in Asia/Shanghai.
 pub fn start_ms() -> i64 {
     Utc.with_ymd_and_hms(2023, 3, 1, 1, 0, 0).unwrap().timestamp_millis()

@@ -8,6 +8,7 @@
 //! What this cannot see: the builder stage's commands themselves (they need Docker), the
 //! runtime stage's RUN lines (packages, the user), file ownership and the non-root user.
 
+use crate::helpers::free_port;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -711,10 +712,6 @@ fn service_command(
     }
     cmd.envs(&env);
     (program, cmd)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn get(client: &reqwest::Client, url: &str, token: Option<&str>) -> Option<(StatusCode, String)> {

@@ -1,16 +1,13 @@
 //! The real binary: first start prints the admin token once, SIGTERM shuts down cleanly, a bad
 //! setting stops start-up with a clear message, `workflow check` reports positions.
 
+use crate::helpers::free_port;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_jixiao"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]

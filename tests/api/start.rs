@@ -2,6 +2,7 @@
 //! that cannot proceed names the setting and leaves nothing half-made, the demo's credentials,
 //! and the README's tour kept the same as the script CI runs.
 
+use crate::helpers::free_port;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,10 +17,6 @@ fn bin() -> Command {
         }
     }
     c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn repo() -> PathBuf {
