@@ -12,7 +12,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "the workers place the demo's cases in their first stages (a minute at most after the start)"
 for _ in $(seq 120); do
-  PENDING=$(curl -sS --fail "$URL/metrics" | awk '$1 == "jixiao_pending_case_inputs" { print $2 }')
+  PENDING=$(curl -sS --fail -H "Authorization: Bearer $A" "$URL/metrics" | awk '$1 == "jixiao_pending_case_inputs" { print $2 }')
   [ "$PENDING" = 0 ] && break
   sleep 1
 done
@@ -65,6 +65,6 @@ step "the published workflows (admin)"
 api "$A" /workflows | py 'ids = {w["workflow_id"] for w in d["items"]}; assert "county-annual-cycle" in ids, ids; print(sorted(ids))'
 
 step "cases per stage, for Prometheus"
-curl -sS --fail "$URL/metrics" | grep '^jixiao_cases' | head -8
+curl -sS --fail -H "Authorization: Bearer $A" "$URL/metrics" | grep '^jixiao_cases' | head -8
 echo
 echo "tour: every step answered as expected"

@@ -42,6 +42,13 @@ pub struct Settings {
     pub queue_namespace: String,
     /// A fixed admin token (otherwise one is generated on first start and printed once).
     pub admin_token: Option<Secret>,
+    /// A token for `/metrics` alone (e.g. Prometheus's `authorization` credentials); an admin's
+    /// token is accepted too. Without either, `/metrics` answers 401.
+    pub metrics_token: Option<Secret>,
+    /// Reverse proxies (TLS terminators) whose `X-Forwarded-For` names the client: from them,
+    /// the log-in limits count by the address the proxy saw; from anyone else the header is
+    /// ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Workflow definitions loaded (published) at start.
     pub workflows_dir: PathBuf,
     /// Extra working-day calendar files (`cn-YYYY.txt`) beside the shipped years.
@@ -116,6 +123,8 @@ struct FileSettings {
     data_dir: Option<String>,
     database_url: Option<String>,
     admin_token: Option<String>,
+    metrics_token: Option<String>,
+    trusted_proxies: Option<String>,
     redis_url: Option<String>,
     queue_namespace: Option<String>,
     workflows_dir: Option<String>,
@@ -145,7 +154,7 @@ struct FileSettings {
 }
 
 /// The settings' names, in the file and (upper-cased, with `JIXIAO_`) in the environment.
-pub const NAMES: [&str; 30] = [
+pub const NAMES: [&str; 32] = [
     "plugins_dir",
     "plugin_cache_dir",
     "plugin_time_ms",
@@ -157,6 +166,8 @@ pub const NAMES: [&str; 30] = [
     "redis_url",
     "queue_namespace",
     "admin_token",
+    "metrics_token",
+    "trusted_proxies",
     "workflows_dir",
     "calendar_dir",
     "worker_concurrency",
@@ -240,6 +251,8 @@ impl Settings {
             put("data_dir", fs.data_dir);
             put("database_url", fs.database_url);
             put("admin_token", fs.admin_token);
+            put("metrics_token", fs.metrics_token);
+            put("trusted_proxies", fs.trusted_proxies);
             put("redis_url", fs.redis_url);
             put("queue_namespace", fs.queue_namespace);
             put("workflows_dir", fs.workflows_dir);
@@ -364,6 +377,27 @@ impl Settings {
                 Some(Secret(v))
             }
         };
+        let metrics_token = match get("metrics_token") {
+            None => None,
+            Some((v, w)) => {
+                if v.len() < 24 || v.chars().any(|c| !c.is_ascii_graphic()) {
+                    return Err(fail("metrics_token", &w, "****", "at least 24 visible ASCII characters"));
+                }
+                Some(Secret(v))
+            }
+        };
+        let trusted_proxies = match get("trusted_proxies") {
+            None => Vec::new(),
+            Some((v, w)) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| a.parse::<std::net::IpAddr>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    fail("trusted_proxies", &w, &v, "IP addresses separated by commas, e.g. 127.0.0.1, ::1")
+                })?,
+        };
         let redis_url = match get("redis_url") {
             None => None,
             Some((v, _)) if v.trim().is_empty() => None,
@@ -447,6 +481,8 @@ impl Settings {
                 data_dir,
                 database_url,
                 admin_token,
+                metrics_token,
+                trusted_proxies,
                 redis_url,
                 queue_namespace,
                 workflows_dir,

@@ -253,7 +253,33 @@ async fn readyz(State(rt): State<Arc<Runtime>>) -> Response {
     }
 }
 
-async fn metrics(State(rt): State<Arc<Runtime>>) -> ApiResult<Response> {
+/// Who may read `/metrics`: a bearer of the `metrics_token` setting (the scraper's credential)
+/// or of an admin's token. The figures name stages, queues and volumes of the county's work,
+/// which are not for anyone who can reach the port.
+async fn metrics_reader(rt: &Runtime, headers: &HeaderMap) -> ApiResult<()> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+        .ok_or_else(ApiError::unauthorized)?;
+    if let Some(expected) = &rt.settings.metrics_token {
+        use sha2::{Digest, Sha256};
+        // Compared as digests: the time taken tells nothing about how much of it matched.
+        if Sha256::digest(token.as_bytes()) == Sha256::digest(expected.expose().as_bytes()) {
+            return Ok(());
+        }
+    }
+    match rt.store.user_by_token(token).await? {
+        Some(u) if u.role == Role::Admin => Ok(()),
+        Some(_) => Err(ApiError::forbidden("read the metrics (an admin's token or the metrics_token does)")),
+        None => Err(ApiError::unauthorized()),
+    }
+}
+
+async fn metrics(State(rt): State<Arc<Runtime>>, headers: HeaderMap) -> ApiResult<Response> {
+    metrics_reader(&rt, &headers).await?;
     if let Some(depth) = rt.store.sqlite_queue_depth().await? {
         rt.metrics.queue_depth.set(depth);
     }

@@ -21,7 +21,13 @@ const BUREAU: &[&str] = &["admin", "finance"];
 pub const ROUTES: &[RouteDoc] = &[
     RouteDoc { method: "get", path: "/healthz", summary: "Liveness: the process answers", roles: &[], body: None },
     RouteDoc { method: "get", path: "/readyz", summary: "Readiness: the database answers", roles: &[], body: None },
-    RouteDoc { method: "get", path: "/metrics", summary: "Prometheus metrics", roles: &[], body: None },
+    RouteDoc {
+        method: "get",
+        path: "/metrics",
+        summary: "Prometheus metrics (an admin's token or the metrics_token setting)",
+        roles: &["admin"],
+        body: None,
+    },
     RouteDoc { method: "get", path: "/api/openapi.json", summary: "This document", roles: &[], body: None },
     RouteDoc { method: "get", path: "/api/v1/me", summary: "The caller's user record", roles: ALL, body: None },
     RouteDoc {

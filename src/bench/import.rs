@@ -7,7 +7,7 @@ use std::time::Instant;
 use rust_decimal::Decimal;
 use serde_json::json;
 
-use super::{median, peak_rss_mb};
+use super::{median, peak_rss_mb, reset_peak_rss};
 use crate::domain::Fen;
 use crate::domain::indicator::{Basis, Indicator, Level1, Operator, TargetValue};
 use crate::domain::project::{FundingSource, ProjectInput, SECTORS};
@@ -64,18 +64,27 @@ fn generated(projects: usize) -> Vec<ProjectInput> {
         .collect()
 }
 
-pub async fn run(projects: usize, runs: usize) -> anyhow::Result<()> {
+/// Departments as (code, name).
+pub(super) type Departments = Vec<(String, String)>;
+
+/// A county's project file of `projects` projects as XLSX, with the departments it names.
+pub(super) fn county_workbook(projects: usize) -> anyhow::Result<(Vec<u8>, Departments)> {
     let inputs = generated(projects);
     let departments: Vec<(String, String)> =
         (0..DEPARTMENTS).map(|i| (department_code(i), format!("县第{}部门", i + 1))).collect();
     let file = to_xlsx(&[projects_table(&inputs, &departments)])?;
+    Ok((file, departments))
+}
+
+pub async fn run(projects: usize, runs: usize) -> anyhow::Result<()> {
+    let (file, departments) = county_workbook(projects)?;
     let rows = projects * INDICATORS.len();
     println!(
         "wrote {projects} projects × {} indicators ({rows} rows) as XLSX: {} KiB",
         INDICATORS.len(),
         file.len() / 1024
     );
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    reset_peak_rss();
     let (mut wall, mut parse, mut again) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..runs {
         let dir = tempfile::tempdir()?;

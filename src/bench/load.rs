@@ -34,13 +34,13 @@ const REVIEWS: i64 = 40;
 
 /// A kept-alive HTTP/1.1 connection to the server: enough of a client for GET requests with a
 /// bearer token and a Content-Length answer.
-struct Conn {
+pub(super) struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
 }
 
 impl Conn {
-    fn open(addr: &str) -> std::io::Result<Conn> {
+    pub(super) fn open(addr: &str) -> std::io::Result<Conn> {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -48,9 +48,34 @@ impl Conn {
     }
 
     /// Sends one GET and reads the whole answer; the status code.
-    fn get(&mut self, path: &str, token: Option<&str>) -> std::io::Result<u16> {
+    pub(super) fn get(&mut self, path: &str, token: Option<&str>) -> std::io::Result<u16> {
+        self.send("GET", path, token, None)
+    }
+
+    /// Sends one POST of a JSON body and reads the whole answer; the status code.
+    pub(super) fn post(&mut self, path: &str, token: Option<&str>, json: &[u8]) -> std::io::Result<u16> {
+        self.send("POST", path, token, Some(json))
+    }
+
+    /// The answer's body, as last read.
+    pub(super) fn body(&self) -> &[u8] {
+        let end = self.buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4).unwrap_or(0);
+        &self.buf[end..]
+    }
+
+    fn send(&mut self, method: &str, path: &str, token: Option<&str>, json: Option<&[u8]>) -> std::io::Result<u16> {
         let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-        write!(self.stream, "GET {path} HTTP/1.1\r\nHost: bench\r\n{auth}\r\n")?;
+        match json {
+            None => write!(self.stream, "{method} {path} HTTP/1.1\r\nHost: bench\r\n{auth}\r\n")?,
+            Some(body) => {
+                write!(
+                    self.stream,
+                    "{method} {path} HTTP/1.1\r\nHost: bench\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )?;
+                self.stream.write_all(body)?;
+            }
+        }
         self.buf.clear();
         let mut chunk = [0u8; 16 * 1024];
         let header_end = loop {
@@ -82,7 +107,7 @@ impl Conn {
 }
 
 /// Figures of one phase.
-fn figures(name: &str, mut lat_ms: Vec<f64>, errors: usize, sent: usize, secs: f64) -> Value {
+pub(super) fn figures(name: &str, mut lat_ms: Vec<f64>, errors: usize, sent: usize, secs: f64) -> Value {
     lat_ms.sort_by(|a, b| a.total_cmp(b));
     let q = |p: f64| {
         if lat_ms.is_empty() {
@@ -196,7 +221,7 @@ async fn prepare(url: &str, cases: usize) -> anyhow::Result<i64> {
 
 /// Waits until the server has closed every monitoring run and applied every case input: the
 /// work its start set off. Reads the database beside the server; returns the seconds taken.
-async fn settled(url: &str, limit: Duration) -> anyhow::Result<f64> {
+pub(super) async fn settled(url: &str, limit: Duration) -> anyhow::Result<f64> {
     let store = Store::open(url).await?;
     let t0 = Instant::now();
     loop {
@@ -216,7 +241,7 @@ async fn settled(url: &str, limit: Duration) -> anyhow::Result<f64> {
 /// What a phase asks for: a path and the token to send, given a random source.
 type Request = dyn Fn(&mut rand::rngs::StdRng) -> (String, Option<&'static str>) + Sync;
 
-struct Server(std::process::Child);
+pub(super) struct Server(pub(super) std::process::Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -231,7 +256,8 @@ pub struct Rates {
     pub proposals: u32,
 }
 
-pub async fn run(cases: usize, rates: Rates, seconds: f64, shipped: &super::Shipped) -> anyhow::Result<()> {
+/// The read phases; their figures.
+pub async fn run(cases: usize, rates: Rates, seconds: f64, shipped: &super::Shipped) -> anyhow::Result<Value> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("jixiao.db").display());
     let t0 = Instant::now();
@@ -292,11 +318,9 @@ pub async fn run(cases: usize, rates: Rates, seconds: f64, shipped: &super::Ship
         eprintln!("{f}");
         results.push(f);
     }
-    let out = json!({
-        "bench": "load", "backend": "sqlite", "cases": projects, "rate_rps": rate, "seconds": seconds,
+    Ok(json!({
+        "backend": "sqlite", "cases": projects, "rate_rps": rate, "seconds": seconds,
         "load_s": (load_s * 10.0).round() / 10.0, "settle_s": (settle_s * 10.0).round() / 10.0, "proposal_rate_rps": rates.proposals, "goal": "p99 <= 20 ms, 0 errors at 500 requests/s",
         "phases": results,
-    });
-    println!("{out}");
-    Ok(())
+    }))
 }

@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 
+pub mod bombs;
 mod import;
 mod load;
 mod monitoring;
 mod panels;
 mod scoring;
+mod writes;
 use futures::StreamExt;
 use serde_json::json;
 
@@ -87,7 +89,10 @@ pub enum BenchCommand {
     /// server on the embedded default holding `cases` cases (every case in monitoring, its
     /// report filled), settled, then driven open-loop for `seconds` per endpoint: /healthz as
     /// the baseline, a reviewer's inbox and the case view at `rate` requests per second, and
-    /// fill-and-use's proposal at `proposal_rate`. Prints p50, p99, max and errors per endpoint.
+    /// fill-and-use's proposal at `proposal_rate`. Then the write phase: the demo county in a
+    /// server of its own, `clients` departments' clients reading their inboxes and completing
+    /// their tasks for `write_seconds`, every completion checked to be applied exactly once.
+    /// Prints p50, p99, max and errors per endpoint.
     Load {
         #[arg(long, default_value_t = 350_000)]
         cases: usize,
@@ -99,6 +104,24 @@ pub enum BenchCommand {
         /// declares targets, heavier than a page read.
         #[arg(long, default_value_t = 100)]
         proposal_rate: u32,
+        /// The write phase's concurrent clients: departments of the demo county reading their
+        /// inboxes and completing their tasks.
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        /// Seconds of the write phase.
+        #[arg(long, default_value_t = 60.0)]
+        write_seconds: f64,
+        /// Which phases run: reads (the generated county's pages), writes (the demo county's
+        /// clients), or both.
+        #[arg(long, default_value = "reads,writes", value_delimiter = ',')]
+        phases: Vec<String>,
+    },
+    /// Spreadsheet bombs: an XLSX of about 1 MB holding one cell of 1 GiB, and one of about
+    /// 1 MB holding 50 million shared strings, read as an import reads them, beside a county's
+    /// honest project workbook: the time to the answer and the peak memory added by each.
+    Bombs {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// Assigning experts to a whole cycle's target reviews at once (balanced batch assignment
     /// with recusal and caps), beside drawing the same panels one at a time.
@@ -161,10 +184,23 @@ pub async fn run(cmd: BenchCommand, config: Option<&std::path::Path>) -> anyhow:
         }
         BenchCommand::Scoring { evaluations, runs } => scoring::run(evaluations.max(1), runs.max(1)).await,
         BenchCommand::Import { projects, runs } => import::run(projects.max(1), runs.max(1)).await,
-        BenchCommand::Load { cases, rate, seconds, proposal_rate } => {
-            let rates = load::Rates { reads: rate.clamp(1, 100_000), proposals: proposal_rate.clamp(1, 100_000) };
-            load::run(cases.max(1), rates, seconds.max(1.0), &Shipped::from_settings(config)?).await
+        BenchCommand::Load { cases, rate, seconds, proposal_rate, clients, write_seconds, phases } => {
+            let shipped = Shipped::from_settings(config)?;
+            if let Some(p) = phases.iter().find(|p| !matches!(p.as_str(), "reads" | "writes")) {
+                anyhow::bail!("--phases: '{p}' is not a phase (expected reads, writes or both)");
+            }
+            let mut out = json!({"bench": "load"});
+            if phases.iter().any(|p| p == "reads") {
+                let rates = load::Rates { reads: rate.clamp(1, 100_000), proposals: proposal_rate.clamp(1, 100_000) };
+                out["reads"] = load::run(cases.max(1), rates, seconds.max(1.0), &shipped).await?;
+            }
+            if phases.iter().any(|p| p == "writes") {
+                out["writes"] = writes::run(clients.clamp(1, 2_000), write_seconds.max(1.0), &shipped).await?;
+            }
+            println!("{out}");
+            Ok(())
         }
+        BenchCommand::Bombs { runs } => bombs::run(runs.max(1)),
         BenchCommand::Panels { cases, experts, runs } => panels::run(cases, experts.max(6), runs.max(1)),
     }
 }
@@ -176,6 +212,12 @@ enum Shape {
     Embedded,
     /// PostgreSQL (+ Redis) with `workers` separate worker processes.
     ScaleOut { server_url: String, redis_url: Option<String>, workers: usize },
+}
+
+/// Resets the process's peak resident set size (Linux), so the figure covers the run, not the
+/// generation of its data.
+pub(crate) fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Peak resident set size of this process, in MiB (Linux `VmHWM`).

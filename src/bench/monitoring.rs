@@ -6,15 +6,9 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::{median, peak_rss_mb};
+use super::{median, peak_rss_mb, reset_peak_rss};
 use crate::store::Store;
 use crate::store::workflows::Registry;
-
-/// Resets the process's peak resident set size (Linux), so the figure covers the run, not the
-/// generation of its data.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
 
 async fn one_backend(label: &str, url: &str, projects: usize, runs: usize) -> anyhow::Result<Value> {
     let store = Store::open(url).await?;

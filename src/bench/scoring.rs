@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{median, peak_rss_mb};
+use super::{median, peak_rss_mb, reset_peak_rss};
 use crate::store::Store;
 use crate::store::workflows::Registry;
 
@@ -19,7 +19,7 @@ pub async fn run(evaluations: usize, runs: usize) -> anyhow::Result<()> {
     let load_s = t.elapsed().as_secs_f64();
     println!("generated {evaluations} submitted self-evaluations of 8 indicators in {load_s:.1} s");
     // The peak covers the scoring, not the generation of its data.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    reset_peak_rss();
     let mut wall = Vec::new();
     let mut changed = Vec::new();
     for i in 0..runs {

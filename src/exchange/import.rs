@@ -53,6 +53,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::table::{self, Cell, ReadError, Row, Sheet, column_letter, number_to_decimal, percent_points};
+use super::unpack::Stop;
 use crate::domain::indicator::{Basis, Indicator, Level1, Operator, TargetValue};
 use crate::domain::money::{Fen, MoneyError};
 use crate::domain::project::{FundingSource, ProjectInput, SECTORS};
@@ -405,9 +406,17 @@ impl Parsed {
     }
 }
 
-/// Reads a file and imports it: [`table::read`] then [`import`].
-pub fn import_file(file_name: &str, bytes: &[u8], known: &Known, kind: Option<Kind>) -> Result<Parsed, ReadError> {
-    let sheets = table::read(file_name, bytes)?;
+/// Reads a file and imports it: [`table::read_until`] then [`import`]; gives up soon after
+/// `stop` is asked for.
+pub fn import_file(
+    file_name: &str,
+    bytes: &[u8],
+    known: &Known,
+    kind: Option<Kind>,
+    stop: &Stop,
+) -> Result<Parsed, ReadError> {
+    let sheets = table::read_until(file_name, bytes, stop)?;
+    stop.check()?;
     Ok(import(&sheets, known, kind))
 }
 
@@ -2307,7 +2316,7 @@ mod tests {
         let projects = round_trip_projects();
         let table = write::projects_table(&projects, &known().departments);
         let xlsx = write::to_xlsx(std::slice::from_ref(&table)).unwrap();
-        let p = import_file("projects.xlsx", &xlsx, &known(), None).unwrap();
+        let p = import_file("projects.xlsx", &xlsx, &known(), None, &Stop::never()).unwrap();
         assert_eq!(p.problems, vec![]);
         assert_eq!(p.projects.iter().map(|x| x.record.clone()).collect::<Vec<_>>(), projects);
         assert_eq!(p.projects[0].origin.indicator_rows, vec![2, 3, 4]);
@@ -2315,7 +2324,7 @@ mod tests {
         assert_eq!(p.projects[2].origin.row, 6);
 
         let csv = write::to_csv(&table);
-        let p = import_file("projects.csv", csv.as_bytes(), &known(), None).unwrap();
+        let p = import_file("projects.csv", csv.as_bytes(), &known(), None, &Stop::never()).unwrap();
         assert_eq!(p.problems, vec![]);
         assert_eq!(p.projects.iter().map(|x| x.record.clone()).collect::<Vec<_>>(), projects);
     }

@@ -13,6 +13,8 @@ use calamine::{Data, DataRef, ExcelDateTime, Reader, SheetType, SheetVisible};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
 
+use super::unpack::{self, Stop};
+
 /// The most cells (counting the empty ones left of a filled cell) one file may hold. A budget
 /// export of 30,000 rows × 40 columns is 1.2 million; the limit stops a small zip that unpacks
 /// into a huge sheet from taking the server's memory.
@@ -126,6 +128,12 @@ pub enum ReadError {
     Csv { line: u32, message: String },
     #[error("the file holds more than {MAX_CELLS} cells; split it into smaller files")]
     TooLarge,
+    /// The workbook passes a bound on what it unpacks to (see [`super::unpack`]).
+    #[error("{0}")]
+    Unpacked(String),
+    /// The request that sent the file ended before it was read.
+    #[error("reading stopped: the request ended")]
+    Stopped,
 }
 
 /// The letter of a 0-based column index as spreadsheets show it: 0 → A, 25 → Z, 26 → AA.
@@ -163,8 +171,15 @@ const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 ///
 /// XLSX sheets are read cell by cell (memory follows the cells present, not the sheet's
 /// extent); hidden sheets are read and marked [`Sheet::hidden`]; chart sheets are skipped.
-/// Never panics on malformed input: every failure is a [`ReadError`].
+/// Never panics on malformed input: every failure is a [`ReadError`]. A workbook is first
+/// unpacked within bounds ([`unpack::check_workbook`]), so a small file that unpacks into a
+/// huge one is refused before it is parsed.
 pub fn read(file_name: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+    read_until(file_name, bytes, &Stop::never())
+}
+
+/// [`read`], giving up with [`ReadError::Stopped`] soon after `stop` is asked for.
+pub fn read_until(file_name: &str, bytes: &[u8], stop: &Stop) -> Result<Vec<Sheet>, ReadError> {
     if bytes.is_empty() {
         return Err(ReadError::Empty);
     }
@@ -179,7 +194,7 @@ pub fn read(file_name: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
                 format: "Excel binary (.xlsb)",
                 hint: "save the file as an Excel workbook (.xlsx) or as CSV",
             }),
-            _ => read_xlsx(bytes),
+            _ => read_xlsx(bytes, stop),
         };
     }
     if bytes.starts_with(CFB_MAGIC) {
@@ -432,7 +447,8 @@ impl RowsBuilder {
     }
 }
 
-fn read_xlsx(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+fn read_xlsx(bytes: &[u8], stop: &Stop) -> Result<Vec<Sheet>, ReadError> {
+    unpack::check_workbook(bytes, stop)?;
     let err = |e: calamine::XlsxError| match e {
         calamine::XlsxError::Password => ReadError::Workbook {
             format: "XLSX",
@@ -458,7 +474,12 @@ fn read_xlsx(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
             .collect();
         let mut b = RowsBuilder::new();
         b.cells_total = cells_total;
+        let mut seen = 0u32;
         while let Some((cell, style)) = reader.next_cell_with_style_id().map_err(err)? {
+            seen = seen.wrapping_add(1);
+            if seen.is_multiple_of(65_536) {
+                stop.check()?;
+            }
             let (row, col) = cell.get_position();
             let is_percent = percent.get(style).copied().unwrap_or(false);
             b.put(row, col, from_data_ref(cell.get_value(), is_percent))?;
@@ -470,6 +491,7 @@ fn read_xlsx(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
 }
 
 fn read_xls(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+    super::xls_check::check(bytes)?;
     let err = |e: calamine::XlsError| {
         let detail = e.to_string();
         if matches!(e, calamine::XlsError::Password) || detail.to_ascii_lowercase().contains("encrypt") {

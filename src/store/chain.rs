@@ -138,7 +138,7 @@ impl Store {
     /// chain), in order. Run at start-up; does nothing when everything is chained.
     pub async fn seal_unchained(&self) -> Result<u64> {
         let mut sealed = 0u64;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let cases: Vec<i64> =
             sqlx::query_scalar("SELECT DISTINCT case_id FROM events WHERE hash IS NULL").fetch_all(&mut *tx).await?;
         for case_id in cases {

@@ -11,7 +11,7 @@ use super::people::{Change, audit, upsert_department, upsert_user};
 use super::projects::{insert_project, load_by_codes, same_project, update_project};
 use super::{Result, Store, StoreError};
 use crate::domain::{Fen, ProjectInput};
-use crate::exchange::{Column, ColumnKind, Known, Origin, Parsed, Problem, Table, Value, projects_table};
+use crate::exchange::{Column, ColumnKind, Known, Origin, Parsed, Problem, Stop, Table, Value, projects_table};
 
 /// How many records of one kind an import created, updated and left as they were.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -65,13 +65,18 @@ fn placed(parsed: &Parsed, origin: &Origin, e: StoreError) -> Result<Vec<Problem
 
 impl Store {
     /// Reads a spreadsheet (on a blocking thread: a county's file is some 26,000 rows) against
-    /// the departments stored now. An unreadable file is refused with the reason.
+    /// the departments stored now. An unreadable file, or a workbook past the bounds on what it
+    /// unpacks to, is refused with the reason. When the caller stops waiting (the request ended
+    /// or timed out, and this future is dropped), the reading thread stops too.
     pub async fn parse_spreadsheet(&self, name: &str, bytes: Vec<u8>) -> Result<Parsed> {
         let known = Known { departments: self.departments().await?.into_iter().map(|d| (d.code, d.name)).collect() };
         let file = name.to_string();
-        let parsed = tokio::task::spawn_blocking(move || crate::exchange::import_file(&file, &bytes, &known, None))
-            .await
-            .map_err(|e| StoreError::Other(anyhow::anyhow!("reading the spreadsheet stopped: {e}")))?;
+        let stop = Stop::never();
+        let _stop_when_dropped = stop.guard();
+        let parsed =
+            tokio::task::spawn_blocking(move || crate::exchange::import_file(&file, &bytes, &known, None, &stop))
+                .await
+                .map_err(|e| StoreError::Other(anyhow::anyhow!("reading the spreadsheet stopped: {e}")))?;
         parsed.map_err(|e| StoreError::Invalid { message: format!("{name}: {e}"), details: Vec::new() })
     }
 

@@ -96,7 +96,7 @@ impl Store {
         }
         let content_type = document_type(name, bytes).map_err(|(en, zh)| invalid(en, zh))?;
         let sha = hex::encode(Sha256::digest(bytes));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO case_files (case_id, task_id, name, content_type, size_bytes, sha256, content, uploaded_by, uploaded_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",

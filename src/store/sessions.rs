@@ -8,10 +8,20 @@ use super::{Result, Store, StoreError};
 pub const IDLE_MS: i64 = 30 * 60_000;
 /// … and in any case this long after log-in.
 pub const LIFETIME_MS: i64 = 12 * 3_600_000;
-/// Failed log-ins for one username within `FAILURE_WINDOW_MS` that lock it until the oldest
-/// of them leaves the window.
+/// Failed log-ins for one username from one client address within `FAILURE_WINDOW_MS` that
+/// lock that username for that address until the oldest of them leaves the window. Its owner,
+/// elsewhere, is not locked out by someone else's guesses.
 pub const MAX_FAILURES: i64 = 5;
+/// Failed log-ins from one client address, whatever the usernames, that lock every log-in from
+/// that address the same way (one address guessing across many usernames).
+pub const MAX_CLIENT_FAILURES: i64 = 30;
 pub const FAILURE_WINDOW_MS: i64 = 15 * 60_000;
+/// From this many failures for one username within the window, from any addresses, each
+/// further attempt for it waits `SLOW_STEP_MS` longer than the one before, up to
+/// `SLOW_MAX_MS`: guesses spread over many addresses slow down, while the owner still gets in.
+pub const SLOW_AFTER: i64 = 10;
+pub const SLOW_STEP_MS: i64 = 250;
+pub const SLOW_MAX_MS: i64 = 5_000;
 
 /// The shortest password the bureau may set.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -104,18 +114,50 @@ impl Store {
         Ok(())
     }
 
-    /// Checks a username and password, counting failures; on success opens a session and
-    /// returns its cookie value (shown once, stored only as its hash).
-    pub async fn log_in(&self, username: &str, password: &str, now_ms: i64) -> Result<Result<String, LoginRefused>> {
+    /// Checks a username and password from the client address `client`, counting failures; on
+    /// success opens a session and returns its cookie value (shown once, stored only as its
+    /// hash). Refused without checking the password when this address has failed too often
+    /// for this username or for all usernames together (see [`MAX_FAILURES`],
+    /// [`MAX_CLIENT_FAILURES`]); slowed when the username has failed often from anywhere
+    /// ([`SLOW_AFTER`]).
+    pub async fn log_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: &str,
+        now_ms: i64,
+    ) -> Result<Result<String, LoginRefused>> {
         let username: String = username.trim().chars().take(64).collect();
-        let recent: Vec<i64> =
-            sqlx::query_scalar("SELECT at_ms FROM login_failures WHERE username = $1 AND at_ms > $2 ORDER BY at_ms")
-                .bind(&username)
-                .bind(now_ms - FAILURE_WINDOW_MS)
-                .fetch_all(&self.pool)
+        let since = now_ms - FAILURE_WINDOW_MS;
+        let (pair, pair_oldest): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(at_ms) FROM login_failures WHERE username = $1 AND client = $2 AND at_ms > $3",
+        )
+        .bind(&username)
+        .bind(client)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        if pair >= MAX_FAILURES {
+            return Ok(Err(LoginRefused::Locked { until_ms: pair_oldest.unwrap_or(now_ms) + FAILURE_WINDOW_MS }));
+        }
+        let (from_client, client_oldest): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), MIN(at_ms) FROM login_failures WHERE client = $1 AND at_ms > $2")
+                .bind(client)
+                .bind(since)
+                .fetch_one(&self.pool)
                 .await?;
-        if recent.len() as i64 >= MAX_FAILURES {
-            return Ok(Err(LoginRefused::Locked { until_ms: recent[0] + FAILURE_WINDOW_MS }));
+        if from_client >= MAX_CLIENT_FAILURES {
+            return Ok(Err(LoginRefused::Locked { until_ms: client_oldest.unwrap_or(now_ms) + FAILURE_WINDOW_MS }));
+        }
+        let for_user: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at_ms > $2")
+                .bind(&username)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
+        if for_user >= SLOW_AFTER {
+            let wait = ((for_user - SLOW_AFTER + 1) * SLOW_STEP_MS).min(SLOW_MAX_MS);
+            tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
         }
         let row: Option<(i64, Option<String>)> =
             sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1 AND active = 1")
@@ -135,8 +177,9 @@ impl Store {
             Some(id) => id,
             None => {
                 let mut tx = self.write().await?;
-                sqlx::query("INSERT INTO login_failures (username, at_ms) VALUES ($1, $2)")
+                sqlx::query("INSERT INTO login_failures (username, client, at_ms) VALUES ($1, $2, $3)")
                     .bind(&username)
+                    .bind(client)
                     .bind(now_ms)
                     .execute(&mut *tx)
                     .await?;

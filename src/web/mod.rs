@@ -14,14 +14,15 @@ mod report;
 mod tasks;
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::{Extension, Form, Router};
 use minijinja::Environment;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -684,7 +685,42 @@ struct LoginForm {
     next: String,
 }
 
-async fn login(State(rt): State<Arc<Runtime>>, lang: Lang, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+/// The address a request came from, as the log-in limits count it: the connection's peer or,
+/// when the peer is one of the `trusted_proxies`, the last address in `X-Forwarded-For` that is
+/// not itself a trusted proxy. An IPv6 address counts by its /64 network, which one household
+/// or one attacker's machine usually holds whole.
+pub fn client_address(trusted: &[IpAddr], peer: Option<IpAddr>, headers: &HeaderMap) -> String {
+    let mut addr = peer;
+    if peer.is_some_and(|p| trusted.contains(&p)) {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .rfind(|a| !trusted.contains(a));
+        if forwarded.is_some() {
+            addr = forwarded;
+        }
+    }
+    match addr {
+        Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default(),
+        Some(a) => a.to_string(),
+        None => "unknown".into(),
+    }
+}
+
+async fn login(
+    State(rt): State<Arc<Runtime>>,
+    lang: Lang,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let word = |k: &'static str| word(&lang.0, k);
     let next = local_path(Some(&f.next));
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE);
@@ -692,7 +728,8 @@ async fn login(State(rt): State<Arc<Runtime>>, lang: Lang, headers: HeaderMap, F
         return render_login(&rt, &lang, word("expired"), &f.username, &next, StatusCode::FORBIDDEN);
     }
     let now = rt.clock.now_ms();
-    match rt.store.log_in(&f.username, &f.password, now).await {
+    let client = client_address(&rt.settings.trusted_proxies, peer.map(|p| p.0.0.ip()), &headers);
+    match rt.store.log_in(&f.username, &f.password, &client, now).await {
         Ok(Ok(token)) => {
             let mut resp = Redirect::to(&next).into_response();
             let h = resp.headers_mut();

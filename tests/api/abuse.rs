@@ -9,7 +9,7 @@ async fn random_methods_and_paths_leave_metrics_bounded() {
     let app = TestApp::spawn().await;
     let scrape = |app: &TestApp| {
         let (client, url) = (app.client.clone(), format!("{}/metrics", app.base));
-        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+        async move { client.get(url).bearer_auth(crate::helpers::ADMIN_TOKEN).send().await.unwrap().text().await.unwrap() }
     };
     // Every standard method on a few routes, so the known series exist before the count.
     for m in ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] {
@@ -180,4 +180,131 @@ async fn every_api_refusal_is_the_error_body() {
     // The array was refused, so nothing changed.
     let me = app.ok_get("/api/v1/me", admin).await;
     assert_eq!(me["language"], "zh", "{me}");
+}
+
+/// Small workbooks that unpack into huge ones are refused at their bound, with the limit named,
+/// before they are parsed: one cell far past Excel's 32,767 characters, and more shared strings
+/// than a file may hold cells. The server goes on answering. (`jixiao bench bombs` reads the
+/// full-size bombs, a 1 GiB cell and 50 million strings, and reports time and peak memory.)
+#[tokio::test]
+async fn xlsx_bombs_are_refused_at_their_bound() {
+    use jixiao::bench::bombs::{Bomb, xlsx_bomb};
+    let app = TestApp::spawn().await;
+    let admin = crate::helpers::ADMIN_TOKEN;
+    let bombs = [
+        (Bomb::LongCell { bytes: 64 << 20 }, "32767 characters"),
+        (Bomb::SharedStrings { count: 6_000_000 }, "shared strings"),
+        // calamine reserves room for the declared count before reading: 10^12 strings would
+        // ask for 24 TB at once and abort the process.
+        (Bomb::DeclaredCount { count: 1_000_000_000_000 }, "declares count=\"1000000000000\""),
+    ];
+    for (bomb, named) in bombs {
+        let file = tokio::task::spawn_blocking(move || xlsx_bomb(bomb)).await.unwrap();
+        assert!(file.len() < 2 << 20, "{bomb:?} packs into {} bytes", file.len());
+        let (status, body) = app.upload("/api/v1/imports?file=bomb.xlsx", admin, file).await;
+        assert_eq!(status, 422, "{bomb:?}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(named), "{bomb:?}: {body}");
+        let (status, _) = app.get("/api/v1/me", admin).await;
+        assert_eq!(status, 200);
+    }
+    // An old .xls of a few kilobytes whose sheet declares four billion rows: the reader would
+    // reserve memory for all of them at once, and a refused allocation ends the process.
+    let xls = jixiao::bench::bombs::xls_with_dimensions(0, 0xFFFF_FFF0);
+    assert!(xls.len() < 16 << 10);
+    let (status, body) = app.upload("/api/v1/imports?file=bomb.xls", admin, xls).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("65536 rows"), "{body}");
+    assert_eq!(app.get("/api/v1/me", admin).await.0, 200);
+}
+
+/// A client bound to the loopback address `last` (127.0.0.`last`): another client address.
+fn client_from(last: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+        .build()
+        .unwrap()
+}
+
+/// Someone else's wrong passwords lock the username for their address only: its owner, from
+/// another address, still logs in with the right password. An address that fails across many
+/// usernames is locked for all of them, and only that address. Behind a trusted proxy the
+/// limits count by the address it forwards.
+#[tokio::test]
+async fn an_attacker_s_wrong_passwords_never_lock_the_owner_out() {
+    use crate::helpers::{ADMIN_TOKEN, county};
+    use crate::web::log_in_with;
+    use reqwest::StatusCode;
+    let app = TestApp::spawn_with(&[("JIXIAO_TRUSTED_PROXIES", "127.0.0.9".to_string())]).await;
+    county(&app).await;
+    let users = app.ok_get("/api/v1/admin/users?limit=100", ADMIN_TOKEN).await;
+    let id = |name: &str| {
+        users["items"].as_array().unwrap().iter().find(|u| u["username"] == name).unwrap()["id"].as_i64().unwrap()
+    };
+    let password = "县财政局-2023-绩效";
+    for name in ["d001", "d002"] {
+        let (s, v) = app
+            .post(
+                &format!("/api/v1/admin/users/{}/password", id(name)),
+                ADMIN_TOKEN,
+                serde_json::json!({"password": password}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    }
+    let (owner, attacker, sprayer) = (client_from(1), client_from(2), client_from(3));
+
+    // Five wrong passwords from the attacker's address lock d001 there, the right one included.
+    for _ in 0..5 {
+        assert_eq!(log_in_with(&app, &attacker, "d001", "guess-guess-guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    let locked = log_in_with(&app, &attacker, "d001", password).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{}", locked.body);
+    // The owner, elsewhere, gets in.
+    let ok = log_in_with(&app, &owner, "d001", password).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+
+    // One address guessing across thirty usernames is locked for every username, d002's
+    // right password included; other addresses are not.
+    for i in 0..30 {
+        let s = log_in_with(&app, &sprayer, &format!("nobody{i}"), "guess-guess-guess").await.status;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    assert_eq!(log_in_with(&app, &sprayer, "d002", password).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(log_in_with(&app, &owner, "d002", password).await.status, StatusCode::SEE_OTHER);
+
+    // Through the trusted proxy (127.0.0.9) the limits count by the address the proxy saw,
+    // the last in X-Forwarded-For; what a client writes in front of it is not believed, and
+    // the header from anyone but the proxy is ignored.
+    let via = |http: reqwest::Client, forwarded: &'static str| {
+        let base = app.base.clone();
+        async move {
+            let page = http.get(format!("{base}/login")).send().await.unwrap();
+            let pre = page
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .find_map(|c| {
+                    c.to_str().unwrap().strip_prefix("jx_login=").map(|v| v.split(';').next().unwrap().to_string())
+                })
+                .unwrap();
+            http.post(format!("{base}/login"))
+                .header("cookie", format!("jx_login={pre}"))
+                .header("x-forwarded-for", forwarded)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("username=d002&password=wrong-wrong-wrong&csrf={pre}&next=%2F"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let proxy = client_from(9);
+    for _ in 0..5 {
+        assert_eq!(via(proxy.clone(), "10.1.1.1, 10.9.9.9").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(via(proxy.clone(), "10.2.2.2, 10.9.9.9").await, StatusCode::TOO_MANY_REQUESTS, "10.9.9.9 is locked");
+    assert_eq!(via(proxy.clone(), "10.8.8.8").await, StatusCode::UNAUTHORIZED, "10.8.8.8 is not");
+    assert_eq!(via(sprayer.clone(), "10.7.7.7").await, StatusCode::TOO_MANY_REQUESTS, "not from the proxy");
 }

@@ -158,15 +158,15 @@ async fn errors_are_stable_json_and_inputs_are_bounded() {
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     let (s, v) = app.get("/api/v1/cases?limit=100000", ADMIN_TOKEN).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    // Health, readiness, metrics and the OpenAPI document need no token.
-    for path in ["/healthz", "/readyz", "/metrics", "/api/openapi.json"] {
+    // Health, readiness and the OpenAPI document need no token.
+    for path in ["/healthz", "/readyz", "/api/openapi.json"] {
         let (s, _) = app.call(Method::GET, path, None, None).await;
         assert_eq!(s, StatusCode::OK, "{path}");
     }
     let (_, doc) = app.call(Method::GET, "/api/openapi.json", None, None).await;
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/api/v1/tasks/{id}/complete"]["post"].is_object());
-    let (_, m) = app.call(Method::GET, "/metrics", None, None).await;
+    let (_, m) = app.call(Method::GET, "/metrics", Some(ADMIN_TOKEN), None).await;
     let m = m.as_str().unwrap().to_string();
     for name in [
         "jixiao_http_request_duration_seconds",
@@ -176,6 +176,25 @@ async fn errors_are_stable_json_and_inputs_are_bounded() {
         "jixiao_pending_case_inputs",
     ] {
         assert!(m.contains(name), "metrics lack {name}");
+    }
+}
+
+/// `/metrics` answers the scraper's `metrics_token` and an admin's token; nobody else.
+#[tokio::test]
+async fn metrics_answer_only_the_metrics_token_and_admins() {
+    let scraper = "prometheus-scrape-token-0123456789";
+    let app = TestApp::spawn_with(&[("JIXIAO_METRICS_TOKEN", scraper.to_string())]).await;
+    let c = county(&app).await;
+    let (s, v) = app.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")), "{v}");
+    let (s, _) = app.call(Method::GET, "/metrics", Some("prometheus-scrape-token-0123456788"), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, v) = app.call(Method::GET, "/metrics", Some(&c.finance_tokens[0]), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    for token in [scraper, ADMIN_TOKEN] {
+        let (s, m) = app.call(Method::GET, "/metrics", Some(token), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(m.as_str().unwrap().contains("jixiao_pending_case_inputs"), "{m}");
     }
 }
 

@@ -170,7 +170,7 @@ async fn a_failing_plugin_is_a_finding_and_the_stage_policy_decides_what_it_mean
     assert!(failed["message_zh"].as_str().unwrap().contains("插件 buggy 运行失败"));
 
     // The failure is counted, and the server goes on serving.
-    let (_, m) = app.call(reqwest::Method::GET, "/metrics", None, None).await;
+    let (_, m) = app.call(reqwest::Method::GET, "/metrics", Some(ADMIN_TOKEN), None).await;
     assert!(m.as_str().unwrap().contains(r#"jixiao_plugin_failures_total{plugin="buggy",reason="trap"} 1"#), "{m}");
     let (s, _) = app.call(reqwest::Method::GET, "/healthz", None, None).await;
     assert_eq!(s, StatusCode::OK);

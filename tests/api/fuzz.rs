@@ -275,7 +275,7 @@ fn the_import_parser_answers_every_file_with_records_or_located_problems() {
     ];
     let runs = fuzz("import", import_corpus(), &tokens, |input| {
         for name in ["fuzz.csv", "fuzz.xlsx"] {
-            match jixiao::exchange::import::import_file(name, input, &known, None) {
+            match jixiao::exchange::import::import_file(name, input, &known, None, &jixiao::exchange::Stop::never()) {
                 Ok(parsed) => {
                     for p in &parsed.problems {
                         assert!(!p.to_string().trim().is_empty(), "a problem without words");

@@ -52,7 +52,7 @@ const MATRIX: &[(&str, &str, Body, [u16; 8])] = &[
     // Probes and the API document: anyone.
     ("GET",    "/healthz",                                         Nothing, [200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET",    "/readyz",                                          Nothing, [200, 200, 200, 200, 200, 200, 200, 200]),
-    ("GET",    "/metrics",                                         Nothing, [200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET",    "/metrics",                                         Nothing, [200, 403, 403, 403, 403, 403, 403, 401]),
     ("GET",    "/api/openapi.json",                                Nothing, [200, 200, 200, 200, 200, 200, 200, 200]),
     // The caller and the admin's user records.
     ("GET",    "/api/v1/me",                                       Nothing, [200, 200, 200, 200, 200, 200, 200, 401]),

@@ -207,7 +207,7 @@ async fn plugins_are_uploaded_validated_listed_and_versioned_through_the_api() {
     assert_eq!(buggy["interface_version"], "1.0.0");
     assert_eq!(buggy["loaded"], true);
     assert_eq!(buggy["sha256"].as_str().unwrap().len(), 64);
-    let (_, m) = app.call(reqwest::Method::GET, "/metrics", None, None).await;
+    let (_, m) = app.call(reqwest::Method::GET, "/metrics", Some(ADMIN_TOKEN), None).await;
     let m = m.as_str().unwrap();
     for reason in ["timeout", "wrong_interface", "invalid"] {
         let line = format!("jixiao_plugin_failures_total{{plugin=\"(upload)\",reason=\"{reason}\"}} 1");

@@ -79,15 +79,20 @@ pub(crate) async fn post(app: &TestApp, path: &str, cookies: &str, fields: &[(&s
 
 /// Logs in through the form; returns the session cookie.
 async fn log_in(app: &TestApp, username: &str, password: &str) -> Page {
-    let page = get(app, "/login", "").await;
+    log_in_with(app, &client(), username, password).await
+}
+
+/// Logs in through the form with `http` (e.g. a client bound to another local address).
+pub(crate) async fn log_in_with(app: &TestApp, http: &reqwest::Client, username: &str, password: &str) -> Page {
+    let page = send(http.get(format!("{}/login", app.base))).await;
     let pre = page.cookie_value("jx_login");
-    post(
-        app,
-        "/login",
-        &format!("jx_login={pre}"),
-        &[("username", username), ("password", password), ("csrf", &page.csrf()), ("next", "/")],
-    )
-    .await
+    let fields = [("username", username), ("password", password), ("csrf", &page.csrf()), ("next", "/")];
+    let req = http
+        .post(format!("{}/login", app.base))
+        .header(COOKIE, format!("jx_login={pre}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&fields));
+    send(req).await
 }
 
 async fn user_id(app: &TestApp, username: &str) -> i64 {
