@@ -784,11 +784,15 @@ async fn inbox(State(rt): State<Arc<Runtime>>, c: Caller, Query(q): Query<InboxQ
         }
     };
     let scope = TaskScope::for_user(&c.0);
-    let mut counts = serde_json::Map::new();
-    for (name, f) in [("pending", &open), ("due_soon", &soon), ("overdue", &overdue)] {
-        counts.insert(name.into(), rt.store.tasks(&scope, f, 1, 0).await?.1.into());
-    }
-    let (items, total) = rt.store.tasks(&scope, &chosen, limit, offset).await?;
+    let (pending, due_soon, overdue_count) =
+        rt.store.open_task_counts(&scope, q.kind.as_deref(), now, now + DUE_SOON_MS).await?;
+    let counts = json!({"pending": pending, "due_soon": due_soon, "overdue": overdue_count});
+    let total = match state.as_str() {
+        "due_soon" => due_soon,
+        "overdue" => overdue_count,
+        _ => pending,
+    };
+    let items = rt.store.task_page(&scope, &chosen, limit, offset).await?;
     let items: Vec<Value> = items
         .into_iter()
         .map(|t| {

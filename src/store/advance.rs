@@ -83,6 +83,9 @@ struct CaseRow {
     version: i64,
 }
 
+/// How long a batch of cases holds the write lock before it commits and lets other writers in.
+const WRITE_SLICE: std::time::Duration = std::time::Duration::from_millis(20);
+
 impl Store {
     /// Applies every pending input of the given cases. Cases without pending inputs are left
     /// alone, so duplicated or redelivered jobs change nothing.
@@ -95,12 +98,22 @@ impl Store {
     ) -> Result<AdvanceReport> {
         let mut report = AdvanceReport::default();
         let mut tx = self.write().await?;
+        let mut began = std::time::Instant::now();
         let mut pool: Option<Pool> = None;
         let mut ids = case_ids.to_vec();
         // One lock order for every worker, so two batches sharing cases cannot deadlock.
         ids.sort_unstable();
         ids.dedup();
         for case_id in ids {
+            // Each case is applied whole, and a batch is one transaction while it is short; a
+            // long one commits what it has and takes a new turn, so a person completing a task
+            // waits for one slice, not for a hundred cases (the expert pool is read again).
+            if began.elapsed() >= WRITE_SLICE {
+                tx.commit().await?;
+                tx = self.write().await?;
+                began = std::time::Instant::now();
+                pool = None;
+            }
             if !super::cases::lock_case(&mut tx, case_id).await? {
                 continue;
             }

@@ -37,11 +37,12 @@ pub mod tasks;
 pub mod workflows;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 
 /// A store error: either something the caller asked for that the data refuses (`Conflict`,
 /// `NotFound`, `Invalid`), or a database failure.
@@ -69,6 +70,18 @@ impl From<sqlx::Error> for StoreError {
             }
             sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) => {
                 StoreError::Unavailable(e.to_string())
+            }
+            // A sum past 64 bits (SQLite's "integer overflow", PostgreSQL's 22003). Every amount
+            // is bounded at its field, so only an absurd number of rows can get here; the
+            // answer says so instead of a bare 500, and no total is ever wrapped round.
+            sqlx::Error::Database(d)
+                if d.code().is_some_and(|c| c == "22003") || d.message().contains("integer overflow") =>
+            {
+                StoreError::Conflict(
+                    "a total of the stored amounts is beyond what can be counted (about 92 thousand trillion yuan); \
+                     check the amounts and entries recorded"
+                        .into(),
+                )
             }
             _ => StoreError::Db(e),
         }
@@ -123,6 +136,42 @@ pub struct Store {
     pub backend: Backend,
     /// On SQLite, a typed pool on the same file for the embedded job queue (apalis-sqlite).
     pub sqlite: Option<SqlitePool>,
+    /// On SQLite, this process's writers take turns here, in arrival order, before they take a
+    /// connection: SQLite has one writer at a time, and a writer waiting for it inside SQLite
+    /// holds a pooled connection and sleeps in SQLite's busy handler (up to 100 ms a try), so
+    /// a few waiting writers held every connection and page reads queued behind them.
+    writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction ([`Store::write`]): the transaction, and on SQLite this process's turn
+/// to write, held until it commits or is dropped. It dereferences to the connection, as a
+/// transaction does.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 impl Store {
@@ -141,7 +190,7 @@ impl Store {
             let mut ours = sqlx::migrate!("./migrations/postgres");
             ours.dangerous_set_table_name("jixiao_migrations");
             ours.run(&pool).await.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
-            return Ok(Store { pool, backend: Backend::Postgres, sqlite: None });
+            return Ok(Store { pool, backend: Backend::Postgres, sqlite: None, writer: Arc::default() });
         }
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| anyhow::anyhow!("JIXIAO_DATABASE_URL '{url}' is not a SQLite or PostgreSQL URL: {e}"))?
@@ -178,16 +227,20 @@ impl Store {
         let mut ours = sqlx::migrate!("./migrations/sqlite");
         ours.dangerous_set_table_name("jixiao_migrations");
         ours.run(&pool).await.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
-        Ok(Store { pool, backend: Backend::Sqlite, sqlite: Some(sqlite) })
+        Ok(Store { pool, backend: Backend::Sqlite, sqlite: Some(sqlite), writer: Arc::default() })
     }
 
-    /// A write transaction. On SQLite it takes the write lock at once, so two writers never
-    /// deadlock on upgrading a read lock (SQLite answers that with SQLITE_BUSY at once, whatever
-    /// the timeout); PostgreSQL locks rows as they are written.
-    pub async fn write(&self) -> Result<Transaction<'static, Any>> {
+    /// A write transaction. On SQLite it waits for this process's turn to write (see
+    /// `writer`), then takes SQLite's write lock at once, so two writers never deadlock on
+    /// upgrading a read lock (SQLite answers that with SQLITE_BUSY at once, whatever the
+    /// timeout); PostgreSQL locks rows as they are written.
+    pub async fn write(&self) -> Result<WriteTx> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => {
+                let turn = Arc::clone(&self.writer).lock_owned().await;
+                WriteTx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) }
+            }
+            Backend::Postgres => WriteTx { tx: self.pool.begin().await?, _turn: None },
         })
     }
 

@@ -42,6 +42,27 @@ pub enum LoginRefused {
     Locked { until_ms: i64 },
 }
 
+/// How long a log-in form's token is accepted (its cookie lives as long).
+pub const LOGIN_FORM_MS: i64 = 3_600_000;
+
+/// HMAC-SHA-256 (RFC 2104) of `msg` under `key`.
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(msg);
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
 fn hash_password(password: &str) -> Result<String> {
     use argon2::password_hash::{PasswordHasher, SaltString};
     use rand::RngCore;
@@ -112,6 +133,48 @@ impl Store {
         audit(&mut tx, "password_set", &serde_json::json!({"user_id": user_id}), actor, now_ms).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A secret of the server's, made on first use and kept in the database (so every API
+    /// process of an installation has the same).
+    async fn server_secret(&self, name: &str) -> Result<String> {
+        let get = || {
+            sqlx::query_scalar::<_, String>("SELECT value FROM server_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+        };
+        if let Some(v) = get().await? {
+            return Ok(v);
+        }
+        sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(new_token())
+            .execute(&self.pool)
+            .await?;
+        get().await?.ok_or_else(|| StoreError::Other(anyhow::anyhow!("the server secret {name} was not kept")))
+    }
+
+    /// A token for the log-in form: when it was issued, a random part, and their HMAC under
+    /// the server's secret. The form's page also sets it as a cookie; a log-in must bring
+    /// both, equal, and the signature must hold, so a client cannot make one up.
+    pub async fn login_form_token(&self, now_ms: i64) -> Result<String> {
+        let secret = self.server_secret("login_form").await?;
+        let nonce = format!("{now_ms}-{}", &new_token()[3..35]);
+        Ok(format!("{nonce}.{}", hex::encode(hmac_sha256(secret.as_bytes(), nonce.as_bytes()))))
+    }
+
+    /// Whether `token` is a log-in form token this server issued within [`LOGIN_FORM_MS`].
+    pub async fn login_form_token_valid(&self, token: &str, now_ms: i64) -> Result<bool> {
+        use sha2::{Digest, Sha256};
+        let Some((nonce, mac)) = token.split_once('.') else { return Ok(false) };
+        let issued = nonce.split_once('-').and_then(|(t, _)| t.parse::<i64>().ok());
+        if issued.is_none_or(|t| t > now_ms + 60_000 || now_ms - t > LOGIN_FORM_MS) {
+            return Ok(false);
+        }
+        let secret = self.server_secret("login_form").await?;
+        let expected = hex::encode(hmac_sha256(secret.as_bytes(), nonce.as_bytes()));
+        // Compared as digests: the time taken tells nothing about how much of it matched.
+        Ok(Sha256::digest(expected.as_bytes()) == Sha256::digest(mac.as_bytes()))
     }
 
     /// Checks a username and password from the client address `client`, counting failures; on

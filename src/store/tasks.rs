@@ -115,6 +115,36 @@ pub struct TaskFilter {
     pub due_before: Option<i64>,
 }
 
+/// Which tasks a scope covers, on `$1` (department) and `$2` (user). Written out for each kind
+/// of caller, so that the assignee's and the department's indexes are used (one condition with
+/// NULL-able parameters for all three made every inbox scan the whole table). Every parameter
+/// is still referenced, as PostgreSQL needs to type each one.
+fn scope_condition(scope: &TaskScope) -> &'static str {
+    match scope {
+        TaskScope::All => "($1 IS NULL AND $2 IS NULL)",
+        TaskScope::Department { .. } => "((t.department_id = $1 AND t.kind = 'submission') OR t.assignee_id = $2)",
+        TaskScope::Assignee(_) => "($1 IS NULL AND t.assignee_id = $2)",
+    }
+}
+
+/// The scope's department (`$1`) and user (`$2`).
+fn scope_ids(scope: &TaskScope) -> (Option<i64>, Option<i64>) {
+    match scope {
+        TaskScope::All => (None, None),
+        TaskScope::Department { department_id, user_id } => (Some(*department_id), Some(*user_id)),
+        TaskScope::Assignee(u) => (None, Some(*u)),
+    }
+}
+
+/// The scope's condition and a [`TaskFilter`]'s, on `$1` to `$7`.
+fn filter_condition(scope: &TaskScope) -> String {
+    format!(
+        "{} AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.case_id = $4) AND ($5 IS NULL OR t.kind = $5) \
+         AND ($6 IS NULL OR t.due_ms >= $6) AND ($7 IS NULL OR t.due_ms < $7)",
+        scope_condition(scope)
+    )
+}
+
 impl Store {
     pub async fn task(&self, id: i64) -> Result<Task> {
         let row = sqlx::query(super::sql(format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = $1")))
@@ -125,25 +155,43 @@ impl Store {
         task_from_row(&row)
     }
 
+    /// The scope's open tasks (of `kind`, if given) counted three ways at once: all, due from
+    /// `now` until `soon_until`, and past `now`. One statement: an inbox asks on every visit.
+    pub async fn open_task_counts(
+        &self,
+        scope: &TaskScope,
+        kind: Option<&str>,
+        now_ms: i64,
+        soon_until_ms: i64,
+    ) -> Result<(i64, i64, i64)> {
+        let (dept, assignee) = scope_ids(scope);
+        let scope_sql = scope_condition(scope);
+        let (all, soon, overdue): (i64, i64, i64) = sqlx::query_as(super::sql(format!(
+            "SELECT COUNT(*), \
+                    COALESCE(SUM(CASE WHEN t.due_ms >= $4 AND t.due_ms < $5 THEN 1 ELSE 0 END), 0), \
+                    COALESCE(SUM(CASE WHEN t.due_ms < $4 THEN 1 ELSE 0 END), 0) \
+             FROM tasks t WHERE {scope_sql} AND t.status = 'open' AND ($3 IS NULL OR t.kind = $3)"
+        )))
+        .bind(dept)
+        .bind(assignee)
+        .bind(kind)
+        .bind(now_ms)
+        .bind(soon_until_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((all, soon, overdue))
+    }
+
     pub async fn tasks(&self, scope: &TaskScope, f: &TaskFilter, limit: i64, offset: i64) -> Result<(Vec<Task>, i64)> {
-        let (dept, assignee) = match scope {
-            TaskScope::All => (None, None),
-            TaskScope::Department { department_id, user_id } => (Some(*department_id), Some(*user_id)),
-            TaskScope::Assignee(u) => (None, Some(*u)),
-        };
-        // The scope is written out for each kind of caller, so that the assignee's and the
-        // department's indexes are used (one condition with NULL-able parameters for all three
-        // made every inbox scan the whole table). Every parameter is still referenced, as
-        // PostgreSQL needs to type each one.
-        let scope_sql = match scope {
-            TaskScope::All => "($1 IS NULL AND $2 IS NULL)",
-            TaskScope::Department { .. } => "((t.department_id = $1 AND t.kind = 'submission') OR t.assignee_id = $2)",
-            TaskScope::Assignee(_) => "($1 IS NULL AND t.assignee_id = $2)",
-        };
-        let where_sql = format!(
-            "{scope_sql} AND ($3 IS NULL OR t.status = $3) AND ($4 IS NULL OR t.case_id = $4) AND ($5 IS NULL OR t.kind = $5) \
-             AND ($6 IS NULL OR t.due_ms >= $6) AND ($7 IS NULL OR t.due_ms < $7)"
-        );
+        let rows = self.task_page(scope, f, limit, offset).await?;
+        let total = self.task_count(scope, f).await?;
+        Ok((rows, total))
+    }
+
+    /// One page of the scope's tasks that pass the filter, by due time.
+    pub async fn task_page(&self, scope: &TaskScope, f: &TaskFilter, limit: i64, offset: i64) -> Result<Vec<Task>> {
+        let (dept, assignee) = scope_ids(scope);
+        let where_sql = filter_condition(scope);
         let rows = sqlx::query(super::sql(format!(
             "SELECT {TASK_COLUMNS} FROM tasks t WHERE {where_sql} ORDER BY t.due_ms, t.id LIMIT $8 OFFSET $9"
         )))
@@ -158,7 +206,13 @@ impl Store {
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        let total: i64 = sqlx::query_scalar(super::sql(format!("SELECT COUNT(*) FROM tasks t WHERE {where_sql}")))
+        rows.iter().map(task_from_row).collect()
+    }
+
+    async fn task_count(&self, scope: &TaskScope, f: &TaskFilter) -> Result<i64> {
+        let (dept, assignee) = scope_ids(scope);
+        let where_sql = filter_condition(scope);
+        Ok(sqlx::query_scalar(super::sql(format!("SELECT COUNT(*) FROM tasks t WHERE {where_sql}")))
             .bind(dept)
             .bind(assignee)
             .bind(&f.status)
@@ -167,8 +221,7 @@ impl Store {
             .bind(f.due_from)
             .bind(f.due_before)
             .fetch_one(&self.pool)
-            .await?;
-        Ok((rows.iter().map(task_from_row).collect::<Result<_>>()?, total))
+            .await?)
     }
 
     /// Completes a task with a form. The form is checked against the task's form kind; the task,

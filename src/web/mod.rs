@@ -659,11 +659,23 @@ async fn login_page(
     if session.is_some() {
         return Redirect::to(&local_path(q.next.as_deref())).into_response();
     }
-    render_login(&rt, &lang, "", "", &local_path(q.next.as_deref()), StatusCode::OK)
+    render_login(&rt, &lang, "", "", &local_path(q.next.as_deref()), StatusCode::OK).await
 }
 
-fn render_login(rt: &Runtime, lang: &Lang, error: &str, username: &str, next: &str, status: StatusCode) -> Response {
-    let csrf = crate::store::people::new_token();
+/// The log-in page with a fresh form token, signed by the server (see
+/// `Store::login_form_token`) and doubled in a cookie.
+async fn render_login(
+    rt: &Runtime,
+    lang: &Lang,
+    error: &str,
+    username: &str,
+    next: &str,
+    status: StatusCode,
+) -> Response {
+    let csrf = match rt.store.login_form_token(rt.clock.now_ms()).await {
+        Ok(t) => t,
+        Err(e) => return failure(e),
+    };
     let ctx = json!({"error": error, "username": username, "next": next});
     match rt.pages.render("login.html", &lang.0, None, &csrf, ctx) {
         Ok(html) => {
@@ -724,10 +736,16 @@ async fn login(
     let word = |k: &'static str| word(&lang.0, k);
     let next = local_path(Some(&f.next));
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE);
-    if expected.is_none_or(|c| c != f.csrf || c.is_empty()) {
-        return render_login(&rt, &lang, word("expired"), &f.username, &next, StatusCode::FORBIDDEN);
-    }
     let now = rt.clock.now_ms();
+    // The form's token must be the cookie's and one this server signed, within the hour: a
+    // token a client made up (and set as its own cookie) does not pass.
+    let signed = match rt.store.login_form_token_valid(&f.csrf, now).await {
+        Ok(v) => v,
+        Err(e) => return failure(e),
+    };
+    if expected.is_none_or(|c| c != f.csrf || c.is_empty()) || !signed {
+        return render_login(&rt, &lang, word("expired"), &f.username, &next, StatusCode::FORBIDDEN).await;
+    }
     let client = client_address(&rt.settings.trusted_proxies, peer.map(|p| p.0.0.ip()), &headers);
     match rt.store.log_in(&f.username, &f.password, &client, now).await {
         Ok(Ok(token)) => {
@@ -741,14 +759,14 @@ async fn login(
             resp
         }
         Ok(Err(LoginRefused::Wrong)) => {
-            render_login(&rt, &lang, word("wrong"), &f.username, &next, StatusCode::UNAUTHORIZED)
+            render_login(&rt, &lang, word("wrong"), &f.username, &next, StatusCode::UNAUTHORIZED).await
         }
         Ok(Err(LoginRefused::Locked { until_ms })) => {
             let until = chrono::DateTime::from_timestamp_millis(until_ms)
                 .map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai).format("%H:%M").to_string())
                 .unwrap_or_default();
             let message = word("locked").replace("{}", &until);
-            render_login(&rt, &lang, &message, &f.username, &next, StatusCode::TOO_MANY_REQUESTS)
+            render_login(&rt, &lang, &message, &f.username, &next, StatusCode::TOO_MANY_REQUESTS).await
         }
         Err(e) => failure(e),
     }

@@ -136,6 +136,16 @@ async fn an_amount_beyond_any_budget_is_refused_at_its_field() {
     }
     let (status, report) = app.get("/api/v1/reports/annual/2023", admin).await;
     assert_eq!(status.as_u16(), 200, "{report}");
+    // Amounts written into the database behind the API's back, past what a 64-bit total can
+    // hold: the report says so instead of answering 500, and wraps nothing round.
+    app.ok("/api/v1/projects", &c.dept_tokens[0], crate::helpers::project("OK2", "D001", "1000000", false)).await;
+    sqlx::query("UPDATE projects SET amount_fen = 5000000000000000000 WHERE code IN ('OK1', 'OK2')")
+        .execute(&app.rt.store.pool)
+        .await
+        .unwrap();
+    let (status, answer) = app.get("/api/v1/reports/annual/2023", admin).await;
+    assert_eq!(status.as_u16(), 409, "{answer}");
+    assert!(answer["message"].as_str().unwrap_or_default().contains("beyond what can be counted"), "{answer}");
 }
 
 /// Whatever refuses a request under `/api` answers with the API's error body: path and query

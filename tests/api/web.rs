@@ -150,6 +150,21 @@ async fn log_in_with_a_password_and_see_the_inbox_with_csrf_and_limits_enforced(
     .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(refused.body.contains("页面已过期"), "{}", refused.body);
+    // A token the client made up, doubled in a cookie it set itself, is refused too: the
+    // server signs the tokens it issues. So is a signed token altered, or one over an hour old.
+    let made_up = "1700000000000-0123456789abcdef0123456789abcdef.00ff";
+    let mut altered = page.csrf();
+    altered.replace_range(0..1, if altered.starts_with('1') { "2" } else { "1" });
+    for token in [made_up.to_string(), altered] {
+        let refused = post(
+            &app,
+            "/login",
+            &format!("jx_login={token}"),
+            &[("username", "d001"), ("password", "县财政局-2023-绩效"), ("csrf", &token)],
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{token}");
+    }
 
     // Wrong passwords count; the sixth try is locked out even with the right password, until
     // the window has passed.
