@@ -83,7 +83,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
 }
 
 /// Pagination: `?limit=` (1–500, default 50) and `?offset=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Page {
     pub limit: Option<i64>,
     pub offset: Option<i64>,
@@ -270,7 +270,7 @@ async fn me(c: Caller) -> Json<Value> {
 }
 
 /// What a user may change about themselves.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Preferences {
     language: Option<String>,
@@ -303,7 +303,7 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(json!(user))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordRequest {
     password: String,
@@ -321,7 +321,7 @@ async fn set_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
     #[serde(default)]
@@ -370,7 +370,7 @@ async fn list_departments(State(rt): State<Arc<Runtime>>, _c: Caller) -> ApiResu
     Ok(Json(json!({"items": rt.store.departments().await?})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewDepartment {
     code: String,
@@ -393,7 +393,7 @@ async fn create_department(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ProjectQuery {
     fiscal_year: Option<i32>,
     sector: Option<String>,
@@ -540,7 +540,7 @@ pub(crate) async fn get_workflow_version(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CycleRequest {
     workflow_id: String,
@@ -583,7 +583,7 @@ async fn start_cycle(
     Ok((StatusCode::CREATED, Json(json!(cycle))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct CaseQuery {
     cycle_id: Option<i64>,
     stage: Option<String>,
@@ -691,7 +691,7 @@ async fn retry_case(
     Ok((StatusCode::ACCEPTED, Json(json!({"case_id": id, "retry": "queued"}))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct TaskQuery {
     status: Option<String>,
     case_id: Option<i64>,
@@ -723,7 +723,7 @@ async fn list_tasks(State(rt): State<Arc<Runtime>>, c: Caller, Query(q): Query<T
     Ok(Json(json!({"items": items, "total": total, "limit": limit, "offset": offset})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct InboxQuery {
     state: Option<String>,
@@ -803,7 +803,7 @@ pub(crate) async fn complete_task(
     Ok(Json(json!(done)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeclineRequest {
     pub(crate) reason: String,
@@ -832,7 +832,7 @@ async fn list_fires(State(rt): State<Arc<Runtime>>, c: Caller) -> ApiResult<Json
     Ok(Json(json!({"items": rt.store.schedule_fires().await?})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct OutboxQuery {
     status: Option<String>,

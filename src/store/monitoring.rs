@@ -324,7 +324,7 @@ fn disposition_from_row(r: &sqlx::any::AnyRow) -> Result<Disposition> {
 }
 
 /// A disposition as the bureau proposes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDisposition {
     pub case_id: i64,
