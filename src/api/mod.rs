@@ -85,7 +85,9 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
 /// Pagination: `?limit=` (1–500, default 50) and `?offset=`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Page {
+    #[schemars(range(min = 1, max = 500))]
     pub limit: Option<i64>,
+    #[schemars(range(min = 0))]
     pub offset: Option<i64>,
 }
 
@@ -137,7 +139,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .layer(middleware::from_fn(json_errors));
     Router::new()
         .nest("/api/v1", v1)
-        .merge(evaluation::public_routes())
+        .merge(evaluation::public_routes().layer(middleware::from_fn(json_errors)))
         .merge(crate::web::routes(rt.clone()))
         .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(|| async { "ok" }))
@@ -151,8 +153,8 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .with_state(rt)
 }
 
-/// Whatever refuses a request under `/api` (a path or query value that does not parse, a body
-/// over the limit, a method the route does not have), the answer is the API's error body
+/// Whatever refuses a request under `/api` or `/public` (a path or query value that does not
+/// parse, a body over the limit, a method the route does not have), the answer is the API's error body
 /// `{code, message, details}`, never axum's plain text.
 async fn json_errors(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
@@ -273,6 +275,7 @@ async fn me(c: Caller) -> Json<Value> {
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Preferences {
+    #[schemars(extend("enum" = ["zh", "en", null]))]
     language: Option<String>,
     digest: Option<bool>,
 }
@@ -398,7 +401,9 @@ struct ProjectQuery {
     fiscal_year: Option<i32>,
     sector: Option<String>,
     department_id: Option<i64>,
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<i64>,
+    #[schemars(range(min = 0))]
     offset: Option<i64>,
 }
 
@@ -589,7 +594,9 @@ struct CaseQuery {
     stage: Option<String>,
     status: Option<String>,
     department_id: Option<i64>,
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<i64>,
+    #[schemars(range(min = 0))]
     offset: Option<i64>,
 }
 
@@ -693,10 +700,13 @@ async fn retry_case(
 
 #[derive(Deserialize, schemars::JsonSchema)]
 struct TaskQuery {
+    #[schemars(extend("enum" = ["open", "completed", "cancelled", "declined"]))]
     status: Option<String>,
     case_id: Option<i64>,
     kind: Option<String>,
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<i64>,
+    #[schemars(range(min = 0))]
     offset: Option<i64>,
 }
 
@@ -726,9 +736,13 @@ async fn list_tasks(State(rt): State<Arc<Runtime>>, c: Caller, Query(q): Query<T
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct InboxQuery {
+    #[schemars(extend("enum" = ["pending", "due_soon", "overdue"]))]
     state: Option<String>,
+    #[schemars(extend("enum" = ["submission", "review", "approval"]))]
     kind: Option<String>,
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<i64>,
+    #[schemars(range(min = 0))]
     offset: Option<i64>,
 }
 
@@ -835,7 +849,9 @@ async fn list_fires(State(rt): State<Arc<Runtime>>, c: Caller) -> ApiResult<Json
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct OutboxQuery {
+    #[schemars(extend("enum" = ["queued", "sending", "sent", "failed", "cancelled", "digested"]))]
     status: Option<String>,
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<i64>,
 }
 

@@ -37,6 +37,8 @@ fn fields<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
 pub enum Body {
     /// A JSON object of the generated schema.
     Json(SchemaFn),
+    /// The same, or no body at all (the fields' defaults).
+    OptionalJson(SchemaFn),
     /// A workflow definition in YAML.
     Yaml,
     /// A WebAssembly component.
@@ -112,7 +114,7 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc { method: "get", path: "/api/v1/admin/users", summary: "List users", roles: &["admin"], body: None, query: Some(fields::<super::Page>), answer: Answer::Object(&[("items", Shape::List(of::<User>)), ("total", INTEGER)]) },
     RouteDoc { method: "post", path: "/api/v1/admin/users", summary: "Create a user (experts with their profile)", roles: &["admin"], body: Some(json(of::<NewUser>)), query: None, answer: Answer::Json(of::<User>) },
     RouteDoc { method: "post", path: "/api/v1/admin/users/{id}/password", summary: "Set a user's password for the web pages (10 characters or more); ends their sessions", roles: &["admin"], body: Some(json(of::<super::PasswordRequest>)), query: None, answer: Answer::NoContent },
-    RouteDoc { method: "post", path: "/api/v1/admin/users/{id}/tokens", summary: "Issue an API token (shown once)", roles: &["admin"], body: Some(json(of::<super::TokenRequest>)), query: None, answer: Answer::Object(&[("user_id", INTEGER), ("token", STRING), ("note", STRING)]) },
+    RouteDoc { method: "post", path: "/api/v1/admin/users/{id}/tokens", summary: "Issue an API token (shown once)", roles: &["admin"], body: Some(Body::OptionalJson(of::<super::TokenRequest>)), query: None, answer: Answer::Object(&[("user_id", INTEGER), ("token", STRING), ("note", STRING)]) },
     RouteDoc { method: "delete", path: "/api/v1/admin/users/{id}/tokens", summary: "Revoke a user's tokens", roles: &["admin"], body: None, query: None, answer: Answer::Object(&[("user_id", INTEGER), ("revoked", INTEGER)]) },
     RouteDoc { method: "get", path: "/api/v1/departments", summary: "List departments", roles: ALL, body: None, query: None, answer: Answer::Object(&[("items", ARRAY)]) },
     RouteDoc { method: "post", path: "/api/v1/departments", summary: "Create a department", roles: BUREAU, body: Some(json(of::<super::NewDepartment>)), query: None, answer: Answer::Object(&[("id", INTEGER), ("code", STRING), ("name", STRING), ("sector", STRING), ("head", STRING)]) },
@@ -294,14 +296,19 @@ pub fn build() -> Value {
         }
         if let Some(body) = r.body {
             let content = match body {
-                Body::Json(f) => json!({"application/json": {"schema": f(&mut g).to_value()}}),
+                Body::Json(f) | Body::OptionalJson(f) => json!({"application/json": {"schema": f(&mut g).to_value()}}),
                 Body::Yaml => json!({"application/yaml": {"schema": {"$ref": "#/components/schemas/WorkflowYaml"}}}),
-                Body::Wasm => json!({"application/wasm": {"schema": {"$ref": "#/components/schemas/PluginWasm"}}}),
+                // The upload reads the body's bytes whatever its type says.
+                Body::Wasm => json!({
+                    "application/wasm": {"schema": {"$ref": "#/components/schemas/PluginWasm"}},
+                    "application/octet-stream": {"schema": {"$ref": "#/components/schemas/PluginWasm"}},
+                }),
                 Body::File(media) => Value::Object(
                     media.iter().map(|m| (m.to_string(), json!({"schema": {"type": "string", "format": "binary"}}))).collect(),
                 ),
             };
-            op["requestBody"] = json!({"required": true, "content": content});
+            let required = !matches!(body, Body::OptionalJson(_));
+            op["requestBody"] = json!({"required": required, "content": content});
         }
         if r.path == "/api/v1/imports" {
             // A file with problems is refused with the import's report, every problem at its place.
