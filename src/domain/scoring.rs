@@ -389,7 +389,10 @@ pub enum ActualValue {
         #[schemars(with = "String")]
         Decimal,
     ),
-    Qualitative { level: QualitativeLevel, share: Share },
+    Qualitative {
+        level: QualitativeLevel,
+        share: Share,
+    },
 }
 
 /// A project's self-evaluation: money and one actual per declared indicator.

@@ -621,4 +621,3 @@ fn approval_publish(body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
     }
     Ok(FormOutcome::Approval { result: json!({"publish": true, "comment": f.comment}) })
 }
-

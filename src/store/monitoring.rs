@@ -287,7 +287,7 @@ pub struct BudgetEntry {
 pub const BUDGET_KINDS: [&str; 4] = ["adjust_in", "adjust_out", "addition", "reduction"];
 pub const DISPOSITION_KINDS: [&str; 4] = ["reduce", "adjust_targets", "suspend", "stop_disbursement"];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Disposition {
     pub id: i64,
     pub case_id: i64,
