@@ -14,10 +14,15 @@ use crate::domain::ProjectInput;
 use crate::domain::project::{OverallInput, Project};
 use crate::store::cases::{CaseSummary, CaseView, Cycle};
 use crate::store::evaluation::ScoreRun;
+use crate::store::exchange::ImportReport;
 use crate::store::key_eval::{KeyStep, NewKeyEvaluation, NewThirdParty};
-use crate::store::monitoring::{Disposition, NewDisposition};
+use crate::store::libraries::LibraryVersionRow;
+use crate::store::monitoring::{BudgetEntry, Disposition, NewDisposition};
+use crate::store::overall::Overall;
 use crate::store::people::{NewUser, User};
+use crate::store::plugins::StoredPlugin;
 use crate::store::tasks::Task;
+use crate::store::workflows::Published;
 
 /// Writes a schema into the generator's definitions and answers it (usually a `$ref`).
 pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -311,7 +316,7 @@ pub const ROUTES: &[RouteDoc] = &[
         roles: &["admin"],
         body: Some(Body::Yaml),
         query: None,
-        answer: Answer::Object(&[]),
+        answer: Answer::Json(of::<Published>),
     },
     RouteDoc {
         method: "post",
@@ -452,7 +457,7 @@ pub const ROUTES: &[RouteDoc] = &[
         roles: &["admin", "finance", "department"],
         body: Some(Body::File(&[XLSX, "text/csv"])),
         query: Some(fields::<exchange::ImportQuery>),
-        answer: Answer::Object(&[]),
+        answer: Answer::Json(of::<ImportReport>),
     },
     RouteDoc {
         method: "get",
@@ -547,7 +552,7 @@ pub const ROUTES: &[RouteDoc] = &[
         roles: BUREAU,
         body: Some(json(of::<monitoring::EntryRequest>)),
         query: None,
-        answer: Answer::Object(&[]),
+        answer: Answer::Json(of::<BudgetEntry>),
     },
     RouteDoc {
         method: "post",
@@ -601,7 +606,7 @@ pub const ROUTES: &[RouteDoc] = &[
         roles: &["admin"],
         body: Some(Body::Wasm),
         query: None,
-        answer: Answer::Object(&[]),
+        answer: Answer::Json(of::<StoredPlugin>),
     },
     RouteDoc {
         method: "post",
@@ -781,7 +786,7 @@ pub const ROUTES: &[RouteDoc] = &[
         roles: ALL,
         body: None,
         query: Some(fields::<library::VersionQuery>),
-        answer: Answer::Object(&[]),
+        answer: Answer::Json(of::<LibraryVersionRow>),
     },
     RouteDoc {
         method: "get",
@@ -799,7 +804,7 @@ pub const ROUTES: &[RouteDoc] = &[
         roles: &["admin", "finance", "department"],
         body: Some(json(of::<library::NewVersion>)),
         query: None,
-        answer: Answer::Object(&[]),
+        answer: Answer::Json(of::<LibraryVersionRow>),
     },
     RouteDoc {
         method: "post",
@@ -808,7 +813,7 @@ pub const ROUTES: &[RouteDoc] = &[
         roles: BUREAU,
         body: Some(json(of::<monitoring::Decision>)),
         query: None,
-        answer: Answer::Object(&[]),
+        answer: Answer::Json(of::<LibraryVersionRow>),
     },
     RouteDoc {
         method: "get",
@@ -835,7 +840,7 @@ pub const ROUTES: &[RouteDoc] = &[
         roles: &["admin", "finance", "department"],
         body: None,
         query: None,
-        answer: Answer::Object(&[]),
+        answer: Answer::Json(of::<Overall>),
     },
     RouteDoc {
         method: "put",
@@ -844,7 +849,7 @@ pub const ROUTES: &[RouteDoc] = &[
         roles: &["admin", "finance", "department"],
         body: Some(json(of::<OverallInput>)),
         query: None,
-        answer: Answer::Object(&[]),
+        answer: Answer::Json(of::<Overall>),
     },
     RouteDoc {
         method: "get",
@@ -1020,7 +1025,7 @@ pub fn build() -> Value {
         }
         if r.path == "/api/v1/imports" {
             // A file with problems is refused with the import's report, every problem at its place.
-            op["responses"]["422"] = json!({"description": "The file has problems: the import's report, nothing stored", "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Error"}, {"type": "object", "required": ["problems"]}]}}}});
+            op["responses"]["422"] = json!({"description": "The file has problems: the import's report, nothing stored", "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/ImportReport"}]}}}});
         }
         paths
             .entry(r.path.to_string())

@@ -272,7 +272,7 @@ fn csv_field(out: &mut String, v: &str) {
 }
 
 /// A change to a project's budget.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BudgetEntry {
     pub id: i64,
     pub project_id: i64,
