@@ -5,14 +5,14 @@
 # calls every documented operation with the admin's token, a bounded number of examples each,
 # and fails on any server error, any answer that breaks the document, or any other check below.
 #
-#   bash scripts/fuzz-api.sh            # JIXIAO_FUZZ_API_EXAMPLES (default 25) examples per operation
+#   bash scripts/fuzz-api.sh            # JIXIAO_FUZZ_API_EXAMPLES (default 100) examples per operation
 #
 # Needs `st` (schemathesis 4) on PATH, or SCHEMATHESIS=/path/to/st; .ci/run installs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ST="${SCHEMATHESIS:-st}"
-EXAMPLES="${JIXIAO_FUZZ_API_EXAMPLES:-25}"
+EXAMPLES="${JIXIAO_FUZZ_API_EXAMPLES:-100}"
 command -v "$ST" >/dev/null || { echo "fuzz-api: schemathesis ('$ST') is not installed (pip install schemathesis)" >&2; exit 1; }
 
 cargo build --locked --quiet

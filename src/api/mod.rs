@@ -42,8 +42,6 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        // Every body this API takes is a JSON object; serde would also read a struct from an
-        // array of its fields in order, which no client means.
         let json_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -64,13 +62,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
             let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_request" };
             ApiError::new(status, code, r.body_text())
         })?;
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_json",
-                "the request body must be a JSON object ({...})",
-            ));
-        }
+        require_object(&bytes)?;
         match Json::<T>::from_bytes(&bytes) {
             Ok(Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => {
@@ -80,6 +72,19 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
             }
         }
     }
+}
+
+/// Every JSON body this API takes is an object; serde would also read a struct from an array of
+/// its fields in order, which no client means.
+fn require_object(body: &[u8]) -> ApiResult<()> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_json",
+            "the request body must be a JSON object ({...})",
+        ));
+    }
+    Ok(())
 }
 
 /// Pagination: `?limit=` (1–500, default 50) and `?offset=`.
@@ -341,6 +346,7 @@ async fn issue_token(
     let req: TokenRequest = if body.trim().is_empty() {
         TokenRequest { label: None }
     } else {
+        require_object(body.as_bytes())?;
         serde_json::from_str(&body).map_err(|e| {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("expected {{\"label\": \"...\"}}: {e}"))
         })?
@@ -460,18 +466,23 @@ pub(crate) async fn list_workflows(State(rt): State<Arc<Runtime>>, _c: Caller) -
     Ok(Json(json!({"items": rt.store.workflow_versions().await?})))
 }
 
+/// A workflow definition sent as JSON.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct WorkflowSource {
+    /// The definition's YAML text.
+    source: String,
+    /// The file name its diagnostics name (default `request`).
+    #[serde(default)]
+    file: Option<String>,
+}
+
 /// The definition's text: a YAML body, or JSON `{"source": "...", "file": "name"}`.
 fn definition(headers: &HeaderMap, body: &str) -> ApiResult<(String, String)> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if ct.starts_with("application/json") {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Def {
-            source: String,
-            #[serde(default)]
-            file: Option<String>,
-        }
-        let d: Def = serde_json::from_str(body).map_err(|e| {
+        require_object(body.as_bytes())?;
+        let d: WorkflowSource = serde_json::from_str(body).map_err(|e| {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("expected {{\"source\": \"<yaml>\"}}: {e}"))
         })?;
         Ok((d.file.unwrap_or_else(|| "request".into()), d.source))

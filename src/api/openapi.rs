@@ -44,7 +44,7 @@ pub enum Body {
     Json(SchemaFn),
     /// The same, or no body at all (the fields' defaults).
     OptionalJson(SchemaFn),
-    /// A workflow definition in YAML.
+    /// A workflow definition in YAML (or its text in JSON, `WorkflowSource`).
     Yaml,
     /// A WebAssembly component.
     Wasm,
@@ -1007,7 +1007,10 @@ pub fn build() -> Value {
         if let Some(body) = r.body {
             let content = match body {
                 Body::Json(f) | Body::OptionalJson(f) => json!({"application/json": {"schema": f(&mut g).to_value()}}),
-                Body::Yaml => json!({"application/yaml": {"schema": {"$ref": "#/components/schemas/WorkflowYaml"}}}),
+                Body::Yaml => json!({
+                    "application/yaml": {"schema": {"$ref": "#/components/schemas/WorkflowYaml"}},
+                    "application/json": {"schema": of::<super::WorkflowSource>(&mut g).to_value()},
+                }),
                 // The upload reads the body's bytes whatever its type says.
                 Body::Wasm => json!({
                     "application/wasm": {"schema": {"$ref": "#/components/schemas/PluginWasm"}},

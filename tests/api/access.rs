@@ -262,3 +262,22 @@ async fn the_openapi_document_describes_every_body_with_a_generated_schema() {
     let me = &doc["paths"]["/api/v1/me"]["get"]["responses"]["2XX"]["content"]["application/json"]["schema"];
     assert_eq!(resolve(&resolve(me)["properties"]["role"])["enum"].as_array().map(|r| r.len()), Some(5), "{me}");
 }
+
+/// The bodies read outside the JSON extractor (a token's label, a workflow sent as JSON) are
+/// objects too: an array of the fields in order is refused, not read as the struct.
+#[tokio::test]
+async fn json_bodies_read_by_hand_must_be_objects() {
+    let app = TestApp::spawn().await;
+    let (s, me) = app.get("/api/v1/me", ADMIN_TOKEN).await;
+    assert_eq!(s, StatusCode::OK);
+    let tokens = format!("/api/v1/admin/users/{}/tokens", me["id"]);
+    let (s, v) = app.call(Method::POST, &tokens, Some(ADMIN_TOKEN), Some(json!([]))).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_json")), "{v}");
+    let (s, v) = app.call(Method::POST, "/api/v1/workflows/check", Some(ADMIN_TOKEN), Some(json!(["id: x"]))).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_json")), "{v}");
+    // An empty body still issues a token labelled "api"; an object still names it.
+    let (s, v) = app.call(Method::POST, &tokens, Some(ADMIN_TOKEN), None).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = app.call(Method::POST, &tokens, Some(ADMIN_TOKEN), Some(json!({"label": "ci"}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}
