@@ -47,9 +47,10 @@ pub fn public_routes() -> Router<Arc<Runtime>> {
     Router::new().route("/public/disclosures/{year}/{file}", get(public_disclosure))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DrawRequest {
+#[schemars(rename = "SpotCheckRequest")]
+pub(crate) struct DrawRequest {
     workflow_id: String,
     stage: String,
     /// A seed to draw with (a draw can be repeated exactly); random when absent.
@@ -93,9 +94,9 @@ async fn get_self_evaluation(State(rt): State<Arc<Runtime>>, c: Caller, Path(id)
     Ok(Json(v))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ScoreRequest {
+pub(crate) struct ScoreRequest {
     fiscal_year: i64,
 }
 
@@ -109,9 +110,9 @@ async fn score_self_evaluations(
     Ok(Json(json!(rt.store.score_self_evaluations(r.fiscal_year).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ActionQuery {
+pub(crate) struct ActionQuery {
     fiscal_year: Option<i64>,
     department_id: Option<i64>,
     case_id: Option<i64>,
@@ -140,7 +141,7 @@ async fn get_action(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i6
     Ok(Json(a))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ActionDecision {
     pub(crate) decision: String,
@@ -169,9 +170,10 @@ pub(crate) async fn decide_action(
     Ok(Json(a))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Done {
+#[schemars(rename = "ActionDone")]
+pub(crate) struct Done {
     note: String,
 }
 
@@ -185,9 +187,9 @@ async fn finish_action(
     Ok(Json(rt.store.finish_action(id, &r.note, c.id(), rt.clock.now_ms()).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ReportQuery {
+pub(crate) struct ReportQuery {
     fiscal_year: i64,
     department_id: Option<i64>,
 }
@@ -219,9 +221,9 @@ async fn create_third_party(
     Ok((StatusCode::CREATED, Json(rt.store.create_third_party(&t, c.id(), rt.clock.now_ms()).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct YearQuery {
+pub(crate) struct YearQuery {
     fiscal_year: Option<i64>,
 }
 
@@ -260,9 +262,10 @@ async fn key_step(
     Ok(Json(rt.store.key_step(id, party, &step, c.id(), rt.clock.now_ms()).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct KeyActionRequest {
+#[schemars(rename = "KeyAction")]
+pub(crate) struct KeyActionRequest {
     kind: crate::workflow::ActionKind,
     #[serde(default)]
     percent: Option<u32>,
@@ -290,7 +293,7 @@ async fn list_disclosures(State(rt): State<Arc<Runtime>>, c: Caller) -> ApiResul
     Ok(Json(json!({"items": rt.store.disclosures().await?})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PublishRequest {
     pub(crate) fiscal_year: i64,
@@ -315,9 +318,9 @@ pub(crate) async fn publish_disclosure(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct VersionQuery {
+pub(crate) struct VersionQuery {
     version: Option<i64>,
 }
 

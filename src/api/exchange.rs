@@ -27,9 +27,9 @@ pub fn routes() -> Router<Arc<Runtime>> {
         .route("/exports/disclosures/{year}/{file}", get(export_disclosure))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ImportQuery {
+pub(crate) struct ImportQuery {
     /// The file's name, e.g. 2024年项目绩效目标.xlsx (its extension helps tell the format).
     file: Option<String>,
     #[serde(default)]
@@ -73,9 +73,9 @@ async fn import(
     Ok((status, Json(report)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ExportQuery {
+pub(crate) struct ExportQuery {
     fiscal_year: Option<i32>,
     department_id: Option<i64>,
     version: Option<i64>,

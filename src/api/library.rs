@@ -52,8 +52,8 @@ async fn readable(rt: &Runtime, c: &Caller, code: &str) -> ApiResult<()> {
     }
 }
 
-#[derive(Deserialize)]
-struct VersionQuery {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct VersionQuery {
     version: Option<i64>,
 }
 
@@ -87,8 +87,9 @@ async fn list_versions(State(rt): State<Arc<Runtime>>, c: Caller, Path(code): Pa
     Ok(Json(json!({"items": items})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "LibraryVersion")]
 pub(crate) struct NewVersion {
     pub entries: Vec<LibraryIndicator>,
     #[serde(default)]
@@ -138,8 +139,9 @@ pub(crate) async fn write_version(
     Ok((StatusCode::CREATED, Json(json!(v))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "LibraryDecision")]
 pub(crate) struct Decision {
     pub approve: bool,
     #[serde(default)]
@@ -178,9 +180,10 @@ async fn proposal(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>
     Ok(Json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TargetsBody {
+#[schemars(rename = "Targets")]
+pub(crate) struct TargetsBody {
     indicators: Vec<Indicator>,
 }
 

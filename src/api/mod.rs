@@ -42,8 +42,6 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        // Every body this API takes is a JSON object; serde would also read a struct from an
-        // array of its fields in order, which no client means.
         let json_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -64,13 +62,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
             let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_request" };
             ApiError::new(status, code, r.body_text())
         })?;
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_json",
-                "the request body must be a JSON object ({...})",
-            ));
-        }
+        require_object(&bytes)?;
         match Json::<T>::from_bytes(&bytes) {
             Ok(Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => {
@@ -82,10 +74,25 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
     }
 }
 
+/// Every JSON body this API takes is an object; serde would also read a struct from an array of
+/// its fields in order, which no client means.
+fn require_object(body: &[u8]) -> ApiResult<()> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_json",
+            "the request body must be a JSON object ({...})",
+        ));
+    }
+    Ok(())
+}
+
 /// Pagination: `?limit=` (1–500, default 50) and `?offset=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Page {
+    #[schemars(range(min = 1, max = 500))]
     pub limit: Option<i64>,
+    #[schemars(range(min = 0))]
     pub offset: Option<i64>,
 }
 
@@ -137,7 +144,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .layer(middleware::from_fn(json_errors));
     Router::new()
         .nest("/api/v1", v1)
-        .merge(evaluation::public_routes())
+        .merge(evaluation::public_routes().layer(middleware::from_fn(json_errors)))
         .merge(crate::web::routes(rt.clone()))
         .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(|| async { "ok" }))
@@ -151,8 +158,8 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .with_state(rt)
 }
 
-/// Whatever refuses a request under `/api` (a path or query value that does not parse, a body
-/// over the limit, a method the route does not have), the answer is the API's error body
+/// Whatever refuses a request under `/api` or `/public` (a path or query value that does not
+/// parse, a body over the limit, a method the route does not have), the answer is the API's error body
 /// `{code, message, details}`, never axum's plain text.
 async fn json_errors(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
@@ -296,9 +303,10 @@ async fn me(c: Caller) -> Json<Value> {
 }
 
 /// What a user may change about themselves.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Preferences {
+    #[schemars(extend("enum" = ["zh", "en", null]))]
     language: Option<String>,
     digest: Option<bool>,
 }
@@ -329,7 +337,7 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(json!(user))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordRequest {
     password: String,
@@ -347,7 +355,7 @@ async fn set_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
     #[serde(default)]
@@ -364,6 +372,7 @@ async fn issue_token(
     let req: TokenRequest = if body.trim().is_empty() {
         TokenRequest { label: None }
     } else {
+        require_object(body.as_bytes())?;
         serde_json::from_str(&body).map_err(|e| {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("expected {{\"label\": \"...\"}}: {e}"))
         })?
@@ -396,7 +405,7 @@ async fn list_departments(State(rt): State<Arc<Runtime>>, _c: Caller) -> ApiResu
     Ok(Json(json!({"items": rt.store.departments().await?})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewDepartment {
     code: String,
@@ -419,12 +428,14 @@ async fn create_department(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ProjectQuery {
     fiscal_year: Option<i32>,
     sector: Option<String>,
     department_id: Option<i64>,
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<i64>,
+    #[schemars(range(min = 0))]
     offset: Option<i64>,
 }
 
@@ -481,18 +492,23 @@ pub(crate) async fn list_workflows(State(rt): State<Arc<Runtime>>, _c: Caller) -
     Ok(Json(json!({"items": rt.store.workflow_versions().await?})))
 }
 
+/// A workflow definition sent as JSON.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct WorkflowSource {
+    /// The definition's YAML text.
+    source: String,
+    /// The file name its diagnostics name (default `request`).
+    #[serde(default)]
+    file: Option<String>,
+}
+
 /// The definition's text: a YAML body, or JSON `{"source": "...", "file": "name"}`.
 fn definition(headers: &HeaderMap, body: &str) -> ApiResult<(String, String)> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if ct.starts_with("application/json") {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Def {
-            source: String,
-            #[serde(default)]
-            file: Option<String>,
-        }
-        let d: Def = serde_json::from_str(body).map_err(|e| {
+        require_object(body.as_bytes())?;
+        let d: WorkflowSource = serde_json::from_str(body).map_err(|e| {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("expected {{\"source\": \"<yaml>\"}}: {e}"))
         })?;
         Ok((d.file.unwrap_or_else(|| "request".into()), d.source))
@@ -566,7 +582,7 @@ pub(crate) async fn get_workflow_version(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CycleRequest {
     workflow_id: String,
@@ -609,13 +625,15 @@ async fn start_cycle(
     Ok((StatusCode::CREATED, Json(json!(cycle))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct CaseQuery {
     cycle_id: Option<i64>,
     stage: Option<String>,
     status: Option<String>,
     department_id: Option<i64>,
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<i64>,
+    #[schemars(range(min = 0))]
     offset: Option<i64>,
 }
 
@@ -717,12 +735,15 @@ async fn retry_case(
     Ok((StatusCode::ACCEPTED, Json(json!({"case_id": id, "retry": "queued"}))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct TaskQuery {
+    #[schemars(extend("enum" = ["open", "completed", "cancelled", "declined"]))]
     status: Option<String>,
     case_id: Option<i64>,
     kind: Option<String>,
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<i64>,
+    #[schemars(range(min = 0))]
     offset: Option<i64>,
 }
 
@@ -749,12 +770,16 @@ async fn list_tasks(State(rt): State<Arc<Runtime>>, c: Caller, Query(q): Query<T
     Ok(Json(json!({"items": items, "total": total, "limit": limit, "offset": offset})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct InboxQuery {
+    #[schemars(extend("enum" = ["pending", "due_soon", "overdue"]))]
     state: Option<String>,
+    #[schemars(extend("enum" = ["submission", "review", "approval"]))]
     kind: Option<String>,
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<i64>,
+    #[schemars(range(min = 0))]
     offset: Option<i64>,
 }
 
@@ -833,7 +858,7 @@ pub(crate) async fn complete_task(
     Ok(Json(json!(done)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeclineRequest {
     pub(crate) reason: String,
@@ -862,10 +887,12 @@ async fn list_fires(State(rt): State<Arc<Runtime>>, c: Caller) -> ApiResult<Json
     Ok(Json(json!({"items": rt.store.schedule_fires().await?})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct OutboxQuery {
+    #[schemars(extend("enum" = ["queued", "sending", "sent", "failed", "cancelled", "digested"]))]
     status: Option<String>,
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<i64>,
 }
 

@@ -70,9 +70,10 @@ async fn ledger(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Path<i64>) 
     Ok(Json(rt.store.budget_ledger(id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EntryRequest {
+#[schemars(rename = "BudgetEntry")]
+pub(crate) struct EntryRequest {
     kind: String,
     amount: Fen,
     reason: String,
@@ -104,9 +105,10 @@ async fn get_disposition(State(rt): State<Arc<Runtime>>, c: Caller, Path(id): Pa
     Ok(Json(json!(rt.store.disposition(id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Decision {
+#[schemars(rename = "DispositionDecision")]
+pub(crate) struct Decision {
     approve: bool,
     #[serde(default)]
     note: String,
@@ -130,9 +132,9 @@ async fn decide(
     Ok(Json(json!(rt.store.decide_disposition(id, r.approve, &r.note, c.id(), rt.clock.now_ms()).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct JoinRequest {
+pub(crate) struct JoinRequest {
     project_id: i64,
     stage: String,
 }

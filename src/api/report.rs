@@ -28,7 +28,7 @@ pub fn routes() -> Router<Arc<Runtime>> {
         .route("/reports/annual/{year}/report.xlsx", get(workbook))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct Compare {
     compare: Option<i32>,
 }

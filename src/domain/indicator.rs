@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// Level-1 categories. `Cost` is the level-1 of the 财预〔2021〕101号 framework; under 88号 and
 /// 财预〔2020〕10号 cost is a level-2 of 产出.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Level1 {
     #[serde(rename = "产出")]
     Output,
@@ -78,6 +78,21 @@ pub enum Operator {
     Qualitative,
 }
 
+/// The symbols, then the spellings also read (serde's aliases).
+impl schemars::JsonSchema for Operator {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Operator".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": ["≥", "≤", "=", "定性", ">=", "<=", "==", "qualitative"],
+            "description": "≥, ≤ or = the target, or 定性 (qualitative); written back as the symbol"
+        })
+    }
+}
+
 impl Operator {
     pub fn symbol(self) -> &'static str {
         match self {
@@ -107,7 +122,7 @@ impl FromStr for Operator {
 }
 
 /// The basis of a target value (取值依据).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Basis {
     #[serde(rename = "计划标准")]
     Plan,
@@ -126,6 +141,20 @@ pub enum Basis {
 pub enum TargetValue {
     Number(#[serde(with = "rust_decimal::serde::str")] Decimal),
     Text(String),
+}
+
+/// Always a string on the wire: the number as text ("95") or the qualitative value.
+impl schemars::JsonSchema for TargetValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TargetValue".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A target value: a number as a string (\"95\") for ≥, ≤ and =, a text for 定性"
+        })
+    }
 }
 
 impl TargetValue {
@@ -156,7 +185,7 @@ impl fmt::Display for TargetValue {
 }
 
 /// A level-3 indicator as declared for a project.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Indicator {
     pub level1: Level1,
@@ -167,6 +196,7 @@ pub struct Indicator {
     #[serde(default)]
     pub unit: String,
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "String")]
     pub weight: Decimal,
     pub basis: Basis,
     #[serde(default)]

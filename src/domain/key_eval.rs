@@ -224,16 +224,20 @@ fn check_percentages(prefix: &str, what: &str, values: [Decimal; 4], issues: &mu
 }
 
 /// The weights (in percent) of the four level-1 parts: 决策, 过程, 产出, 效益.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Weights {
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "String")]
     pub decision: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "String")]
     pub process: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "String")]
     pub output: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "String")]
     pub benefit: Decimal,
 }
 
@@ -285,16 +289,20 @@ impl Weights {
 }
 
 /// The evaluator's achievement, in percent (0–100), on each level-1 part.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartScores {
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "String")]
     pub decision: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "String")]
     pub process: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "String")]
     pub output: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "String")]
     pub benefit: Decimal,
 }
 
@@ -332,7 +340,7 @@ pub fn final_score(w: &Weights, s: &PartScores) -> Result<Decimal, Vec<FieldIssu
 }
 
 /// What the third party hands in for a stage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Deliverable {
     pub title: String,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::indicator::{Basis, FieldError, Indicator, Level1, Operator, TargetValue};
 
 /// Where a library's entries may be used. An empty list does not restrict.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Applicability {
     /// Sector codes (`education`, …).
@@ -33,7 +33,7 @@ pub struct Applicability {
 
 /// One indicator of a library: the level-3 shape of a declared indicator, with a suggested
 /// value, where that value comes from, and where the entry applies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LibraryIndicator {
     pub level1: Level1,
@@ -46,6 +46,7 @@ pub struct LibraryIndicator {
     pub unit: String,
     /// A suggested weight (分值), if the library gives one.
     #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub weight: Option<Decimal>,
     /// 取值依据: 计划标准, 行业标准, 历史标准 (or 其他).
     pub basis: Basis,

@@ -102,6 +102,26 @@ impl fmt::Display for Fen {
     }
 }
 
+/// The schema of an amount as the API reads and writes it: yuan as a decimal string with at most
+/// two decimals, or (read only) a whole number of yuan.
+impl schemars::JsonSchema for Fen {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Amount".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An amount of yuan: a decimal string with at most two decimals (\"6000000.00\"), or a whole number",
+            "anyOf": [
+                // What `Fen::from_str` reads: digits with an optional sign and point, thousands
+                // separators and surrounding spaces allowed.
+                {"type": "string", "pattern": "^\\s*[+-]?[0-9,，]*(\\.[0-9,，]*)?\\s*$"},
+                {"type": "integer", "minimum": -Fen::MAX_YUAN, "maximum": Fen::MAX_YUAN}
+            ]
+        })
+    }
+}
+
 /// Serialised as a decimal string of yuan ("6000000.00") so no JSON reader turns it into a float.
 impl Serialize for Fen {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

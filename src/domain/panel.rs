@@ -67,7 +67,7 @@ impl Default for RecusalPolicy {
 }
 
 /// What an expert declared about themselves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictKind {
     /// A close relative heads the department.

@@ -24,7 +24,7 @@ pub fn sector_label(code: &str) -> Option<&'static str> {
 }
 
 /// Where the money comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FundingSource {
     /// 一般公共预算
@@ -40,7 +40,7 @@ pub enum FundingSource {
 }
 
 /// A budget project as declared by its department.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectInput {
     pub code: String,
@@ -93,7 +93,7 @@ impl ProjectInput {
 }
 
 /// A stored project as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Project {
     pub id: i64,
     pub code: String,
@@ -116,7 +116,7 @@ pub struct Project {
 }
 
 /// One piece of a department's key work for the year (重点工作) and the money planned for it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyWork {
     pub name: String,
@@ -127,8 +127,9 @@ pub struct KeyWork {
 
 /// A department's overall declaration for a year (部门整体绩效目标): its duties, its key work,
 /// its whole budget and, once declared, its overall indicators.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Overall")]
 pub struct OverallInput {
     /// 部门职能职责.
     pub duties: String,

@@ -78,7 +78,7 @@ impl fmt::Display for Grade {
 }
 
 /// The level an evaluator assigns to a qualitative (定性) indicator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum QualitativeLevel {
     #[serde(rename = "达成")]
     Achieved,
@@ -344,6 +344,19 @@ impl fmt::Display for Share {
     }
 }
 
+impl schemars::JsonSchema for Share {
+    fn schema_name() -> Cow<'static, str> {
+        "Share".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A share of the indicator's weight: a fraction (\"0.85\") or a percentage (\"85%\")"
+        })
+    }
+}
+
 impl Serialize for Share {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0.to_string())
@@ -359,7 +372,7 @@ impl<'de> Deserialize<'de> for Share {
 }
 
 /// The evaluator's actual result for one declared indicator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Actual {
     /// Position of the indicator in the project's list of indicators.
@@ -368,11 +381,18 @@ pub struct Actual {
 }
 
 /// A number (in the target's unit) for ≥/≤/= indicators; a level and a share for 定性 ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ActualValue {
-    Number(#[serde(with = "rust_decimal::serde::str")] Decimal),
-    Qualitative { level: QualitativeLevel, share: Share },
+    Number(
+        #[serde(with = "rust_decimal::serde::str")]
+        #[schemars(with = "String")]
+        Decimal,
+    ),
+    Qualitative {
+        level: QualitativeLevel,
+        share: Share,
+    },
 }
 
 /// A project's self-evaluation: money and one actual per declared indicator.

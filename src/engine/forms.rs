@@ -87,8 +87,9 @@ pub fn check(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ExAnteReportForm")]
 struct ExAnteReport {
     summary: String,
     #[serde(default)]
@@ -117,8 +118,9 @@ fn ex_ante_report(body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "TargetsForm")]
 struct Targets {
     indicators: Vec<Indicator>,
 }
@@ -162,8 +164,9 @@ use crate::domain::monitoring::QUALITATIVE_LEVELS;
 const DEVIATION_CAUSES: [&str; 5] = ["经费保障", "制度保障", "人员保障", "硬件条件保障", "其他"];
 const LIKELIHOODS: [&str; 3] = ["确定能", "有可能", "完全不可能"];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "MonitoringForm")]
 struct Monitoring {
     executed: Fen,
     progress: Vec<Progress>,
@@ -176,8 +179,9 @@ struct Monitoring {
     explanation: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "MonitoringProgress")]
 struct Progress {
     index: usize,
     #[serde(default)]
@@ -309,8 +313,9 @@ fn monitoring(project: &Project, body: &Value) -> Result<FormOutcome, Vec<FieldE
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SelfEvaluationForm")]
 struct SelfEvaluation {
     executed: Fen,
     items: Vec<Actual>,
@@ -395,8 +400,9 @@ fn rated(
     Some((Decimal::from(max) * mean).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ReviewForm")]
 struct Review {
     scores: serde_json::Map<String, Value>,
     #[serde(default)]
@@ -457,6 +463,37 @@ fn review(form: ReviewForm, body: &Value) -> Result<FormOutcome, Vec<FieldError>
     })
 }
 
+/// A rectification report (the `rectification` form): what was fixed, with references to the
+/// evidence. Read by `store::evaluation::check_rectification`; this type only describes it.
+#[derive(schemars::JsonSchema)]
+#[schemars(rename = "RectificationForm")]
+#[allow(dead_code)]
+struct Rectification {
+    /// 1–20000 characters.
+    report: String,
+    /// At most 50 references of 1–500 characters.
+    #[serde(default)]
+    evidence: Option<Vec<String>>,
+}
+
+/// The body of a task completion: the form of the task's kind, one of the forms above.
+pub fn task_form_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let forms = [
+        g.subschema_for::<ExAnteReport>(),
+        g.subschema_for::<Targets>(),
+        g.subschema_for::<Monitoring>(),
+        g.subschema_for::<SelfEvaluation>(),
+        g.subschema_for::<Rectification>(),
+        g.subschema_for::<Review>(),
+        g.subschema_for::<ActionsApproval>(),
+        g.subschema_for::<Publish>(),
+    ];
+    schemars::json_schema!({
+        "description": "The form of the task's kind: ex_ante_report, targets, monitoring, self_evaluation, rectification, ex_ante_assessment and target_review (a review), result_application, disclosure",
+        "oneOf": forms,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,8 +528,9 @@ mod tests {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ResultApplicationForm")]
 struct ActionsApproval {
     decision: String,
     #[serde(default)]
@@ -501,7 +539,7 @@ struct ActionsApproval {
     comment: String,
 }
 
-#[derive(Deserialize, serde::Serialize)]
+#[derive(Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AmendedAction {
     kind: crate::workflow::ActionKind,
@@ -558,8 +596,9 @@ fn approval_actions(body: &Value) -> Result<FormOutcome, Vec<FieldError>> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DisclosureForm")]
 struct Publish {
     publish: bool,
     #[serde(default)]

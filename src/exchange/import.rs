@@ -350,7 +350,7 @@ pub struct Sourced<T> {
 }
 
 /// One problem with the file, where a person finds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Problem {
     pub sheet: String,
     /// 1-based as the spreadsheet shows it; 0 for the file as a whole.

@@ -7,7 +7,7 @@ use super::tasks::{TASK_COLUMNS, Task, task_from_row};
 use super::{Result, Store, StoreError};
 use crate::engine::{CaseState, Input};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CaseSummary {
     pub id: i64,
     pub cycle_id: i64,
@@ -24,7 +24,7 @@ pub struct CaseSummary {
     pub updated_ms: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Event {
     pub seq: i64,
     pub kind: String,
@@ -34,24 +34,27 @@ pub struct Event {
 }
 
 /// A case with its state, open tasks and whole history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CaseView {
     #[serde(flatten)]
     pub summary: CaseSummary,
+    #[schemars(with = "serde_json::Value")]
     pub state: CaseState,
     pub open_tasks: Vec<Task>,
     pub history: Vec<Event>,
     /// The plugin checks of the case's submissions with their findings, newest first.
+    #[schemars(with = "Vec<serde_json::Value>")]
     pub checks: Vec<super::checks::CheckView>,
     /// The case's monitoring reports with their lights, newest run first.
     pub monitoring: Vec<serde_json::Value>,
     /// Dispositions the bureau proposed or decided for the case.
+    #[schemars(with = "Vec<serde_json::Value>")]
     pub dispositions: Vec<super::monitoring::Disposition>,
     /// Inputs recorded but not yet applied by a worker.
     pub pending_inputs: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Cycle {
     pub id: i64,
     pub fiscal_year: i32,

@@ -1205,7 +1205,7 @@ impl Store {
 }
 
 /// What scoring the stored self-evaluations of a year did.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, schemars::JsonSchema)]
 pub struct ScoreRun {
     pub scored: i64,
     /// Evaluations whose stored score differed from the recomputed one (0 when nothing changed

@@ -14,7 +14,7 @@ use crate::domain::{Fen, ProjectInput};
 use crate::exchange::{Column, ColumnKind, Known, Origin, Parsed, Problem, Stop, Table, Value, projects_table};
 
 /// How many records of one kind an import created, updated and left as they were.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Counts {
     pub created: usize,
     pub updated: usize,
@@ -32,7 +32,7 @@ impl Counts {
 }
 
 /// What an import did, or (for a dry run, or a file with problems) would have done.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ImportReport {
     pub file: String,
     pub dry_run: bool,

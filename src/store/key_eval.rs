@@ -26,7 +26,7 @@ fn issue(path: &str, message: impl Into<String>) -> StoreError {
 }
 
 /// A third-party institution as the bureau registers it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewThirdParty {
     pub code: String,
@@ -43,7 +43,7 @@ pub struct NewThirdParty {
 }
 
 /// A key evaluation as the bureau commissions it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeyEvaluation {
     #[serde(default)]
@@ -58,7 +58,7 @@ pub struct NewKeyEvaluation {
 }
 
 /// What a party does at the current stage.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum KeyStep {
     Submit {

@@ -33,7 +33,7 @@ pub struct LibrarySummary {
 }
 
 /// One version of a library.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LibraryVersionRow {
     pub library: String,
     pub version: i64,

@@ -272,7 +272,7 @@ fn csv_field(out: &mut String, v: &str) {
 }
 
 /// A change to a project's budget.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BudgetEntry {
     pub id: i64,
     pub project_id: i64,
@@ -287,7 +287,7 @@ pub struct BudgetEntry {
 pub const BUDGET_KINDS: [&str; 4] = ["adjust_in", "adjust_out", "addition", "reduction"];
 pub const DISPOSITION_KINDS: [&str; 4] = ["reduce", "adjust_targets", "suspend", "stop_disbursement"];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Disposition {
     pub id: i64,
     pub case_id: i64,
@@ -324,7 +324,7 @@ fn disposition_from_row(r: &sqlx::any::AnyRow) -> Result<Disposition> {
 }
 
 /// A disposition as the bureau proposes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDisposition {
     pub case_id: i64,

@@ -13,7 +13,7 @@ use crate::domain::project::{KeyWork, OverallInput};
 use crate::domain::{FieldError, ProjectInput};
 
 /// A department's overall declaration as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Overall {
     pub department_code: String,
     pub department_name: String,

@@ -17,7 +17,7 @@ pub struct Department {
     pub head: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -33,7 +33,7 @@ pub struct User {
 }
 
 /// A new user as the admin API or the demo creates it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub username: String,
@@ -60,7 +60,7 @@ fn default_language() -> String {
     "zh".into()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpertProfile {
     pub sectors: Vec<String>,
@@ -88,7 +88,7 @@ fn default_max_concurrent() -> u32 {
     20
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Employment {
     pub department_code: String,
@@ -96,7 +96,7 @@ pub struct Employment {
     pub to_year: i32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeclaredConflict {
     pub kind: crate::domain::panel::ConflictKind,
@@ -108,7 +108,7 @@ pub struct DeclaredConflict {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     pub from: chrono::NaiveDate,

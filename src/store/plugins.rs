@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::{Result, Store, StoreError};
 
 /// A stored plugin, without its bytes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StoredPlugin {
     pub name: String,
     pub version: String,

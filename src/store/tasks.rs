@@ -12,7 +12,7 @@ use crate::engine::Input;
 use crate::engine::forms::{self, FormOutcome};
 use crate::workflow::Role;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Task {
     pub id: i64,
     pub case_id: i64,

@@ -20,7 +20,7 @@ pub struct Registry {
 }
 
 /// How a publication went.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Published {
     pub workflow_id: String,
     pub version: u32,

@@ -14,7 +14,7 @@ use crate::domain::calendar::WorkDuration;
 
 /// A role a person acts in. Departments are bound to one department; panel members are
 /// department, finance or expert users drawn for a review.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -305,7 +305,7 @@ pub struct Rule {
 }
 
 /// A result action the bureau may take (DOMAIN.md §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     Commend,

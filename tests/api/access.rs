@@ -215,3 +215,88 @@ async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
     let (s, _) = app.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(s, StatusCode::OK);
 }
+
+/// The document's schemas are generated from the types the server reads: every JSON request
+/// body has a schema with its properties (or a union of such schemas), and the project's says
+/// what the server requires.
+#[tokio::test]
+async fn the_openapi_document_describes_every_body_with_a_generated_schema() {
+    let app = TestApp::spawn().await;
+    let (s, doc) = app.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let schemas = doc["components"]["schemas"].as_object().expect("components.schemas");
+    // A schema, following a `$ref` into components.schemas.
+    let resolve = |v: &serde_json::Value| -> serde_json::Value {
+        match v["$ref"].as_str() {
+            Some(r) => schemas[r.trim_start_matches("#/components/schemas/")].clone(),
+            None => v.clone(),
+        }
+    };
+    let mut bodies = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(content) = op["requestBody"]["content"].as_object() else { continue };
+            let Some(json_body) = content.get("application/json") else { continue };
+            let schema = resolve(&json_body["schema"]);
+            let parts: Vec<serde_json::Value> = match schema["oneOf"].as_array() {
+                Some(forms) => forms.iter().map(&resolve).collect(),
+                None => vec![schema.clone()],
+            };
+            for part in parts {
+                let props = part["properties"].as_object();
+                assert!(props.is_some_and(|p| !p.is_empty()), "{method} {path}: no generated properties in {part}");
+                assert_eq!(part["type"], "object", "{method} {path}: {part}");
+            }
+            bodies += 1;
+        }
+        // Every operation documents its refusals with the error body.
+        for (method, op) in item.as_object().unwrap() {
+            assert_eq!(
+                op["responses"]["4XX"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
+                "{method} {path}"
+            );
+        }
+    }
+    assert!(bodies >= 25, "only {bodies} JSON bodies documented");
+    let project = &schemas["ProjectInput"];
+    let required: Vec<&str> = project["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(required.contains(&"code") && required.contains(&"amount"), "{project}");
+    assert!(!required.contains(&"indicators"), "indicators default to none: {project}");
+    assert_eq!(project["properties"]["indicators"]["type"], "array", "{project}");
+    assert_eq!(project["additionalProperties"], false, "the server refuses unknown fields: {project}");
+    let indicator = resolve(&project["properties"]["indicators"]["items"]);
+    let operator = resolve(&indicator["properties"]["operator"]);
+    assert!(operator["enum"].as_array().is_some_and(|e| e.contains(&json!("≥"))), "{indicator}");
+    // The task form is the union of the forms by task kind.
+    let form =
+        &doc["paths"]["/api/v1/tasks/{id}/complete"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(form["oneOf"].as_array().is_some_and(|f| f.len() >= 8), "{form}");
+    // Ids in paths are integers; list endpoints document their query parameters.
+    let get_case = &doc["paths"]["/api/v1/cases/{id}"]["get"];
+    assert_eq!(get_case["parameters"][0]["schema"]["type"], "integer");
+    let params = doc["paths"]["/api/v1/cases"]["get"]["parameters"].as_array().unwrap();
+    let limit = params.iter().find(|p| p["name"] == "limit").expect("limit documented");
+    assert_eq!((limit["in"].as_str(), limit["schema"]["type"].as_str()), (Some("query"), Some("integer")));
+    // Typed answers reference their schema.
+    let me = &doc["paths"]["/api/v1/me"]["get"]["responses"]["2XX"]["content"]["application/json"]["schema"];
+    assert_eq!(resolve(&resolve(me)["properties"]["role"])["enum"].as_array().map(|r| r.len()), Some(5), "{me}");
+}
+
+/// The bodies read outside the JSON extractor (a token's label, a workflow sent as JSON) are
+/// objects too: an array of the fields in order is refused, not read as the struct.
+#[tokio::test]
+async fn json_bodies_read_by_hand_must_be_objects() {
+    let app = TestApp::spawn().await;
+    let (s, me) = app.get("/api/v1/me", ADMIN_TOKEN).await;
+    assert_eq!(s, StatusCode::OK);
+    let tokens = format!("/api/v1/admin/users/{}/tokens", me["id"]);
+    let (s, v) = app.call(Method::POST, &tokens, Some(ADMIN_TOKEN), Some(json!([]))).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_json")), "{v}");
+    let (s, v) = app.call(Method::POST, "/api/v1/workflows/check", Some(ADMIN_TOKEN), Some(json!(["id: x"]))).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_json")), "{v}");
+    // An empty body still issues a token labelled "api"; an object still names it.
+    let (s, v) = app.call(Method::POST, &tokens, Some(ADMIN_TOKEN), None).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = app.call(Method::POST, &tokens, Some(ADMIN_TOKEN), Some(json!({"label": "ci"}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}
