@@ -124,7 +124,7 @@ pub(super) fn figures(name: &str, mut lat_ms: Vec<f64>, errors: usize, sent: usi
 
 /// Sends `rate` requests per second for `secs` seconds from a pool of connections; each
 /// request's latency counts from its scheduled time.
-fn drive(
+pub(super) fn drive(
     addr: &str,
     rate: u32,
     secs: f64,

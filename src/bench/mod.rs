@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 
 pub mod bombs;
+mod flood;
 mod import;
 mod load;
 mod monitoring;
@@ -112,8 +113,8 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 60.0)]
         write_seconds: f64,
         /// Which phases run: reads (the generated county's pages), writes (the demo county's
-        /// clients), or both.
-        #[arg(long, default_value = "reads,writes", value_delimiter = ',')]
+        /// clients), flood (`/api/v1/me` quiet and during a flood of wrong log-ins).
+        #[arg(long, default_value = "reads,writes,flood", value_delimiter = ',')]
         phases: Vec<String>,
     },
     /// Spreadsheet bombs: an XLSX of about 1 MB holding one cell of 1 GiB, and one of about
@@ -186,8 +187,8 @@ pub async fn run(cmd: BenchCommand, config: Option<&std::path::Path>) -> anyhow:
         BenchCommand::Import { projects, runs } => import::run(projects.max(1), runs.max(1)).await,
         BenchCommand::Load { cases, rate, seconds, proposal_rate, clients, write_seconds, phases } => {
             let shipped = Shipped::from_settings(config)?;
-            if let Some(p) = phases.iter().find(|p| !matches!(p.as_str(), "reads" | "writes")) {
-                anyhow::bail!("--phases: '{p}' is not a phase (expected reads, writes or both)");
+            if let Some(p) = phases.iter().find(|p| !matches!(p.as_str(), "reads" | "writes" | "flood")) {
+                anyhow::bail!("--phases: '{p}' is not a phase (expected reads, writes, flood)");
             }
             let mut out = json!({"bench": "load"});
             if phases.iter().any(|p| p == "reads") {
@@ -196,6 +197,9 @@ pub async fn run(cmd: BenchCommand, config: Option<&std::path::Path>) -> anyhow:
             }
             if phases.iter().any(|p| p == "writes") {
                 out["writes"] = writes::run(clients.clamp(1, 2_000), write_seconds.max(1.0), &shipped).await?;
+            }
+            if phases.iter().any(|p| p == "flood") {
+                out["flood"] = flood::run(100, seconds.max(1.0), &shipped).await?;
             }
             println!("{out}");
             Ok(())
