@@ -8,14 +8,12 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::load::{Conn, Server, figures};
-
-const ADMIN_TOKEN: &str = "jx_bench_admin_token_0123456789abcdef";
+use super::load::{ADMIN_TOKEN, figures, start_server};
 const FLOODERS: u8 = 32;
 
 /// One request on a fresh connection from `local`; the whole answer.
@@ -50,24 +48,9 @@ async fn wrong_log_in(server: SocketAddr, local: IpAddr, n: usize) -> std::io::R
 
 pub async fn run(rate: u32, seconds: f64, shipped: &super::Shipped) -> anyhow::Result<Value> {
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let addr = format!("127.0.0.1:{port}");
+    let url = format!("sqlite://{}", dir.path().join("jixiao.db").display());
+    let (_server, addr) = start_server(&["serve"], dir.path(), &url, shipped, Duration::from_secs(120))?;
     let server: SocketAddr = addr.parse()?;
-    let mut cmd = std::process::Command::new(std::env::current_exe()?);
-    cmd.arg("serve")
-        .env("JIXIAO_LISTEN", &addr)
-        .env("JIXIAO_DATA_DIR", dir.path())
-        .env("JIXIAO_ADMIN_TOKEN", ADMIN_TOKEN)
-        .envs(shipped.env())
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let _server = Server(cmd.spawn()?);
-    let t0 = Instant::now();
-    while !Conn::open(&addr).and_then(|mut c| c.get("/readyz", None)).is_ok_and(|s| s == 200) {
-        anyhow::ensure!(t0.elapsed() < Duration::from_secs(120), "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     let me = |_: &mut rand::rngs::StdRng| ("/api/v1/me".to_string(), Some(ADMIN_TOKEN));
     let measure = |label: &str| {
         let _ = tokio::task::block_in_place(|| super::load::drive(&addr, rate, 1.0, &me));
@@ -78,7 +61,8 @@ pub async fn run(rate: u32, seconds: f64, shipped: &super::Shipped) -> anyhow::R
     println!("{quiet}");
 
     let stop = Arc::new(AtomicBool::new(false));
-    let (wrong, locked, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (wrong, locked, failed) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let mut flood = tokio::task::JoinSet::new();
     for i in 0..FLOODERS {
         let local = IpAddr::V4(Ipv4Addr::new(127, 0, 1, i + 1));

@@ -27,7 +27,7 @@ use crate::store::people::NewUser;
 use crate::store::workflows::Registry;
 use crate::workflow::Role;
 
-const ADMIN_TOKEN: &str = "jx_bench_admin_token_0123456789abcdef";
+pub(super) const ADMIN_TOKEN: &str = "jx_bench_admin_token_0123456789abcdef";
 const REVIEWER_TOKEN: &str = "jx_bench_reviewer_token_0123456789abcdef";
 /// Open reviews in the reviewer's inbox.
 const REVIEWS: i64 = 40;
@@ -243,6 +243,37 @@ type Request = dyn Fn(&mut rand::rngs::StdRng) -> (String, Option<&'static str>)
 
 pub(super) struct Server(pub(super) std::process::Child);
 
+/// Starts this binary with `args` (`serve`, `serve --demo`) as a server process of its own on a
+/// free loopback port, its data in `dir` and its database at `url`, with the benchmarks' admin
+/// token; waits until `/readyz` answers, at most `limit`. The process and its address.
+pub(super) fn start_server(
+    args: &[&str],
+    dir: &std::path::Path,
+    url: &str,
+    shipped: &super::Shipped,
+    limit: Duration,
+) -> anyhow::Result<(Server, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(args)
+        .env("JIXIAO_LISTEN", &addr)
+        .env("JIXIAO_DATA_DIR", dir)
+        .env("JIXIAO_DATABASE_URL", url)
+        .env("JIXIAO_ADMIN_TOKEN", ADMIN_TOKEN)
+        .envs(shipped.env())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let server = Server(cmd.spawn()?);
+    let ready = Instant::now();
+    while !Conn::open(&addr).and_then(|mut c| c.get("/readyz", None)).is_ok_and(|s| s == 200) {
+        anyhow::ensure!(ready.elapsed() < limit, "the server did not become ready within {limit:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok((server, addr))
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -263,27 +294,7 @@ pub async fn run(cases: usize, rates: Rates, seconds: f64, shipped: &super::Ship
     let t0 = Instant::now();
     let projects = prepare(&url, cases).await?;
     let load_s = t0.elapsed().as_secs_f64();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut cmd = std::process::Command::new(std::env::current_exe()?);
-    cmd.arg("serve")
-        .env("JIXIAO_LISTEN", &addr)
-        .env("JIXIAO_DATA_DIR", dir.path())
-        .env("JIXIAO_DATABASE_URL", &url)
-        .env("JIXIAO_ADMIN_TOKEN", ADMIN_TOKEN)
-        .envs(shipped.env())
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let _server = Server(cmd.spawn()?);
-    let ready = Instant::now();
-    loop {
-        if Conn::open(&addr).and_then(|mut c| c.get("/readyz", None)).is_ok_and(|s| s == 200) {
-            break;
-        }
-        anyhow::ensure!(ready.elapsed() < Duration::from_secs(120), "the server did not become ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let (_server, addr) = start_server(&["serve"], dir.path(), &url, shipped, Duration::from_secs(120))?;
     let settle_s = settled(&url, Duration::from_secs(3600)).await?;
     let total = projects.max(1) as u64;
     let rate = rates.reads;

@@ -17,11 +17,9 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use super::load::{Conn, Server, figures, settled};
+use super::load::{Conn, figures, settled, start_server};
 use crate::store::Store;
 use crate::store::tasks::{TaskFilter, TaskScope};
-
-const ADMIN_TOKEN: &str = "jx_bench_admin_token_0123456789abcdef";
 
 /// One client's work: its token, and the tasks it completes, each with its form.
 struct Client {
@@ -45,28 +43,9 @@ struct Measured {
 pub async fn run(clients: usize, seconds: f64, shipped: &super::Shipped) -> anyhow::Result<Value> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("jixiao.db").display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut cmd = std::process::Command::new(std::env::current_exe()?);
-    cmd.args(["serve", "--demo"])
-        .env("JIXIAO_LISTEN", &addr)
-        .env("JIXIAO_DATA_DIR", dir.path())
-        .env("JIXIAO_DATABASE_URL", &url)
-        .env("JIXIAO_ADMIN_TOKEN", ADMIN_TOKEN)
-        .envs(shipped.env())
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
     let t0 = Instant::now();
-    let _server = Server(cmd.spawn()?);
     // The demo is loaded before the server answers; then its cases find their first stages.
-    loop {
-        if Conn::open(&addr).and_then(|mut c| c.get("/readyz", None)).is_ok_and(|s| s == 200) {
-            break;
-        }
-        anyhow::ensure!(t0.elapsed() < Duration::from_secs(600), "the demo server did not become ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let (_server, addr) = start_server(&["serve", "--demo"], dir.path(), &url, shipped, Duration::from_secs(600))?;
     let store = Store::open(&url).await?;
     let open_tasks =
         || TaskFilter { status: Some("open".into()), kind: Some("submission".into()), ..Default::default() };
