@@ -262,9 +262,17 @@ pub(super) fn start_server(
         .env("JIXIAO_DATABASE_URL", url)
         .env("JIXIAO_ADMIN_TOKEN", ADMIN_TOKEN)
         .envs(shipped.env())
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .env("JIXIAO_LOG", std::env::var("JIXIAO_LOG").unwrap_or_else(|_| "warn".into()));
+    // JIXIAO_BENCH_SERVER_LOG=FILE keeps the server's output there (its log at JIXIAO_LOG).
+    match std::env::var_os("JIXIAO_BENCH_SERVER_LOG") {
+        Some(path) => {
+            let file = std::fs::File::create(path)?;
+            cmd.stdout(file.try_clone()?).stderr(file);
+        }
+        None => {
+            cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        }
+    }
     let server = Server(cmd.spawn()?);
     let ready = Instant::now();
     while !Conn::open(&addr).and_then(|mut c| c.get("/readyz", None)).is_ok_and(|s| s == 200) {

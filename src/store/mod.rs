@@ -149,11 +149,24 @@ pub struct Store {
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Where the transaction was begun, and when: a transaction that holds the writers' turn
+    /// long is logged with its place, since every other writer waited for it.
+    at: &'static std::panic::Location<'static>,
+    since: std::time::Instant,
 }
+
+/// A write transaction held longer than this is logged (at `info`) with where it began.
+const SLOW_WRITE: Duration = Duration::from_millis(100);
 
 impl WriteTx {
     pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
-        self.tx.commit().await
+        let (at, since) = (self.at, self.since);
+        let done = self.tx.commit().await;
+        let held = since.elapsed();
+        if held >= SLOW_WRITE {
+            tracing::info!(held_ms = held.as_millis() as u64, at = %at, "a write transaction held the writers' turn long");
+        }
+        done
     }
 
     pub async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
@@ -234,14 +247,22 @@ impl Store {
     /// `writer`), then takes SQLite's write lock at once, so two writers never deadlock on
     /// upgrading a read lock (SQLite answers that with SQLITE_BUSY at once, whatever the
     /// timeout); PostgreSQL locks rows as they are written.
-    pub async fn write(&self) -> Result<WriteTx> {
-        Ok(match self.backend {
-            Backend::Sqlite => {
-                let turn = Arc::clone(&self.writer).lock_owned().await;
-                WriteTx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) }
-            }
-            Backend::Postgres => WriteTx { tx: self.pool.begin().await?, _turn: None },
-        })
+    #[track_caller]
+    pub fn write(&self) -> impl std::future::Future<Output = Result<WriteTx>> + Send + '_ {
+        let at = std::panic::Location::caller();
+        async move {
+            Ok(match self.backend {
+                Backend::Sqlite => {
+                    let turn = Arc::clone(&self.writer).lock_owned().await;
+                    let since = std::time::Instant::now();
+                    WriteTx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn), at, since }
+                }
+                Backend::Postgres => {
+                    let since = std::time::Instant::now();
+                    WriteTx { tx: self.pool.begin().await?, _turn: None, at, since }
+                }
+            })
+        }
     }
 
     /// Holds start-up's shared writes (sealing the log, the sector libraries, plugins, shipped
