@@ -65,10 +65,10 @@ fn generated(projects: usize) -> Vec<ProjectInput> {
 }
 
 /// Departments as (code, name).
-pub(super) type Departments = Vec<(String, String)>;
+pub type Departments = Vec<(String, String)>;
 
 /// A county's project file of `projects` projects as XLSX, with the departments it names.
-pub(super) fn county_workbook(projects: usize) -> anyhow::Result<(Vec<u8>, Departments)> {
+pub fn county_workbook(projects: usize) -> anyhow::Result<(Vec<u8>, Departments)> {
     let inputs = generated(projects);
     let departments: Vec<(String, String)> =
         (0..DEPARTMENTS).map(|i| (department_code(i), format!("县第{}部门", i + 1))).collect();

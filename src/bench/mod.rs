@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 pub mod bombs;
 mod flood;
-mod import;
+pub mod import;
 mod load;
 mod monitoring;
 mod panels;

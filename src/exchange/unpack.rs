@@ -13,7 +13,7 @@
 
 use std::io::{Cursor, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::table::{MAX_CELLS, ReadError};
 
@@ -31,6 +31,14 @@ const MAX_TAG_BYTES: usize = 64 * 1024;
 const MAX_PARTS: usize = 10_000;
 /// The most shared strings: no more than the cells a file may hold.
 pub const MAX_SHARED_STRINGS: usize = MAX_CELLS;
+
+/// Reads that gave up because their stop was asked for, since the process started.
+static STOPPED_READS: AtomicU64 = AtomicU64::new(0);
+
+/// How many reads have given up on a [`Stop`] since the process started.
+pub fn reads_stopped() -> u64 {
+    STOPPED_READS.load(Ordering::Relaxed)
+}
 
 /// Asks a read in progress to stop. Cloned into the thread that reads; [`Stop::guard`] sets it
 /// when the request's future is dropped (it ended, timed out or the client went away).
@@ -53,7 +61,11 @@ impl Stop {
 
     /// An error once the stop has been asked for.
     pub fn check(&self) -> Result<(), ReadError> {
-        if self.is_stopped() { Err(ReadError::Stopped) } else { Ok(()) }
+        if self.is_stopped() {
+            STOPPED_READS.fetch_add(1, Ordering::Relaxed);
+            return Err(ReadError::Stopped);
+        }
+        Ok(())
     }
 
     /// A guard that asks for the stop when it is dropped.

@@ -318,3 +318,23 @@ async fn an_attacker_s_wrong_passwords_never_lock_the_owner_out() {
     assert_eq!(via(proxy.clone(), "10.8.8.8").await, StatusCode::UNAUTHORIZED, "10.8.8.8 is not");
     assert_eq!(via(sprayer.clone(), "10.7.7.7").await, StatusCode::TOO_MANY_REQUESTS, "not from the proxy");
 }
+
+/// When an import's request times out, the reading of its file stops too: nothing runs on
+/// after the answer.
+#[tokio::test]
+async fn a_spreadsheet_read_stops_when_its_request_times_out() {
+    let app = TestApp::spawn_with(&[("JIXIAO_REQUEST_TIMEOUT_SECS", "1".to_string())]).await;
+    // A large honest file (20,000 projects × 8 indicators): more than a second to read here.
+    let (file, _) =
+        tokio::task::spawn_blocking(|| jixiao::bench::import::county_workbook(20_000)).await.unwrap().unwrap();
+    let before = jixiao::exchange::unpack::reads_stopped();
+    let (status, body) =
+        app.upload("/api/v1/imports?file=big.xlsx&dry_run=true", crate::helpers::ADMIN_TOKEN, file).await;
+    assert_eq!(status, 503, "the read finished within the second: {body}");
+    let t = std::time::Instant::now();
+    while jixiao::exchange::unpack::reads_stopped() == before {
+        assert!(t.elapsed() < std::time::Duration::from_secs(30), "the read went on after its request ended");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.get("/api/v1/me", crate::helpers::ADMIN_TOKEN).await.0, 200);
+}
