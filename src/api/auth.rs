@@ -14,20 +14,21 @@ use crate::workflow::Role;
 #[derive(Debug, Clone)]
 pub struct Caller(pub User);
 
+/// The token of an `Authorization: Bearer …` header, if the request has a plausible one.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+}
+
 impl FromRequestParts<Arc<Runtime>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, rt: &Arc<Runtime>) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(ApiError::unauthorized)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 200)
-            .ok_or_else(ApiError::unauthorized)?;
+        let token = bearer_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
         let user = rt.store.user_by_token(token).await?.ok_or_else(ApiError::unauthorized)?;
         Ok(Caller(user))
     }

@@ -1,7 +1,7 @@
 //! Web log-in: password hashes (argon2id), sessions known by the hash of their cookie, and the
 //! failed attempts the log-in rate limit counts.
 
-use super::people::{User, audit, hash_token, new_token};
+use super::people::{User, audit, hash_token, new_token, same_secret};
 use super::{Result, Store, StoreError};
 
 /// A session ends after this long without a request …
@@ -165,7 +165,6 @@ impl Store {
 
     /// Whether `token` is a log-in form token this server issued within [`LOGIN_FORM_MS`].
     pub async fn login_form_token_valid(&self, token: &str, now_ms: i64) -> Result<bool> {
-        use sha2::{Digest, Sha256};
         let Some((nonce, mac)) = token.split_once('.') else { return Ok(false) };
         let issued = nonce.split_once('-').and_then(|(t, _)| t.parse::<i64>().ok());
         if issued.is_none_or(|t| t > now_ms + 60_000 || now_ms - t > LOGIN_FORM_MS) {
@@ -173,8 +172,7 @@ impl Store {
         }
         let secret = self.server_secret("login_form").await?;
         let expected = hex::encode(hmac_sha256(secret.as_bytes(), nonce.as_bytes()));
-        // Compared as digests: the time taken tells nothing about how much of it matched.
-        Ok(Sha256::digest(expected.as_bytes()) == Sha256::digest(mac.as_bytes()))
+        Ok(same_secret(&expected, mac))
     }
 
     /// Checks a username and password from the client address `client`, counting failures; on
@@ -192,32 +190,28 @@ impl Store {
     ) -> Result<Result<String, LoginRefused>> {
         let username: String = username.trim().chars().take(64).collect();
         let since = now_ms - FAILURE_WINDOW_MS;
-        let (pair, pair_oldest): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(at_ms) FROM login_failures WHERE username = $1 AND client = $2 AND at_ms > $3",
-        )
-        .bind(&username)
-        .bind(client)
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await?;
+        // The three counts at once: this username from this address, this address for any
+        // username, this username from any address.
+        let (pair, pair_oldest, from_client, client_oldest, for_user): (i64, Option<i64>, i64, Option<i64>, i64) =
+            sqlx::query_as(
+                "SELECT COALESCE(SUM(CASE WHEN username = $1 AND client = $2 THEN 1 ELSE 0 END), 0), \
+                        MIN(CASE WHEN username = $1 AND client = $2 THEN at_ms END), \
+                        COALESCE(SUM(CASE WHEN client = $2 THEN 1 ELSE 0 END), 0), \
+                        MIN(CASE WHEN client = $2 THEN at_ms END), \
+                        COALESCE(SUM(CASE WHEN username = $1 THEN 1 ELSE 0 END), 0) \
+                 FROM login_failures WHERE (username = $1 OR client = $2) AND at_ms > $3",
+            )
+            .bind(&username)
+            .bind(client)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?;
         if pair >= MAX_FAILURES {
             return Ok(Err(LoginRefused::Locked { until_ms: pair_oldest.unwrap_or(now_ms) + FAILURE_WINDOW_MS }));
         }
-        let (from_client, client_oldest): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), MIN(at_ms) FROM login_failures WHERE client = $1 AND at_ms > $2")
-                .bind(client)
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?;
         if from_client >= MAX_CLIENT_FAILURES {
             return Ok(Err(LoginRefused::Locked { until_ms: client_oldest.unwrap_or(now_ms) + FAILURE_WINDOW_MS }));
         }
-        let for_user: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at_ms > $2")
-                .bind(&username)
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?;
         if for_user >= SLOW_AFTER {
             let wait = ((for_user - SLOW_AFTER + 1) * SLOW_STEP_MS).min(SLOW_MAX_MS);
             tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
