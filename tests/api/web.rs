@@ -350,6 +350,10 @@ async fn targets_are_declared_from_the_sector_library_and_the_bureau_pages_answe
         assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
         assert!(page.body.contains(expect), "{path} lacks {expect}: {}", page.body);
     }
+    // The result actions' status tabs are in Chinese, not the stored status words.
+    let actions = get(&app, "/actions", &bureau).await;
+    assert!(actions.body.contains("待审批") && actions.body.contains("执行中"), "{}", actions.body);
+    assert!(!actions.body.contains(">in_progress<") && !actions.body.contains(">proposed<"), "{}", actions.body);
     // Publishing a disclosure: the form's token is required.
     let page = get(&app, "/disclosures", &bureau).await;
     let forged =
